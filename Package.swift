@@ -1,0 +1,94 @@
+// swift-tools-version: 6.1
+// Porter: ASP.NET-style HTTP handlers and modules for Swift, served over FastCGI (libfcgi) behind nginx.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Porter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "porter", targets: ["porter"]),
+        .library(name: "Porter", targets: ["Porter"]),
+        .library(name: "PorterFastCGI", targets: ["PorterFastCGI"]),
+        .library(name: "PorterTesting", targets: ["PorterTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries: libfcgi (system library), libvips (system library + a thin non-variadic shim).
+        .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI", pkgConfig: "fcgi",
+                       providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CVips", path: "Sources/CVips", pkgConfig: "vips",
+                       providers: [.apt(["libvips-dev"])]),
+        .target(name: "CVipsShim", dependencies: ["CVips"]),
+
+        // The FastCGI wire protocol in pure Swift (records, name-value pairs) and a client for tests and `porter request`.
+        .target(name: "FastCGIWire", swiftSettings: swiftSettings),
+
+        // The handler model: context, handlers, registry, modules, pipeline. No C, no I/O.
+        .target(name: "Porter", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+
+        // The transport: the only code that touches libfcgi.
+        .target(name: "PorterFastCGI", dependencies: [
+            "CFastCGI", "Porter",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
+
+        // Built-in handlers and modules.
+        .target(name: "PorterFeeds", dependencies: [
+            "Porter", .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "PorterImages", dependencies: [
+            "Porter", "CVipsShim", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "PorterState", dependencies: [
+            "Porter",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "PorterOps", dependencies: [
+            "Porter", .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: swiftSettings),
+
+        // Configuration, the catalogue of named handlers/modules, the demo set, and the commands.
+        .target(name: "PorterServer", dependencies: [
+            "Porter", "PorterFastCGI", "PorterFeeds", "PorterImages", "PorterState", "PorterOps", "FastCGIWire",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swiftSettings),
+        .executableTarget(name: "porter", dependencies: ["PorterServer"], swiftSettings: swiftSettings),
+
+        // Test support shared by the three tiers: pipeline, in-process FastCGI, real nginx.
+        .target(name: "PorterTesting", dependencies: [
+            "Porter", "PorterFastCGI", "FastCGIWire", "PorterServer",
+        ], swiftSettings: swiftSettings),
+
+        .testTarget(name: "PorterTests", dependencies: ["Porter", "PorterTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "FastCGIWireTests", dependencies: ["FastCGIWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "PorterFastCGITests", dependencies: ["PorterFastCGI", "PorterTesting", "FastCGIWire"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["PorterTesting", "PorterServer", "FastCGIWire"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "PorterFeedsTests", dependencies: ["PorterFeeds", "PorterTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "PorterImagesTests", dependencies: ["PorterImages", "PorterTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "PorterStateTests", dependencies: ["PorterState", "PorterTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "PorterOpsTests", dependencies: ["PorterOps", "PorterTesting"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,11 @@
+// libfcgi plus the Linux headers Swift's Glibc module does not export (epoll, eventfd, timerfd).
+#include <fcgiapp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sys/prctl.h>

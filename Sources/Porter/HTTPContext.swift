@@ -1,0 +1,103 @@
+public import Logging
+
+/// Everything about one request as it moves through the pipeline (ASP.NET's `HttpContext`).
+///
+/// A context belongs to exactly one request and is used by one module or handler at a time, in event order;
+/// it is never shared between concurrent tasks (hence `@unchecked Sendable`: the pipeline hands it on, it
+/// does not share it).
+public final class HTTPContext: @unchecked Sendable {
+    /// The request as received.
+    public var request: HTTPRequest
+    /// The response being built.
+    public var response = HTTPResponse()
+    /// The requesting user; anonymous until an authentication module sets it.
+    public var user: Principal = .anonymous
+    /// State shared by every request of this process.
+    public let application: ApplicationState
+    /// The visitor's session, loaded at AcquireRequestState by the session module (nil without one).
+    public var session: HTTPSession?
+    /// Overrides the handler's declared session use (ASP.NET's `SetSessionStateBehavior`); set before AcquireRequestState.
+    public var sessionStateOverride: SessionStateBehavior?
+    /// Per-request values for modules and handlers to pass things to each other.
+    public var items: [String: any Sendable] = [:]
+    /// The handler chosen at MapRequestHandler (or by `remapHandler`).
+    public internal(set) var handler: SelectedHandler?
+    /// Errors raised during the request, first one first.
+    public private(set) var errors: [any Error] = []
+    /// The lifecycle event running now.
+    public internal(set) var currentEvent: LifecycleEvent = .beginRequest
+    /// Whether `completeRequest()` was called: the remaining events up to LogRequest are skipped.
+    public private(set) var isCompleted = false
+    /// Skips URL authorization for this request (set by modules that already decided, e.g. the login handler's module).
+    public var skipAuthorization = false
+    /// The request id: nginx's `$request_id` (`REQUEST_ID` parameter) when given, else a generated one.
+    public let requestID: String
+    /// A logger carrying `request.id` metadata.
+    public var logger: Logger
+    /// Per-event timings and trace messages.
+    public var trace = RequestTrace()
+
+    /// A context for `request`; `requestID` defaults to the `REQUEST_ID` parameter or a fresh random id.
+    public init(request: HTTPRequest, application: ApplicationState, logger: Logger, requestID: String? = nil) {
+        self.request = request
+        self.application = application
+        let id = requestID ?? request.parameters["REQUEST_ID"] ?? RequestID.generate()
+        self.requestID = id
+        var logger = logger
+        logger[metadataKey: "request.id"] = .string(id)
+        self.logger = logger
+    }
+
+    /// The first error raised, if any (ASP.NET's `Context.Error`).
+    public var error: (any Error)? { errors.first }
+
+    /// Records an error; the pipeline raises the Error event for it.
+    public func addError(_ error: any Error) { errors.append(error) }
+
+    /// Forgets every recorded error (ASP.NET's `ClearError`), e.g. after an error page was written.
+    public func clearErrors() { errors.removeAll() }
+
+    /// Ends the request early: events up to LogRequest are skipped; LogRequest, PostLogRequest and EndRequest still run.
+    public func completeRequest() { isCompleted = true }
+
+    /// Chooses the handler yourself (ASP.NET's `RemapHandler`); only before MapRequestHandler.
+    public func remapHandler(_ handler: AnyHTTPHandler, name: String) throws(HTTPError) {
+        guard currentEvent < .mapRequestHandler else {
+            throw HTTPError(.internalServerError, message: "remapHandler called after MapRequestHandler")
+        }
+        self.handler = SelectedHandler(name: name, pattern: nil, handler: handler, release: nil)
+    }
+
+    /// Writes a trace message (shown on the trace page).
+    public func trace(_ message: String, category: String = "app") {
+        trace.write(category: category, message)
+    }
+
+    /// The session behaviour in effect: the override, else the handler's declaration, else disabled.
+    public var effectiveSessionState: SessionStateBehavior {
+        sessionStateOverride ?? handler?.handler.sessionState ?? .disabled
+    }
+}
+
+/// The handler chosen for a request, with the registry entry it came from.
+public struct SelectedHandler: Sendable {
+    /// The registered name (e.g. `rss`).
+    public var name: String
+    /// The path pattern that matched (`*.rss`), used as the route in logs and metrics.
+    public var pattern: String?
+    /// The handler instance.
+    public var handler: AnyHTTPHandler
+    /// Called after the request with the instance (a factory's `releaseHandler`).
+    var release: (@Sendable (AnyHTTPHandler) -> Void)?
+}
+
+/// Request id generation.
+public enum RequestID {
+    /// 32 random hex digits, like nginx's `$request_id`.
+    public static func generate() -> String {
+        var g = SystemRandomNumberGenerator()
+        let a = g.next() as UInt64, b = g.next() as UInt64
+        let hex = String(a, radix: 16), hex2 = String(b, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex + String(repeating: "0", count: 16 - hex2.count) + hex2
+    }
+}

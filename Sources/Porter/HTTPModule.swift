@@ -1,0 +1,60 @@
+/// A pipeline component that subscribes to lifecycle events (ASP.NET's `IHttpModule`).
+///
+/// `subscribe(to:)` is `Init`: it only registers subscribers. Subscribers of one event run in module
+/// registration order. `shutdown()` is `Dispose`: it runs once when the server stops.
+public protocol HTTPModule: Sendable {
+    /// The module's name in traces and logs.
+    var name: String { get }
+    /// Registers this module's event subscribers.
+    func subscribe(to events: inout ModuleEvents)
+    /// Releases resources when the server stops; the default does nothing.
+    func shutdown() async
+}
+
+extension HTTPModule {
+    public var name: String { String(describing: Self.self) }
+    public func shutdown() async {}
+}
+
+/// A subscriber: a sync or async closure run when its event fires.
+public enum EventSubscriber: Sendable {
+    case sync(@Sendable (HTTPContext) throws -> Void)
+    case async(@Sendable (HTTPContext) async throws -> Void)
+}
+
+/// The subscription list a module fills in `subscribe(to:)`.
+public struct ModuleEvents: Sendable {
+    /// The module subscribing.
+    public let moduleName: String
+    /// Subscriptions in registration order.
+    public internal(set) var subscriptions: [(event: LifecycleEvent, subscriber: EventSubscriber)] = []
+
+    /// An empty list for `moduleName`.
+    public init(moduleName: String) { self.moduleName = moduleName }
+
+    /// Subscribes a synchronous closure to `event`.
+    public mutating func on(_ event: LifecycleEvent, _ body: @escaping @Sendable (HTTPContext) throws -> Void) {
+        precondition(event != .executeRequestHandler, "executeRequestHandler is the handler's slot, not an event")
+        subscriptions.append((event, .sync(body)))
+    }
+
+    /// Subscribes an asynchronous closure to `event`.
+    public mutating func onAsync(_ event: LifecycleEvent, _ body: @escaping @Sendable (HTTPContext) async throws -> Void) {
+        precondition(event != .executeRequestHandler, "executeRequestHandler is the handler's slot, not an event")
+        subscriptions.append((event, .async(body)))
+    }
+}
+
+/// A module from closures, for tests and small cross-cutting concerns.
+public struct ClosureModule: HTTPModule {
+    public let name: String
+    let register: @Sendable (inout ModuleEvents) -> Void
+
+    /// A module named `name` whose `subscribe(to:)` is `register`.
+    public init(name: String, _ register: @escaping @Sendable (inout ModuleEvents) -> Void) {
+        self.name = name
+        self.register = register
+    }
+
+    public func subscribe(to events: inout ModuleEvents) { register(&events) }
+}

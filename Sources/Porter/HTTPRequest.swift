@@ -1,0 +1,118 @@
+/// The request as nginx forwarded it: method, path, query, headers, cookies, body and every FastCGI parameter.
+public struct HTTPRequest: Sendable {
+    /// The verb, e.g. `GET`.
+    public var method: HTTPMethod
+    /// The decoded, normalised path without the query (nginx's `$document_uri`), e.g. `/feeds/news.rss`.
+    public var path: String
+    /// The request target as the client sent it (`$request_uri`): raw path plus `?query`.
+    public var uri: String
+    /// The raw query string without `?`.
+    public var queryString: String
+    /// The parsed query string.
+    public var query: QueryParameters
+    /// Request headers, rebuilt from the `HTTP_*`, `CONTENT_TYPE` and `CONTENT_LENGTH` parameters.
+    public var headers: HTTPHeaders
+    /// Cookies from the `Cookie` header.
+    public var cookies: [String: String]
+    /// The request body (FastCGI STDIN), fully read.
+    public var body: [UInt8]
+    /// The client's address as nginx saw it (`REMOTE_ADDR`).
+    public var remoteAddress: String
+    /// The client's port (`REMOTE_PORT`), when known.
+    public var remotePort: Int?
+    /// Every FastCGI parameter (CGI variable) as received; Go's `ProcessEnv`, ASP.NET's `ServerVariables`.
+    public var parameters: [String: String]
+
+    /// A request built from explicit parts (tests and the pipeline tier use this).
+    public init(method: HTTPMethod = .get, uri: String, headers: HTTPHeaders = [:], body: [UInt8] = [],
+                remoteAddress: String = "127.0.0.1", parameters: [String: String] = [:]) {
+        self.method = method
+        self.uri = uri
+        let (rawPath, query) = HTTPRequest.split(uri)
+        self.path = PercentEncoding.decode(rawPath)
+        self.queryString = query
+        self.query = QueryParameters(parsing: query)
+        self.headers = headers
+        self.cookies = headers["Cookie"].map(CookieParser.parse) ?? [:]
+        self.body = body
+        self.remoteAddress = remoteAddress
+        self.remotePort = nil
+        self.parameters = parameters
+    }
+
+    /// A request from CGI/FastCGI parameters (as nginx's `fastcgi_params` sends them) and the body.
+    public init(cgiParameters params: [String: String], body: [UInt8]) {
+        method = HTTPMethod(rawValue: params["REQUEST_METHOD"] ?? "GET")
+        let requestURI = params["REQUEST_URI"] ?? ((params["SCRIPT_NAME"] ?? "/") + (params["PATH_INFO"] ?? ""))
+        uri = requestURI
+        let (rawPath, fromURI) = HTTPRequest.split(requestURI)
+        queryString = params["QUERY_STRING"] ?? fromURI
+        query = QueryParameters(parsing: queryString)
+        if let documentURI = params["DOCUMENT_URI"], !documentURI.isEmpty {
+            path = documentURI
+        } else {
+            path = PercentEncoding.decode(rawPath)
+        }
+        var headers = HTTPHeaders()
+        for (name, value) in params {
+            if name.hasPrefix("HTTP_") {
+                headers.add(HTTPRequest.headerName(fromCGI: name.dropFirst(5)), value)
+            } else if name == "CONTENT_TYPE", !value.isEmpty {
+                headers.add("Content-Type", value)
+            } else if name == "CONTENT_LENGTH", !value.isEmpty {
+                headers.add("Content-Length", value)
+            }
+        }
+        self.headers = headers
+        cookies = params["HTTP_COOKIE"].map(CookieParser.parse) ?? [:]
+        self.body = body
+        remoteAddress = params["REMOTE_ADDR"] ?? ""
+        remotePort = params["REMOTE_PORT"].flatMap { Int($0) }
+        parameters = params
+    }
+
+    /// The `Content-Type` header.
+    public var contentType: String? { headers["Content-Type"] }
+
+    /// The body as UTF-8 text (invalid bytes become U+FFFD).
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+
+    /// The form fields of an `application/x-www-form-urlencoded` body; empty for other content types.
+    public var form: QueryParameters {
+        guard let type = contentType?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded") else {
+            return QueryParameters()
+        }
+        return QueryParameters(parsing: String(decoding: body, as: UTF8.self))
+    }
+
+    /// The last path segment's extension, lower-cased, without the dot (`rss` for `/a/news.rss`).
+    public var pathExtension: String? {
+        guard let slash = path.lastIndex(of: "/") ?? path.indices.first,
+              let dot = path[slash...].lastIndex(of: ".") else { return nil }
+        return path[path.index(after: dot)...].lowercased()
+    }
+
+    /// `HTTP_USER_AGENT` → `User-Agent`.
+    static func headerName(fromCGI cgi: Substring) -> String {
+        var out = ""
+        out.reserveCapacity(cgi.utf8.count)
+        var upper = true
+        for ch in cgi {
+            if ch == "_" {
+                out.append("-")
+                upper = true
+            } else {
+                out.append(upper ? ch : Character(ch.lowercased()))
+                upper = false
+            }
+        }
+        return out
+    }
+
+    static func split(_ uri: String) -> (path: Substring, query: String) {
+        if let q = uri.firstIndex(of: "?") {
+            return (uri[..<q], String(uri[uri.index(after: q)...]))
+        }
+        return (uri[...], "")
+    }
+}

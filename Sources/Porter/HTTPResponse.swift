@@ -1,0 +1,107 @@
+/// The response being built for a request: status, headers, cookies and a buffered or streamed body.
+public struct HTTPResponse: Sendable {
+    /// The status line nginx sends to the client.
+    public var status: HTTPStatus = .ok
+    /// Response headers (excluding `Status`, which comes from `status`).
+    public var headers: HTTPHeaders = [:]
+    /// Cookies to set, written as `Set-Cookie` headers.
+    public var cookies: [SetCookie] = []
+    /// The body: bytes buffered in memory, or a producer that streams them when the response is written.
+    public var body: ResponseBody = .buffer([])
+
+    /// An empty `200 OK` response.
+    public init() {}
+
+    /// The `Content-Type` header.
+    public var contentType: String? {
+        get { headers["Content-Type"] }
+        set { headers["Content-Type"] = newValue }
+    }
+
+    /// Appends UTF-8 text to a buffered body (turning a streamed body into a buffered one).
+    public mutating func write(_ text: String) {
+        write(Array(text.utf8))
+    }
+
+    /// Appends bytes to a buffered body (turning a streamed body into a buffered one).
+    public mutating func write(_ bytes: [UInt8]) {
+        if case .buffer(var existing) = body {
+            body = .buffer([])
+            existing.append(contentsOf: bytes)
+            body = .buffer(existing)
+        } else {
+            body = .buffer(bytes)
+        }
+    }
+
+    /// Replaces the response with `status`, a text body and `text/plain`, dropping earlier headers and body.
+    public mutating func setText(_ text: String, status: HTTPStatus, contentType: String = "text/plain; charset=utf-8") {
+        self.status = status
+        headers = [:]
+        headers["Content-Type"] = contentType
+        body = .buffer(Array(text.utf8))
+    }
+
+    /// Clears status, headers, cookies and body (ASP.NET's `Response.Clear` plus status reset).
+    public mutating func reset() {
+        self = HTTPResponse()
+    }
+
+    /// Redirects with `302 Found` (or the given status) to `location`.
+    public mutating func redirect(to location: String, status: HTTPStatus = .found) {
+        self.status = status
+        headers["Location"] = location
+        body = .buffer([])
+    }
+
+    /// The buffered body bytes, or `nil` when the body is streamed.
+    public var bufferedBody: [UInt8]? {
+        if case .buffer(let bytes) = body { return bytes }
+        return nil
+    }
+}
+
+/// A response body: in memory, or produced chunk by chunk while it is being sent.
+public enum ResponseBody: Sendable {
+    /// The whole body, written in one go (with a `Content-Length`).
+    case buffer([UInt8])
+    /// A producer that writes the body in chunks; used for large files and long outputs.
+    case stream(@Sendable (any ResponseBodyWriter) async throws -> Void)
+}
+
+/// Where a streamed body's chunks go: the transport's output stream.
+public protocol ResponseBodyWriter: Sendable {
+    /// Sends one chunk of the body.
+    func write(_ bytes: [UInt8]) async throws
+}
+
+extension HTTPResponse {
+    /// The CGI response head (`Status:`, headers, `Set-Cookie`, blank line) nginx parses, with `Content-Length`
+    /// added for buffered bodies.
+    public func cgiHead(bodyLength: Int?) -> [UInt8] {
+        var head = "Status: \(status.code) \(status.reasonPhrase)\r\n"
+        var hasContentType = false
+        for field in headers.fields {
+            if field.name.equalsIgnoringASCIICase("Content-Length") { continue }
+            if field.name.equalsIgnoringASCIICase("Content-Type") { hasContentType = true }
+            head += "\(HTTPResponse.sanitize(field.name)): \(HTTPResponse.sanitize(field.value))\r\n"
+        }
+        for cookie in cookies {
+            head += "Set-Cookie: \(HTTPResponse.sanitize(cookie.headerValue))\r\n"
+        }
+        if !hasContentType && !status.forbidsBody && (bodyLength ?? 1) > 0 {
+            head += "Content-Type: application/octet-stream\r\n"
+        }
+        if let bodyLength, !status.forbidsBody {
+            head += "Content-Length: \(bodyLength)\r\n"
+        }
+        head += "\r\n"
+        return Array(head.utf8)
+    }
+
+    /// Removes CR and LF so a header value can never split the response (header injection).
+    static func sanitize(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 == 13 || $0 == 10 }) else { return s }
+        return String(s.unicodeScalars.filter { $0 != "\r" && $0 != "\n" }.map(Character.init))
+    }
+}

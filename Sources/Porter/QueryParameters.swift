@@ -1,0 +1,96 @@
+/// Ordered name/value pairs from a query string or an `application/x-www-form-urlencoded` body.
+public struct QueryParameters: Sendable, Sequence, Equatable {
+    /// The decoded pairs, in order; a name may repeat.
+    public private(set) var pairs: [(name: String, value: String)]
+
+    /// No parameters.
+    public init() { pairs = [] }
+
+    /// Parses `a=1&b=two+words&c=%41`: `+` is a space, `%XX` is a byte, malformed escapes are kept literally,
+    /// and bytes that are not UTF-8 become U+FFFD.
+    public init(parsing encoded: some StringProtocol) {
+        pairs = []
+        for part in encoded.split(separator: "&", omittingEmptySubsequences: true) {
+            if let eq = part.firstIndex(of: "=") {
+                pairs.append((PercentEncoding.decode(part[..<eq], plusAsSpace: true),
+                              PercentEncoding.decode(part[part.index(after: eq)...], plusAsSpace: true)))
+            } else {
+                pairs.append((PercentEncoding.decode(part, plusAsSpace: true), ""))
+            }
+        }
+    }
+
+    /// The first value for `name`.
+    public subscript(name: String) -> String? {
+        pairs.first { $0.name == name }?.value
+    }
+
+    /// Every value for `name`, in order.
+    public func values(for name: String) -> [String] { pairs.filter { $0.name == name }.map(\.value) }
+
+    public var isEmpty: Bool { pairs.isEmpty }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { pairs.makeIterator() }
+
+    public static func == (lhs: QueryParameters, rhs: QueryParameters) -> Bool {
+        lhs.pairs.count == rhs.pairs.count && zip(lhs.pairs, rhs.pairs).allSatisfy { $0 == $1 }
+    }
+}
+
+/// Percent-encoding helpers for URLs, queries and cookies.
+public enum PercentEncoding {
+    /// Decodes `%XX` escapes (and `+` as space when asked); invalid escapes stay as written.
+    public static func decode(_ text: some StringProtocol, plusAsSpace: Bool = false) -> String {
+        let utf8 = Array(text.utf8)
+        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) else {
+            return String(text)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        var i = 0
+        while i < utf8.count {
+            let byte = utf8[i]
+            if byte == UInt8(ascii: "%"), i + 2 < utf8.count,
+               let hi = hexValue(utf8[i + 1]), let lo = hexValue(utf8[i + 2]) {
+                out.append(hi << 4 | lo)
+                i += 3
+            } else if plusAsSpace && byte == UInt8(ascii: "+") {
+                out.append(UInt8(ascii: " "))
+                i += 1
+            } else {
+                out.append(byte)
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Encodes everything but RFC 3986 unreserved characters.
+    public static func encode(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
+            }
+        }
+        return out
+    }
+
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
