@@ -9,3 +9,6 @@
 #include <arpa/inet.h>
 #include <signal.h>
 #include <sys/prctl.h>
+
+/// Names the calling thread (prctl is variadic, so Swift cannot call it directly).
+static inline int porter_set_thread_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }

@@ -1,0 +1,63 @@
+public import Porter
+
+/// Where and how the FastCGI server listens, and the limits it applies to each connection and request.
+public struct FastCGIServerConfiguration: Sendable {
+    /// Where to listen.
+    public enum Listen: Sendable, Equatable, CustomStringConvertible {
+        /// A unix socket at this path (created; an old socket file is replaced).
+        case unix(path: String)
+        /// A TCP address, e.g. `127.0.0.1:9000`.
+        case tcp(host: String, port: Int)
+        /// An already-listening socket inherited from the parent (spawn-fcgi: fd 0; systemd: fd 3).
+        case inherited(fd: Int32)
+
+        /// Parses `unix:/path`, `/path`, `host:port`, `:port` or `fd:N`.
+        public init(parsing text: String) throws(ConfigurationError) {
+            if text.hasPrefix("fd:"), let fd = Int32(text.dropFirst(3)) {
+                self = .inherited(fd: fd)
+            } else if text.hasPrefix("unix:") {
+                self = .unix(path: String(text.dropFirst(5)))
+            } else if text.hasPrefix("/") || text.hasPrefix(".") {
+                self = .unix(path: text)
+            } else if let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) {
+                let host = String(text[..<colon])
+                self = .tcp(host: host.isEmpty ? "127.0.0.1" : host, port: port)
+            } else {
+                throw ConfigurationError("listen address \"\(text)\": use /path/to.sock, unix:/path, 127.0.0.1:9000 or fd:0")
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .unix(let path): "unix:\(path)"
+            case .tcp(let host, let port): "\(host):\(port)"
+            case .inherited(let fd): "fd:\(fd)"
+            }
+        }
+    }
+
+    /// The listen address.
+    public var listen: Listen
+    /// Unix socket file mode (nginx's user must be able to connect: 0660 with nginx's group, or 0666).
+    public var socketMode: UInt32 = 0o660
+    /// Unix socket group (e.g. `www-data`), or nil to keep the process's group.
+    public var socketGroup: String?
+    /// Listen backlog.
+    public var backlog: Int32 = 1024
+    /// Worker threads: they accept, read requests and run sync handlers.
+    public var threads: Int = 8
+    /// Largest PARAMS stream accepted (libfcgi has no limit; nginx sends a few KiB).
+    public var maxParamsBytes: Int = 64 * 1024
+    /// Largest request body accepted; larger bodies get 413 and the connection is closed.
+    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// How long a connection may take to deliver a request's BEGIN and PARAMS before it is dropped.
+    public var requestHeaderTimeout: Duration = .seconds(5)
+    /// Socket receive/send timeout: the backstop for peers that stop mid-body or stop reading.
+    public var ioTimeoutSeconds: Int = 30
+    /// How long a graceful stop waits for in-flight requests.
+    public var drainTimeout: Duration = .seconds(30)
+
+    /// A configuration listening on `listen` with defaults for everything else.
+    public init(listen: Listen) { self.listen = listen }
+}
+
