@@ -60,6 +60,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterOps", dependencies: [
             "Porter", .product(name: "GRDB", package: "GRDB.swift"),
@@ -67,13 +68,13 @@ let package = Package(
 
         // Configuration, the catalogue of named handlers/modules, the demo set, and the commands.
         .target(name: "PorterServer", dependencies: [
-            "Porter", "PorterFastCGI", "PorterFeeds", "PorterImages", "PorterState", "PorterOps", "FastCGIWire",
+            "Porter", "PorterFastCGI", "FastCGIWire", // features wired in FeatureCatalog.swift
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
-        .executableTarget(name: "porter", dependencies: ["PorterServer"], swiftSettings: swiftSettings),
+        .executableTarget(name: "porter", dependencies: ["PorterServer", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
 
         // Test support shared by the three tiers: pipeline, in-process FastCGI, real nginx.
         .target(name: "PorterTesting", dependencies: [
@@ -86,9 +87,15 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["PorterTesting", "PorterServer", "FastCGIWire"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "PorterFeedsTests", dependencies: ["PorterFeeds", "PorterTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "PorterFeedsTests", dependencies: [
+            "PorterFeeds", "Porter", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
         .testTarget(name: "PorterImagesTests", dependencies: ["PorterImages", "PorterTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "PorterStateTests", dependencies: ["PorterState", "PorterTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "PorterOpsTests", dependencies: ["PorterOps", "PorterTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "PorterStateTests", dependencies: [
+            "PorterState", "Porter", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "PorterOpsTests", dependencies: [
+            "PorterOps", "Porter", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
     ]
 )

@@ -57,9 +57,9 @@ public struct HTTPRequest: Sendable {
         for (name, value) in params {
             if name.hasPrefix("HTTP_") {
                 headers.add(HTTPRequest.headerName(fromCGI: name.dropFirst(5)), value)
-            } else if name == "CONTENT_TYPE", !value.isEmpty {
+            } else if name == "CONTENT_TYPE", !value.isEmpty, params["HTTP_CONTENT_TYPE"] == nil {
                 headers.add("Content-Type", value)
-            } else if name == "CONTENT_LENGTH", !value.isEmpty {
+            } else if name == "CONTENT_LENGTH", !value.isEmpty, params["HTTP_CONTENT_LENGTH"] == nil {
                 headers.add("Content-Length", value)
             }
         }

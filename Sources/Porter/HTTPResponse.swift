@@ -82,7 +82,7 @@ extension HTTPResponse {
         var head = "Status: \(status.code) \(status.reasonPhrase)\r\n"
         var hasContentType = false
         for field in headers.fields {
-            if field.name.equalsIgnoringASCIICase("Content-Length") { continue }
+            if bodyLength != nil, field.name.equalsIgnoringASCIICase("Content-Length") { continue }
             if field.name.equalsIgnoringASCIICase("Content-Type") { hasContentType = true }
             head += "\(HTTPResponse.sanitize(field.name)): \(HTTPResponse.sanitize(field.value))\r\n"
         }

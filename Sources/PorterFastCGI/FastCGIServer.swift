@@ -438,7 +438,8 @@ struct ServerState: ~Copyable {
 /// Why the server could not start.
 public struct ServerStartError: Error, CustomStringConvertible {
     public let message: String
-    init(_ message: String) { self.message = message }
+    /// An error with `message`.
+    public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
 

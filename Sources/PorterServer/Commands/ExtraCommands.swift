@@ -1,0 +1,4 @@
+import ArgumentParser
+
+/// Subcommands contributed by feature areas (feeds, …).
+let extraSubcommands: [any ParsableCommand.Type] = []

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Logging
+import Porter
+import PorterFastCGI
+import ServiceLifecycle
+import Glibc
+
+/// `porter serve`: runs the FastCGI server (or, under a CGI web server, answers one CGI request).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve the configured handlers over FastCGI.")
+
+    @Option(name: .shortAndLong, help: "Configuration file (default: ./porter.toml if present, else the built-in demo).")
+    var config: String?
+
+    @Option(help: "Unix socket path to listen on (overrides `listen`).")
+    var socket: String?
+
+    @Option(help: "Listen address: /path.sock, 127.0.0.1:9000 or fd:0 (overrides `listen`).")
+    var listen: String?
+
+    @Option(help: "Unix socket mode, octal (e.g. 0660).")
+    var socketMode: String?
+
+    @Option(help: "Unix socket group (nginx's group, e.g. www-data).")
+    var socketGroup: String?
+
+    @Option(help: "Worker threads.")
+    var threads: Int?
+
+    @Option(help: "Worker processes (a master keeps the socket; 0 serves in this process).")
+    var workers: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        var configuration = try ServeCommand.loadConfiguration(config)
+        if let socket { configuration.listen = socket }
+        if let listen { configuration.listen = listen }
+        if let socketMode {
+            guard let m = UInt32(socketMode, radix: 8) else { throw ValidationError("--socket-mode must be octal, e.g. 0660") }
+            configuration.socketMode = m
+        }
+        if let socketGroup { configuration.socketGroup = socketGroup }
+        if let threads { configuration.threads = threads }
+        if let workers { configuration.workers = workers }
+        if let logLevel { configuration.logLevel = logLevel }
+        guard let level = Logger.Level(rawValue: configuration.logLevel) else {
+            throw ValidationError("unknown log level \(configuration.logLevel)")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "porter")
+        let app = PorterApplication(configuration: configuration)
+
+        if CGIRunner.isCGI() && socket == nil && listen == nil && getenv("GATEWAY_INTERFACE") != nil {
+            let pipeline = try app.makePipeline(logger: logger)
+            await CGIRunner.run(pipeline: pipeline, application: app.application, logger: logger)
+            return
+        }
+        if configuration.workers > 0 && getenv(MasterProcess.workerEnvironmentKey) == nil {
+            try await MasterProcess(configuration: configuration, configPath: config, logger: logger).run()
+            return
+        }
+        let server = try app.makeServer(logger: logger, listenOverride: MasterProcess.inheritedListen())
+        let group = ServiceGroup(configuration: .init(services: [.init(service: server)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        try await group.run()
+        await server.pipeline.shutdown()
+    }
+
+    /// The configuration from `path`, else `./porter.toml`, else the built-in demo.
+    static func loadConfiguration(_ path: String?) throws -> ServerConfiguration {
+        if let path { return try ServerConfiguration.load(path: path) }
+        if access("porter.toml", R_OK) == 0 { return try ServerConfiguration.load(path: "porter.toml") }
+        return ServerConfiguration.demo
+    }
+}

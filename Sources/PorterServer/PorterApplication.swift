@@ -1,0 +1,76 @@
+public import Porter
+public import PorterFastCGI
+public import Logging
+
+/// Builds a running Porter from a configuration: the registry from `[[handlers]]`, the modules from
+/// `[[modules]]`, the pipeline, and the FastCGI server. Add your own handlers to `handlers` before building.
+public struct PorterApplication: Sendable {
+    /// The configuration.
+    public var configuration: ServerConfiguration
+    /// Handler names the configuration may use.
+    public var handlers: HandlerCatalog = .builtIn
+    /// Module names the configuration may use.
+    public var modules: ModuleCatalog = .builtIn
+    /// The state shared by every request.
+    public let application = ApplicationState()
+    /// Shared services (trace log, statistics, …).
+    public let services = ServiceBox()
+
+    /// An application for `configuration` with the built-in catalogues.
+    public init(configuration: ServerConfiguration) { self.configuration = configuration }
+
+    /// The registry the configuration describes.
+    public func makeRegistry(logger: Logger) throws -> HandlerRegistry {
+        let context = BuildContext(application: application, logger: logger, services: services)
+        var registry = HandlerRegistry()
+        for entry in configuration.handlers {
+            let source = try handlers.build(entry.handler, options: entry.options, context: context)
+            do {
+                try registry.add(name: entry.handler, verbs: entry.verb, path: entry.path, source: source)
+            } catch {
+                throw ConfigurationError("\(entry.options.origin): \(error)")
+            }
+        }
+        return registry
+    }
+
+    /// The module list the configuration describes.
+    public func makeModules(logger: Logger) throws -> [any HTTPModule] {
+        let context = BuildContext(application: application, logger: logger, services: services)
+        return try configuration.modules.map { try modules.build($0.name, options: $0.options, context: context) }
+    }
+
+    /// The compiled pipeline (sync handlers run on the transport's worker threads).
+    public func makePipeline(logger: Logger) throws -> Pipeline {
+        Pipeline(registry: try makeRegistry(logger: logger), modules: try makeModules(logger: logger),
+                 syncExecutor: FastCGIServer.workerExecutor)
+    }
+
+    /// The FastCGI server for this application.
+    public func makeServer(logger: Logger, listenOverride: FastCGIServerConfiguration.Listen? = nil) throws -> FastCGIServer {
+        var transport = try configuration.transport()
+        if let listenOverride { transport.listen = listenOverride }
+        let pipeline = try makePipeline(logger: logger)
+        let server = FastCGIServer(configuration: transport, pipeline: pipeline, application: application, logger: logger)
+        services.register(TransportStatisticsService(statistics: server.statistics))
+        return server
+    }
+}
+
+/// The transport's counters, as a shared service the status page reads.
+public struct TransportStatisticsService: Sendable {
+    /// The counters.
+    public let statistics: TransportStatistics
+}
+
+extension ServiceBox {
+    /// Stores a service under its type name, replacing an earlier one.
+    public func register<T: Sendable>(_ service: T) {
+        _ = replace(String(reflecting: T.self), with: service)
+    }
+
+    /// The service of type `T` registered with `register(_:)`, if any.
+    public func lookup<T: Sendable>(_ type: T.Type) -> T? {
+        peek(String(reflecting: T.self)) as? T
+    }
+}

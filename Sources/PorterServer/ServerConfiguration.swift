@@ -1,0 +1,159 @@
+public import Porter
+public import PorterFastCGI
+import TOMLKit
+
+/// Everything `porter.toml` says: where to listen, threads and limits, and the handler and module lists.
+public struct ServerConfiguration: Sendable {
+    /// One `[[handlers]]` entry: verbs + path → a catalogue handler with options.
+    public struct HandlerEntry: Sendable, Equatable {
+        public var verb: String
+        public var path: String
+        public var handler: String
+        public var options: Options
+        /// An entry from its parts.
+        public init(verb: String = "*", path: String, handler: String, options: Options = Options()) {
+            self.verb = verb; self.path = path; self.handler = handler; self.options = options
+        }
+    }
+
+    /// One `[[modules]]` entry: a catalogue module with options.
+    public struct ModuleEntry: Sendable, Equatable {
+        public var name: String
+        public var options: Options
+        /// An entry from its parts.
+        public init(name: String, options: Options = Options()) { self.name = name; self.options = options }
+    }
+
+    /// The listen address (`/path.sock`, `127.0.0.1:9000`, `fd:0`).
+    public var listen: String = "/run/porter/porter.sock"
+    /// Unix socket mode, octal.
+    public var socketMode: UInt32 = 0o660
+    /// Unix socket group (nginx's, e.g. `www-data`).
+    public var socketGroup: String?
+    /// Worker threads.
+    public var threads: Int = 8
+    /// Largest request body.
+    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// Graceful-stop budget.
+    public var drainTimeoutSeconds: Int = 30
+    /// Log level name (`trace` … `critical`).
+    public var logLevel: String = "info"
+    /// Directory that relative paths in options are resolved against (the config file's directory).
+    public var baseDirectory: String = "."
+    /// Worker processes (0: serve in this process; N: a master keeps the socket and runs N workers).
+    public var workers: Int = 0
+    /// Requests a worker process serves before it is replaced (0: never).
+    public var maxRequests: Int = 0
+    /// Modules, in registration order.
+    public var modules: [ModuleEntry] = []
+    /// Handler mappings, in match order.
+    public var handlers: [HandlerEntry] = []
+
+    /// An empty configuration (no handlers, no modules).
+    public init() {}
+
+    /// The transport configuration this describes.
+    public func transport() throws(ConfigurationError) -> FastCGIServerConfiguration {
+        var t = FastCGIServerConfiguration(listen: try .init(parsing: listen))
+        t.socketMode = socketMode
+        t.socketGroup = socketGroup
+        t.threads = threads
+        t.maxBodyBytes = maxBodyBytes
+        t.drainTimeout = .seconds(drainTimeoutSeconds)
+        return t
+    }
+
+    /// Parses TOML text; `baseDirectory` is where relative paths point.
+    public static func parse(toml text: String, baseDirectory: String) throws(ConfigurationError) -> ServerConfiguration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch {
+            throw ConfigurationError("invalid TOML: \(error)")
+        }
+        guard case .table(let root) = ConfigValue(toml: table) else { throw ConfigurationError("invalid TOML root") }
+        return try ServerConfiguration(root: Options(root, origin: "porter.toml"), baseDirectory: baseDirectory)
+    }
+
+    /// Reads and parses a TOML file.
+    public static func load(path: String) throws(ConfigurationError) -> ServerConfiguration {
+        guard let text = FileText.read(path) else { throw ConfigurationError("cannot read configuration file \(path)") }
+        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        return try parse(toml: text, baseDirectory: dir.isEmpty ? "/" : dir)
+    }
+
+    init(root: Options, baseDirectory: String) throws(ConfigurationError) {
+        let known: Set<String> = ["listen", "socket_mode", "socket_group", "threads", "max_body_bytes", "drain_timeout_seconds",
+                                  "log_level", "workers", "max_requests", "modules", "handlers"]
+        for key in root.values.keys where !known.contains(key) {
+            throw ConfigurationError("porter.toml: unknown setting \"\(key)\" (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        self.baseDirectory = baseDirectory
+        listen = try root.string("listen", default: listen)
+        if let mode = try root.string("socket_mode") {
+            guard let m = UInt32(mode, radix: 8), m <= 0o777 else { throw ConfigurationError("porter.toml: socket_mode must be octal like \"0660\"") }
+            socketMode = m
+        }
+        socketGroup = try root.string("socket_group")
+        threads = try root.int("threads", default: threads)
+        guard (1...1024).contains(threads) else { throw ConfigurationError("porter.toml: threads must be 1...1024") }
+        maxBodyBytes = try root.int("max_body_bytes", default: maxBodyBytes)
+        drainTimeoutSeconds = try root.int("drain_timeout_seconds", default: drainTimeoutSeconds)
+        logLevel = try root.string("log_level", default: logLevel)
+        workers = try root.int("workers", default: 0)
+        maxRequests = try root.int("max_requests", default: 0)
+        for (i, item) in (root.values["modules"]?.array ?? []).enumerated() {
+            guard let t = item.table, let name = t["name"]?.string else {
+                throw ConfigurationError("porter.toml: modules[\(i)] needs name = \"…\"")
+            }
+            var opts = t
+            opts["name"] = nil
+            if let nested = t["options"]?.table { opts["options"] = nil; opts.merge(nested) { a, _ in a } }
+            modules.append(ModuleEntry(name: name, options: Options(Self.resolvePaths(opts, baseDirectory), origin: "modules[\(i)] (\(name))")))
+        }
+        for (i, item) in (root.values["handlers"]?.array ?? []).enumerated() {
+            guard let t = item.table, let path = t["path"]?.string, let handler = t["handler"]?.string else {
+                throw ConfigurationError("porter.toml: handlers[\(i)] needs path = \"…\" and handler = \"…\"")
+            }
+            var opts = t["options"]?.table ?? [:]
+            for (k, v) in t where !["path", "handler", "verb", "options"].contains(k) { opts[k] = v }
+            let origin = "handlers[\(i)] (\(handler) \(path))"
+            do { _ = try PathPattern(path) } catch { throw ConfigurationError("\(origin): \(error)") }
+            handlers.append(HandlerEntry(verb: t["verb"]?.string ?? "*", path: path, handler: handler,
+                                         options: Options(Self.resolvePaths(opts, baseDirectory), origin: origin)))
+        }
+    }
+
+    /// Makes relative file-system paths in options absolute against the config file's directory
+    /// (keys named `root`, `database`, `path`, `file`, `dir` or ending in `_path`, `_file`, `_dir`, `_database`).
+    static func resolvePaths(_ values: [String: ConfigValue], _ base: String) -> [String: ConfigValue] {
+        var out = values
+        for (key, value) in values {
+            let isPathKey = ["root", "database", "path", "file", "dir"].contains(key)
+                || ["_path", "_file", "_dir", "_database", "_root"].contains { key.hasSuffix($0) }
+            if isPathKey, case .string(let s) = value, !s.hasPrefix("/"), !s.isEmpty, !s.contains("://") {
+                out[key] = .string(base == "." ? s : "\(base)/\(s)")
+            }
+        }
+        return out
+    }
+}
+
+extension ConfigValue {
+    /// Converts a parsed TOML value.
+    init(toml value: any TOMLValueConvertible) {
+        switch value.type {
+        case .table:
+            var t: [String: ConfigValue] = [:]
+            if let table = value.table { for key in table.keys { if let v = table[key] { t[key] = ConfigValue(toml: v) } } }
+            self = .table(t)
+        case .array:
+            self = .array((value.array.map { Array($0) } ?? []).map { ConfigValue(toml: $0) })
+        case .int: self = .int(value.int ?? 0)
+        case .double: self = .double(value.double ?? 0)
+        case .bool: self = .bool(value.bool ?? false)
+        case .string: self = .string(value.string ?? "")
+        default: self = .string(value.debugDescription)
+        }
+    }
+}
