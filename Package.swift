@@ -68,7 +68,7 @@ let package = Package(
 
         // Configuration, the catalogue of named handlers/modules, the demo set, and the commands.
         .target(name: "PorterServer", dependencies: [
-            "Porter", "PorterFastCGI", "FastCGIWire", // features wired in FeatureCatalog.swift
+            "Porter", "PorterFastCGI", "FastCGIWire", "PorterFeeds", // features wired in FeatureCatalog.swift
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,3 +99,9 @@ let package = Package(
         ], swiftSettings: swiftSettings),
     ]
 )
+
+// Development aid: `PORTER_TEST_ONLY=PorterTests,IntegrationTests swift test` builds only those test targets.
+if let only = Context.environment["PORTER_TEST_ONLY"] {
+    let keep = Set(only.split(separator: ",").map(String.init))
+    package.targets.removeAll { $0.type == .test && !keep.contains($0.name) }
+}

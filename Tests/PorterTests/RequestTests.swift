@@ -1,0 +1,82 @@
+import Porter
+import PorterTesting
+import Testing
+
+@Suite("Request and response values")
+struct RequestTests {
+    static let queries: [(String, [String])] = [
+        ("", []),
+        ("a=1", ["a=1"]),
+        ("a=1&b=2&a=3", ["a=1", "b=2", "a=3"]),
+        ("q=hello+world", ["q=hello world"]),
+        ("q=%41%42%zz%", ["q=AB%zz%"]),
+        ("flag&&x=", ["flag=", "x="]),
+        ("%F0%9F%98%80=%C3%A9", ["😀=é"]),
+        ("bad=%FF", ["bad=\u{FFFD}"]),
+        ("k=a=b", ["k=a=b"]),
+    ]
+
+    @Test("query string parsing", arguments: queries)
+    func query(_ row: (String, [String])) {
+        #expect(QueryParameters(parsing: row.0).pairs.map { "\($0.name)=\($0.value)" } == row.1)
+    }
+
+    @Test("a request from nginx's FastCGI parameters")
+    func fromCGI() {
+        let r = HTTPRequest(cgiParameters: [
+            "REQUEST_METHOD": "POST", "REQUEST_URI": "/a%20b/x.rss?x=1&y=%41", "DOCUMENT_URI": "/a b/x.rss",
+            "QUERY_STRING": "x=1&y=%41", "HTTP_USER_AGENT": "curl", "HTTP_X_FORWARDED_FOR": "10.0.0.1",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded", "HTTP_CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": "7", "HTTP_COOKIE": "sid=abc; theme=\"dark\"; sid=second", "REMOTE_ADDR": "192.0.2.1",
+            "REMOTE_PORT": "5555", "REQUEST_ID": "req-1",
+        ], body: Array("k=v&w=1".utf8))
+        #expect(r.method == .post)
+        #expect(r.path == "/a b/x.rss")
+        #expect(r.uri == "/a%20b/x.rss?x=1&y=%41")
+        #expect(r.query["y"] == "A")
+        #expect(r.headers["user-agent"] == "curl")
+        #expect(r.headers["X-Forwarded-For"] == "10.0.0.1")
+        #expect(r.headers.values(for: "Content-Type").count == 1)
+        #expect(r.cookies == ["sid": "abc", "theme": "dark"])
+        #expect(r.form["k"] == "v")
+        #expect(r.remoteAddress == "192.0.2.1" && r.remotePort == 5555)
+        #expect(r.pathExtension == "rss")
+        #expect(r.parameters["REQUEST_ID"] == "req-1")
+    }
+
+    @Test("the CGI response head: Status line, Content-Length, cookies, no header injection")
+    func cgiHead() {
+        var response = HTTPResponse()
+        response.status = .created
+        response.headers["X-Evil"] = "a\r\nSet-Cookie: pwned=1"
+        response.headers["Content-Length"] = "999"
+        response.cookies.append(SetCookie(name: "sid", value: "v", maxAge: 60, secure: true))
+        response.contentType = "text/plain"
+        let head = String(decoding: response.cgiHead(bodyLength: 5), as: UTF8.self)
+        #expect(head.hasPrefix("Status: 201 Created\r\n"))
+        #expect(head.contains("X-Evil: aSet-Cookie: pwned=1\r\n"))
+        #expect(head.contains("Set-Cookie: sid=v; Path=/; Max-Age=60; Secure; HttpOnly; SameSite=Lax\r\n"))
+        #expect(head.contains("Content-Length: 5\r\n"))
+        #expect(!head.contains("999"))
+        #expect(head.hasSuffix("\r\n\r\n"))
+        var notModified = HTTPResponse()
+        notModified.status = .notModified
+        #expect(!String(decoding: notModified.cgiHead(bodyLength: 0), as: UTF8.self).contains("Content-Length"))
+    }
+
+    @Test("application state: concurrent updates are atomic")
+    func applicationState() async {
+        let state = ApplicationState()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<1000 { group.addTask { state.update { $0["n"] = (($0["n"] as? Int) ?? 0) + 1 } } }
+        }
+        #expect(state.value("n", as: Int.self) == 1000)
+        #expect(state.increment("n") == 1001)
+    }
+
+    @Test("JSON serialisation escapes what it must")
+    func json() {
+        let v: JSONValue = ["a": "x\"y\\z\n<", "n": 1, "l": [true, .null], "c": .string("\u{01}")]
+        #expect(v.serialized() == #"{"a":"x\"y\\z\n\u003c","n":1,"l":[true,null],"c":"\u0001"}"#)
+    }
+}
