@@ -1,0 +1,193 @@
+import FastCGIWire
+import Porter
+import PorterFastCGI
+import PorterTesting
+import Synchronization
+import Testing
+import Glibc
+
+/// The handlers every transport test uses.
+func transportRegistry() throws -> HandlerRegistry {
+    var registry = HandlerRegistry()
+    try registry.add(name: "hello", verbs: "GET", path: "/hello", handler: ClosureHandler { ctx in
+        ctx.response.contentType = "text/plain"
+        ctx.response.write("Hello, world\n")
+    })
+    try registry.add(name: "echo", path: "/echo", handler: ClosureHandler { ctx in
+        ctx.response.contentType = "application/octet-stream"
+        ctx.response.headers["X-Method"] = ctx.request.method.rawValue
+        ctx.response.headers["X-Worker"] = WorkerCheck.isWorker ? "yes" : "no"
+        ctx.response.headers["X-Query"] = ctx.request.query["q"] ?? ""
+        ctx.response.write(ctx.request.body)
+    })
+    try registry.add(name: "slow", path: "/slow", handler: AsyncClosureHandler { ctx in
+        let ms = Int(ctx.request.query["ms"] ?? "100") ?? 100
+        try await Task.sleep(for: .milliseconds(ms))
+        ctx.response.write("slept \(ms)\n")
+    })
+    try registry.add(name: "stream", path: "/stream", handler: ClosureHandler { ctx in
+        let chunks = Int(ctx.request.query["chunks"] ?? "10") ?? 10
+        ctx.response.contentType = "application/octet-stream"
+        ctx.response.body = .stream { writer in
+            for i in 0..<chunks { try await writer.write([UInt8](repeating: UInt8(i % 251), count: 64 * 1024)) }
+        }
+    })
+    return registry
+}
+
+/// A thread-safe list of statuses.
+final class StatusList: Sendable {
+    private let items = Mutex<[Int]>([])
+    func append(_ s: Int) { items.withLock { $0.append(s) } }
+    var all: [Int] { items.withLock { $0 } }
+}
+
+enum WorkerCheck {
+    static var isWorker: Bool { FastCGIServer.workerExecutor.isCurrentThreadWorker }
+}
+
+/// One FastCGI record, hand-made (for malformed input).
+func record(_ type: UInt8, id: UInt16 = 1, _ content: [UInt8] = [], padding: UInt8 = 0, version: UInt8 = 1) -> [UInt8] {
+    [version, type, UInt8(id >> 8), UInt8(id & 0xFF), UInt8(content.count >> 8), UInt8(content.count & 0xFF), padding, 0]
+        + content + [UInt8](repeating: 0, count: Int(padding))
+}
+
+func begin(id: UInt16 = 1, role: UInt16 = 1, keep: Bool = false) -> [UInt8] {
+    record(1, id: id, [UInt8(role >> 8), UInt8(role & 0xFF), keep ? 1 : 0, 0, 0, 0, 0, 0])
+}
+
+@Suite("FastCGI transport (in-process server, real socket)", .serialized)
+struct FastCGIServerTests {
+    @Test("GET, POST with a body, HEAD without a body, 404")
+    func basics() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry())
+        let hello = try t.send(.get("/hello"))
+        #expect(hello.status == 200)
+        #expect(hello.bodyText == "Hello, world\n")
+        #expect(hello.protocolStatus == .requestComplete)
+        let body = (0..<300_000).map { UInt8($0 % 256) }
+        let echo = try t.send(FastCGIRequest(method: "POST", uri: "/echo?q=%41", body: body))
+        #expect(echo.body == body)
+        #expect(echo.headers["X-Query"] == "A")
+        let head = try t.send(.head("/hello"))
+        #expect(head.status == 200)
+        #expect(head.body.isEmpty)
+        #expect(head.headers["Content-Length"] == "13")
+        #expect(try t.send(.get("/missing")).status == 404)
+        await t.stop()
+    }
+
+    @Test("a kept connection serves many requests; the server parks it between them")
+    func keepConnection() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry())
+        let client = t.client()
+        for i in 0..<200 {
+            var request = FastCGIRequest.get("/echo?q=\(i)")
+            request.keepConnection = true
+            let response = try client.send(request)
+            #expect(response.headers["X-Query"] == "\(i)")
+        }
+        #expect(client.connectionsOpened == 1)
+        #expect(t.server.statistics.acceptedConnections.load(ordering: .relaxed) == 1)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(t.server.statistics.parkedConnections.load(ordering: .relaxed) == 1)
+        client.close()
+        await t.stop()
+    }
+
+    @Test("idle kept connections do not hold threads: 64 kept connections on 2 threads, then a fresh request is answered at once")
+    func keptConnectionsDoNotPinThreads() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry()) { $0.threads = 2 }
+        var clients: [FastCGIClient] = []
+        for _ in 0..<64 {
+            let c = t.client()
+            var r = FastCGIRequest.get("/hello")
+            r.keepConnection = true
+            #expect(try c.send(r).status == 200)
+            clients.append(c)
+        }
+        let start = ContinuousClock.now
+        #expect(try t.send(.get("/hello")).status == 200)
+        #expect(ContinuousClock.now - start < .seconds(1))
+        for c in clients { c.close() }
+        await t.stop()
+    }
+
+    @Test("sync handlers run on worker threads, also after an async module")
+    func syncOnWorkers() async throws {
+        let asyncModule = ClosureModule(name: "async") { events in
+            events.onAsync(.acquireRequestState) { _ in try await Task.sleep(for: .milliseconds(1)) }
+        }
+        let t = try FastCGITestServer(registry: try transportRegistry(), modules: [asyncModule])
+        for _ in 0..<5 { #expect(try t.send(.get("/echo")).headers["X-Worker"] == "yes") }
+        await t.stop()
+    }
+
+    @Test("200 concurrent 300 ms async requests overlap on 4 worker threads")
+    func asyncDoesNotPinThreads() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry()) { $0.threads = 4 }
+        let start = ContinuousClock.now
+        let results = ConcurrentClients.run(200) { _ in try t.send(.get("/slow?ms=300")).status }
+        let elapsed = ContinuousClock.now - start
+        #expect(results.allSatisfy { (try? $0.get()) == 200 })
+        // 200 × 300 ms on 4 threads would take 15 s if each request held a thread.
+        #expect(elapsed < .seconds(4), "took \(elapsed)")
+        #expect(t.server.statistics.maxActiveRequests.load(ordering: .relaxed) > 50)
+        await t.stop()
+    }
+
+    @Test("a streamed body arrives complete")
+    func streaming() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry())
+        let r = try t.send(.get("/stream?chunks=40"))
+        #expect(r.body.count == 40 * 64 * 1024)
+        #expect(r.body[64 * 1024 * 3] == 3)
+        await t.stop()
+    }
+
+    @Test("a body over the limit gets 413 and the connection is closed")
+    func oversized() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry()) { $0.maxBodyBytes = 1000 }
+        let r = try t.send(FastCGIRequest(method: "POST", uri: "/echo", body: [UInt8](repeating: 1, count: 5000)))
+        #expect(r.status == 413)
+        #expect(try t.send(FastCGIRequest(method: "POST", uri: "/echo", body: [1, 2, 3])).body == [1, 2, 3])
+        await t.stop()
+    }
+
+    @Test("graceful stop: in-flight requests finish, new connections are refused, the socket is removed")
+    func gracefulStop() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry())
+        let results = StatusList()
+        let inflight = Task.detached {
+            for r in ConcurrentClients.run(20, { _ in try t.send(.get("/slow?ms=500")).status }) {
+                results.append((try? r.get()) ?? -1)
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        t.server.shutdown()
+        #expect(access(t.socketPath, F_OK) != 0, "socket file removed at once")
+        #expect(throws: (any Error).self) { try t.send(.get("/hello")) }
+        await inflight.value
+        await t.server.waitUntilStopped()
+        #expect(results.all == [Int](repeating: 200, count: 20))
+    }
+
+    @Test("the unix socket gets the configured mode")
+    func socketMode() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry()) { $0.socketMode = 0o660 }
+        var st = stat()
+        #expect(stat(t.socketPath, &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o660)
+        await t.stop()
+    }
+
+    @Test("TCP listen on 127.0.0.1")
+    func tcp() async throws {
+        let port = 20000 + Int(getpid() % 20000)
+        let t = try FastCGITestServer(registry: try transportRegistry()) { $0.listen = .tcp(host: "127.0.0.1", port: port) }
+        let c = FastCGIClient(host: "127.0.0.1", port: UInt16(port))
+        #expect(try c.send(.get("/hello")).bodyText == "Hello, world\n")
+        c.close()
+        await t.stop()
+    }
+}

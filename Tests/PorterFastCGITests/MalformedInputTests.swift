@@ -1,0 +1,87 @@
+import FastCGIWire
+import PorterFastCGI
+import PorterTesting
+import Testing
+
+/// Raw byte sequences that are not FastCGI requests Porter serves: each must get its connection closed
+/// while the process keeps serving.
+let malformedInputs: [(name: String, bytes: [UInt8])] = [
+    ("HTTP text", Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)),
+    ("random bytes", (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }),
+    ("wrong version", record(1, [0, 1, 0, 0, 0, 0, 0, 0], version: 2)),
+    ("unknown record type first", record(42, [1, 2, 3])),
+    ("STDOUT from the client", record(6, [1, 2, 3])),
+    ("unknown role (AUTHORIZER)", begin(role: 2) + record(4) + record(5)),
+    ("unknown role 99", begin(role: 99) + record(4) + record(5)),
+    ("BEGIN with id 0", begin(id: 0) + record(4, id: 0) + record(5, id: 0)),
+    ("multiplexed: second BEGIN", begin(id: 1) + begin(id: 2) + record(4, id: 1) + record(5, id: 1)),
+    ("PARAMS for another id", begin(id: 1) + record(4, id: 2, [1, 1, 65, 66]) + record(4, id: 2) + record(5, id: 2)),
+    ("STDIN before PARAMS end", begin() + record(5, [1, 2])),
+    ("overflowing name-value lengths (libfcgi int overflow assert)",
+     begin() + record(4, [0xC0, 0, 0, 0, 0xC0, 0, 0, 0, 65, 66]) + record(4) + record(5)),
+    ("2^31-1 name length", begin() + record(4, [0xFF, 0xFF, 0xFF, 0xFF, 1, 65]) + record(4) + record(5)),
+    ("pair longer than PARAMS", begin() + record(4, [100, 1, 65]) + record(4) + record(5)),
+    ("PARAMS over 64 KiB", begin() + (0..<2).flatMap { _ in record(4, [UInt8](repeating: 1, count: 40000)) } + record(4) + record(5)),
+    ("ABORT before the request", begin() + record(2)),
+    ("BEGIN body too short", record(1, [0, 1, 0])),
+]
+
+@Suite("Malformed FastCGI input closes the connection; the server keeps serving", .serialized)
+struct MalformedInputTests {
+    @Test("raw bytes", arguments: malformedInputs)
+    func malformed(_ input: (name: String, bytes: [UInt8])) async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry())
+        let bad = t.client(timeout: .seconds(5))
+        try bad.sendRaw(input.bytes)
+        let (reply, closed) = try bad.readAll(timeout: .seconds(3))
+        #expect(closed, "\(input.name): connection closed")
+        #expect(reply.count < 1000, "\(input.name): no response served")
+        bad.close()
+        #expect(try t.send(.get("/hello")).status == 200, "\(input.name): still serving")
+        #expect(t.server.statistics.rejectedConnections.load(ordering: .relaxed) >= 1 || reply.isEmpty)
+        await t.stop()
+    }
+
+    @Test("truncated requests whose client goes away")
+    func truncatedThenClose() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry())
+        let full = FastCGIRequest.get("/hello").encoded()
+        for cut in [3, 8, 12, 20, full.count / 2, full.count - 9] {
+            let c = t.client()
+            try c.sendRaw(Array(full[0..<cut]))
+            c.close()
+        }
+        #expect(try t.send(.get("/hello")).status == 200)
+        await t.stop()
+    }
+
+    @Test("half-sent requests held open are dropped after the header timeout and do not block others")
+    func slowloris() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry()) {
+            $0.threads = 2
+            $0.requestHeaderTimeout = .seconds(1)
+        }
+        let full = FastCGIRequest.get("/hello").encoded()
+        var held: [FastCGIClient] = []
+        for _ in 0..<20 {
+            let c = t.client()
+            try c.sendRaw(Array(full[0..<20]))
+            held.append(c)
+        }
+        let start = ContinuousClock.now
+        #expect(try t.send(.get("/hello")).status == 200)
+        #expect(ContinuousClock.now - start < .milliseconds(500))
+        for c in held { #expect(c.waitForClose(timeout: .seconds(4)), "held connection dropped") }
+        await t.stop()
+    }
+
+    @Test("params split across records and a GET_VALUES before the request are served")
+    func wellFormedEdges() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry())
+        let c = t.client()
+        try c.sendRaw(FastCGIRequest.get("/hello").encoded(maximumParamsRecordLength: 7, maximumStdinRecordLength: 1))
+        #expect(try c.receiveResponse().bodyText == "Hello, world\n")
+        c.close()
+        await t.stop()
+    }
+}
