@@ -1,0 +1,56 @@
+import Porter
+
+/// Checks the URL authorization rules at AuthorizeRequest (ASP.NET's `UrlAuthorizationModule`).
+///
+/// Denied anonymous users get 401 (with `WWW-Authenticate` when configured) or, with `loginURL` set, a 302 to
+/// the login page with `returnUrl` (ASP.NET Forms behaviour); denied authenticated users get 403.
+/// `context.skipAuthorization` and the login page itself bypass the rules.
+public struct AuthorizationModule: HTTPModule {
+    /// The rules.
+    public let policy: AuthorizationPolicy
+    /// The `WWW-Authenticate` value sent with 401, e.g. `Basic realm="porter"`.
+    public let wwwAuthenticate: String?
+    /// Where anonymous users are redirected instead of 401 (a local path), e.g. `/login`.
+    public let loginURL: String?
+
+    /// A module with explicit parts.
+    public init(policy: AuthorizationPolicy, wwwAuthenticate: String? = nil, loginURL: String? = nil) {
+        self.policy = policy
+        self.wwwAuthenticate = wwwAuthenticate
+        self.loginURL = loginURL
+    }
+
+    /// Reads `rules` (see `AuthorizationPolicy(options:)`), `www_authenticate`, `login_url`.
+    public init(options: Options) throws {
+        let login = try options.string("login_url")
+        if let login, !LocalURL.isLocal(login) { throw ConfigurationError("\(options.origin): login_url must be a local path") }
+        self.init(policy: try AuthorizationPolicy(options: options), wwwAuthenticate: try options.string("www_authenticate"),
+                  loginURL: login)
+    }
+
+    public var name: String { "authorization" }
+
+    public func subscribe(to events: inout ModuleEvents) {
+        events.on(.authorizeRequest) { ctx in try self.authorize(ctx) }
+    }
+
+    func authorize(_ ctx: HTTPContext) throws {
+        guard !ctx.skipAuthorization else { return }
+        if let loginURL, AuthorizationPolicy.normalize(ctx.request.path).lowercased()
+            == AuthorizationPolicy.normalize(String(loginURL.split(separator: "?", maxSplits: 1).first ?? "")).lowercased() {
+            return
+        }
+        guard policy.decide(path: ctx.request.path, method: ctx.request.method.rawValue, user: ctx.user) == .deny else { return }
+        ctx.trace("access denied to \(ctx.user.isAuthenticated ? ctx.user.name : "anonymous")", category: "authorization")
+        if ctx.user.isAuthenticated {
+            throw HTTPError(.forbidden)
+        }
+        if let loginURL {
+            let separator = loginURL.contains("?") ? "&" : "?"
+            ctx.response.redirect(to: loginURL + separator + "returnUrl=" + PercentEncoding.encode(ctx.request.uri))
+            ctx.completeRequest()
+            return
+        }
+        throw HTTPError(.unauthorized, headers: wwwAuthenticate.map { ["WWW-Authenticate": $0] } ?? [:])
+    }
+}

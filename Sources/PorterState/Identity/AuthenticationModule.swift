@@ -1,0 +1,139 @@
+import Logging
+import Porter
+
+/// Establishes who the user is (AuthenticateRequest) and their roles (PostAuthenticateRequest), like ASP.NET's
+/// Forms/Windows authentication modules plus the RoleManager.
+///
+/// Identity sources, first match wins:
+/// 1. nginx's `REMOTE_USER` FastCGI parameter (from `auth_basic` / `auth_request` via
+///    `fastcgi_param REMOTE_USER $remote_user;`), only when `trustRemoteUser` is on;
+/// 2. a trusted FastCGI parameter (`trustedParameter`, e.g. `AUTH_USER` set by `auth_request_set`), only when configured;
+/// 3. a trusted request header (`trustedHeader`), only when configured — nginx must overwrite it on every request;
+/// 4. the signed login cookie (`CookieAuthentication`). A tampered, malformed or expired cookie is rejected,
+///    cleared with an expired `Set-Cookie`, and logged at debug level.
+/// Otherwise the user stays anonymous. Sync subscribers only: this module never makes a request async.
+public struct AuthenticationModule: HTTPModule {
+    /// The items key under which the user store is published for the login handler.
+    public static let usersItemKey = "porter.auth.users"
+
+    /// The signed-cookie login, or `nil` when off.
+    public let cookie: CookieAuthentication?
+    /// Whether `REMOTE_USER` is trusted.
+    public let trustRemoteUser: Bool
+    /// A FastCGI parameter holding the user name set by nginx, if any.
+    public let trustedParameter: String?
+    /// A request header holding the user name set by nginx, if any.
+    public let trustedHeader: String?
+    /// Where roles come from (all are asked; the union is used).
+    public let roleSources: [any RoleSource]
+    /// Checks passwords for the login handler.
+    public let users: (any UserStore)?
+
+    /// A module with explicit parts.
+    public init(cookie: CookieAuthentication? = nil, trustRemoteUser: Bool = false, trustedParameter: String? = nil,
+                trustedHeader: String? = nil, roleSources: [any RoleSource] = [], users: (any UserStore)? = nil) {
+        self.cookie = cookie
+        self.trustRemoteUser = trustRemoteUser
+        self.trustedParameter = trustedParameter
+        self.trustedHeader = trustedHeader
+        self.roleSources = roleSources
+        self.users = users
+    }
+
+    /// A module from options: the cookie keys of `CookieAuthentication.fromOptions`, plus `trust_remote_user`
+    /// (false), `trusted_param`, `trusted_header`, `users_database` (an SQLite file: users + roles),
+    /// `roles_file` (a group file), `kdf_iterations` (600000, min 210000) for new password hashes.
+    public init(options: Options) throws {
+        var sources: [any RoleSource] = []
+        var users: (any UserStore)?
+        if let path = try options.string("users_database") {
+            let iterations = try options.int("kdf_iterations", default: 600_000)
+            do {
+                let store = try SQLiteUserStore(path: path, hasher: PasswordHasher(algorithm: .pbkdf2SHA256(iterations: iterations)))
+                sources.append(store)
+                users = store
+            } catch let error as PasswordHashError {
+                throw ConfigurationError("\(options.origin): kdf_iterations: \(error)")
+            } catch {
+                throw ConfigurationError("\(options.origin): cannot open users_database \(path): \(error)")
+            }
+        }
+        if let path = try options.string("roles_file") { sources.append(try RolesFile(path: path)) }
+        let parameter = try options.string("trusted_param")
+        let header = try options.string("trusted_header")
+        if let parameter, parameter.hasPrefix("HTTP_") {
+            throw ConfigurationError("\(options.origin): trusted_param \(parameter) is a client header (HTTP_*); use trusted_header and have nginx overwrite it")
+        }
+        self.init(cookie: try CookieAuthentication.fromOptions(options),
+                  trustRemoteUser: try options.bool("trust_remote_user", default: false),
+                  trustedParameter: parameter?.isEmpty == true ? nil : parameter,
+                  trustedHeader: header?.isEmpty == true ? nil : header,
+                  roleSources: sources, users: users)
+    }
+
+    public var name: String { "authentication" }
+
+    public func subscribe(to events: inout ModuleEvents) {
+        events.on(.authenticateRequest) { ctx in self.authenticate(ctx) }
+        events.on(.postAuthenticateRequest) { ctx in try self.attachRoles(ctx) }
+    }
+
+    /// AuthenticateRequest: sets `ctx.user` from the first trusted source.
+    func authenticate(_ ctx: HTTPContext) {
+        if let cookie { ctx.items[CookieAuthentication.itemKey] = cookie }
+        if let users { ctx.items[Self.usersItemKey] = users }
+        let params = ctx.request.parameters
+        if trustRemoteUser, let user = params["REMOTE_USER"], let name = Self.cleanName(user) {
+            ctx.user = Principal(name: name, authenticationType: "nginx")
+            return
+        }
+        if let trustedParameter, let user = params[trustedParameter], let name = Self.cleanName(user) {
+            ctx.user = Principal(name: name, authenticationType: "nginx")
+            return
+        }
+        if let trustedHeader, let user = ctx.request.headers[trustedHeader], let name = Self.cleanName(user) {
+            ctx.user = Principal(name: name, authenticationType: "header")
+            return
+        }
+        guard let cookie, let value = ctx.request.cookies[cookie.cookieName], !value.isEmpty else { return }
+        switch cookie.validate(value) {
+        case .valid(let ticket, let keyIndex):
+            ctx.user = Principal(name: ticket.user, authenticationType: "cookie")
+            if cookie.shouldRenew(ticket, keyIndex: keyIndex) {
+                ctx.response.cookies.append(cookie.issueCookie(for: ticket.user))
+            }
+        case .expired(let ticket):
+            ctx.logger.debug("expired login cookie rejected", metadata: ["user": .string(ticket.user)])
+            ctx.response.cookies.append(cookie.clearingCookie())
+        case .invalid:
+            ctx.logger.debug("tampered or unreadable login cookie rejected")
+            ctx.response.cookies.append(cookie.clearingCookie())
+        }
+    }
+
+    /// PostAuthenticateRequest: adds the roles from every source.
+    func attachRoles(_ ctx: HTTPContext) throws {
+        guard ctx.user.isAuthenticated, !roleSources.isEmpty else { return }
+        var roles = ctx.user.roles
+        for source in roleSources { roles.formUnion(try source.roles(for: ctx.user.name)) }
+        ctx.user.roles = roles
+    }
+
+    /// A user name as given by nginx: trimmed, non-empty, at most 256 bytes, no control characters.
+    static func cleanName(_ raw: String) -> String? {
+        let name = raw.trimmingSpacesAndTabs()
+        guard !name.isEmpty, name.utf8.count <= 256, !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            return nil
+        }
+        return name
+    }
+}
+
+extension String {
+    func trimmingSpacesAndTabs() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,188 @@
+import Crypto
+import Foundation
+import Porter
+
+/// A signed login ticket: who, when it was issued and when it expires (ASP.NET's `FormsAuthenticationTicket`).
+public struct AuthenticationTicket: Sendable, Equatable {
+    /// The user name.
+    public var user: String
+    /// Issue time, Unix seconds.
+    public var issued: Int64
+    /// Expiry time, Unix seconds.
+    public var expires: Int64
+
+    /// A ticket with the given parts.
+    public init(user: String, issued: Int64, expires: Int64) {
+        self.user = user
+        self.issued = issued
+        self.expires = expires
+    }
+}
+
+/// The result of checking a login cookie.
+public enum TicketValidation: Sendable, Equatable {
+    /// Authentic and unexpired; `keyIndex` is the key that verified it (0 = the current signing key).
+    case valid(AuthenticationTicket, keyIndex: Int)
+    /// Authentic but past its expiry.
+    case expired(AuthenticationTicket)
+    /// Malformed, or the signature matches none of the keys (tampered or signed with a retired key).
+    case invalid
+}
+
+/// Signs and checks login cookies with HMAC-SHA256 (ASP.NET's `FormsAuthentication`), with key rotation:
+/// new cookies are signed with the first key, cookies signed with any listed key are accepted.
+///
+/// Cookie value: `base64url(user).expires.issued.base64url(HMAC-SHA256(key, "porter-auth-v1|user|expires|issued"))`.
+public struct CookieAuthentication: Sendable {
+    /// The items key under which the authentication module publishes this (for the login and logout handlers).
+    public static let itemKey = "porter.auth.cookie"
+
+    /// Signing key bytes; the first signs, all verify. (`SymmetricKey` is not `Sendable` on Linux.)
+    let keys: [[UInt8]]
+    /// The cookie's name.
+    public var cookieName: String
+    /// How long a ticket lives after it is issued (or renewed).
+    public var lifetime: Duration
+    /// Renew the ticket when less than half of its lifetime is left (ASP.NET's `slidingExpiration`).
+    public var sliding: Bool
+    /// `Secure` cookie flag.
+    public var secure: Bool
+    /// `HttpOnly` cookie flag.
+    public var httpOnly: Bool
+    /// `SameSite` cookie attribute.
+    public var sameSite: SetCookie.SameSite?
+    /// The cookie's `Path`.
+    public var path: String
+    /// Whether the cookie is persistent (`Max-Age` = lifetime) or a browser-session cookie.
+    public var persistent: Bool
+    /// Where the login form is (for redirects of anonymous users and for the login handler itself).
+    public var loginURL: String
+    /// The clock tickets are checked against.
+    public var clock: WallClock
+
+    /// A cookie authenticator; every key must have at least 32 bytes.
+    public init(keys: [[UInt8]], cookieName: String = "porter_auth", lifetime: Duration = .seconds(30 * 60),
+                sliding: Bool = true, secure: Bool = true, httpOnly: Bool = true, sameSite: SetCookie.SameSite? = .lax,
+                path: String = "/", persistent: Bool = false, loginURL: String = "/login", clock: WallClock = .system) throws {
+        guard !keys.isEmpty else { throw ConfigurationError("cookie authentication needs at least one key") }
+        for key in keys where key.count < 32 {
+            throw ConfigurationError("authentication keys must have at least 32 bytes (256 bits), one has \(key.count)")
+        }
+        guard CookieName.isValid(cookieName) else { throw ConfigurationError("invalid cookie name \(cookieName)") }
+        self.keys = keys
+        self.cookieName = cookieName
+        self.lifetime = lifetime
+        self.sliding = sliding
+        self.secure = secure
+        self.httpOnly = httpOnly
+        self.sameSite = sameSite
+        self.path = path
+        self.persistent = persistent
+        self.loginURL = loginURL
+        self.clock = clock
+    }
+
+    /// Reads `keys` (list of secrets: `hex:…`, `base64:…`, or bare hex/base64, ≥ 32 bytes each) or `keys_file`
+    /// (one secret per line), `cookie_name`, `lifetime_minutes` (30), `sliding` (true), `secure` (true),
+    /// `http_only` (true), `same_site` (Lax), `cookie_path` (/), `persistent` (false), `login_url` (/login).
+    /// Returns `nil` when neither `keys` nor `keys_file` is given (cookie login off).
+    public static func fromOptions(_ options: Options, clock: WallClock = .system) throws -> CookieAuthentication? {
+        var secrets = try options.strings("keys", default: [])
+        if let file = try options.string("keys_file") {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigurationError("\(options.origin): cannot read keys_file \(file)")
+            }
+            secrets += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        }
+        guard !secrets.isEmpty else { return nil }
+        var keys: [[UInt8]] = []
+        for secret in secrets {
+            guard let key = decodeSecret(secret) else {
+                throw ConfigurationError("\(options.origin): a key is neither hex nor base64 (write hex:… or base64:…)")
+            }
+            keys.append(key)
+        }
+        let minutes = try options.int("lifetime_minutes", default: 30)
+        guard minutes >= 1 else { throw ConfigurationError("\(options.origin): lifetime_minutes must be at least 1") }
+        let loginURL = try options.string("login_url", default: "/login")
+        guard LocalURL.isLocal(loginURL) else { throw ConfigurationError("\(options.origin): login_url must be a local path") }
+        do {
+            return try CookieAuthentication(
+                keys: keys, cookieName: options.string("cookie_name", default: "porter_auth"), lifetime: .seconds(minutes * 60),
+                sliding: options.bool("sliding", default: true), secure: options.bool("secure", default: true),
+                httpOnly: options.bool("http_only", default: true),
+                sameSite: SameSiteOption.parse(options.string("same_site", default: "Lax"), origin: options.origin),
+                path: options.string("cookie_path", default: "/"), persistent: options.bool("persistent", default: false),
+                loginURL: loginURL, clock: clock)
+        } catch let error as ConfigurationError {
+            throw ConfigurationError("\(options.origin): \(error.message)")
+        }
+    }
+
+    /// Decodes `hex:…`, `base64:…`, or a bare secret (hex when it is all hex digits, else base64/base64url).
+    public static func decodeSecret(_ secret: String) -> [UInt8]? {
+        if secret.hasPrefix("hex:") { return Hex.decode(String(secret.dropFirst(4))) }
+        if secret.hasPrefix("base64:") { return decodeBase64(String(secret.dropFirst(7))) }
+        if secret.utf8.count % 2 == 0, let hex = Hex.decode(secret) { return hex }
+        return decodeBase64(secret)
+    }
+
+    static func decodeBase64(_ text: String) -> [UInt8]? {
+        Base64URL.decode(text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: ""))
+    }
+
+    /// A fresh ticket for `user`, signed with the current key, as the cookie to set.
+    public func issueCookie(for user: String) -> SetCookie {
+        let now = clock.nowSeconds
+        let ticket = AuthenticationTicket(user: user, issued: now, expires: now + lifetime.components.seconds)
+        return cookie(value: encode(ticket), maxAge: persistent ? Int(lifetime.components.seconds) : nil)
+    }
+
+    /// The cookie that deletes the login cookie.
+    public func clearingCookie() -> SetCookie { cookie(value: "", maxAge: 0) }
+
+    /// The signed cookie value for `ticket`.
+    public func encode(_ ticket: AuthenticationTicket) -> String {
+        let userPart = Base64URL.encode(Array(ticket.user.utf8))
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(Self.message(userPart, ticket).utf8), using: SymmetricKey(data: keys[0]))
+        return "\(userPart).\(ticket.expires).\(ticket.issued).\(Base64URL.encode(Array(mac)))"
+    }
+
+    /// Checks a cookie value: the signature against every key (constant time), then the expiry.
+    public func validate(_ value: String) -> TicketValidation {
+        let parts = value.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard value.utf8.count <= 4096, parts.count == 4,
+              let userBytes = Base64URL.decode(parts[0]), let user = String(validating: userBytes, as: UTF8.self),
+              !user.isEmpty, let expires = Int64(parts[1]), let issued = Int64(parts[2]),
+              let mac = Base64URL.decode(parts[3]), mac.count == 32 else { return .invalid }
+        let ticket = AuthenticationTicket(user: user, issued: issued, expires: expires)
+        let message = Array(Self.message(parts[0], ticket).utf8)
+        var matched: Int?
+        for (index, key) in keys.enumerated() where matched == nil {
+            if HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: message, using: SymmetricKey(data: key)) { matched = index }
+        }
+        guard let keyIndex = matched else { return .invalid }
+        let now = clock.nowSeconds
+        // Issued in the future (beyond clock skew) or an expiry the server would never grant: refuse.
+        guard issued <= now + 300, expires - issued <= lifetime.components.seconds + 300 else { return .invalid }
+        guard expires > now else { return .expired(ticket) }
+        return .valid(ticket, keyIndex: keyIndex)
+    }
+
+    /// Whether a valid ticket should be re-issued now: sliding renewal past half-life, or signed by an older key.
+    public func shouldRenew(_ ticket: AuthenticationTicket, keyIndex: Int) -> Bool {
+        if keyIndex != 0 { return true }
+        guard sliding else { return false }
+        return ticket.expires - clock.nowSeconds < lifetime.components.seconds / 2
+    }
+
+    static func message(_ userPart: String, _ ticket: AuthenticationTicket) -> String {
+        "porter-auth-v1|\(userPart)|\(ticket.expires)|\(ticket.issued)"
+    }
+
+    func cookie(value: String, maxAge: Int?) -> SetCookie {
+        SetCookie(name: cookieName, value: value, path: path, maxAge: maxAge, secure: secure, httpOnly: httpOnly, sameSite: sameSite)
+    }
+}

@@ -1,0 +1,242 @@
+import Logging
+import Porter
+import Synchronization
+
+/// Session state (ASP.NET's `SessionStateModule`): loads the visitor's session at AcquireRequestState as the
+/// handler declares (`context.effectiveSessionState`), saves it at ReleaseRequestState, and makes sure it is
+/// released at EndRequest when ReleaseRequestState was skipped (CompleteRequest, errors), so locks never leak.
+///
+/// - `.disabled`: nothing is loaded. `.readOnly`: loaded without a lock (never waits); changes are discarded,
+///   the expiry is still extended. `.exclusive`: loaded under the per-session lock, which serialises the
+///   session's exclusive requests across every process sharing the store; saved only if modified, expiry
+///   always extended.
+/// - A new session gets a random id; it is stored (and its cookie set) only once a value is written.
+///   Cookie ids Porter did not issue, or whose session expired, are replaced by a fresh id (no fixation).
+/// - `HTTPSession.abandon()` deletes the session and clears the cookie; `context.regenerateSessionID()`
+///   (called at login) moves the values to a new id and deletes the old one.
+public struct SessionModule: HTTPModule {
+    /// The items key of the per-request session bookkeeping.
+    static let stateKey = "porter.session.state"
+
+    /// Where sessions are kept.
+    public let store: any SessionStore
+    /// Cookie, timeout and limit settings.
+    public let configuration: SessionConfiguration
+    let purger: SessionPurger
+    let clock: WallClock
+
+    /// A module over `store`.
+    public init(store: any SessionStore, configuration: SessionConfiguration = SessionConfiguration(),
+                clock: WallClock = .system) {
+        self.store = store
+        self.configuration = configuration
+        self.clock = clock
+        self.purger = SessionPurger()
+    }
+
+    /// A module from `porter.toml` options: the store keys of `SessionStoreFactory.make` and the settings of
+    /// `SessionConfiguration(options:)`.
+    public init(options: Options) throws {
+        self.init(store: try SessionStoreFactory.make(options: options),
+                  configuration: try SessionConfiguration(options: options))
+    }
+
+    public var name: String { "session" }
+
+    public func subscribe(to events: inout ModuleEvents) {
+        events.onAsync(.acquireRequestState) { ctx in try await self.acquire(ctx) }
+        events.onAsync(.releaseRequestState) { ctx in
+            guard let state = ctx.items[Self.stateKey] as? SessionRequestState else { return }
+            try await self.finish(ctx, state, save: !state.failed)
+        }
+        events.on(.error) { ctx in
+            (ctx.items[Self.stateKey] as? SessionRequestState)?.failed = true
+        }
+        events.onAsync(.endRequest) { ctx in
+            defer { self.purger.maybePurge(store: self.store, every: self.configuration.purgeInterval,
+                                           clock: self.clock, logger: ctx.logger) }
+            guard let state = ctx.items[Self.stateKey] as? SessionRequestState, !state.finished else { return }
+            try await self.finish(ctx, state, save: !state.failed)
+        }
+    }
+
+    public func shutdown() async {
+        await purger.wait()
+        await store.close()
+    }
+
+    // MARK: - AcquireRequestState
+
+    func acquire(_ ctx: HTTPContext) async throws {
+        let behavior = ctx.effectiveSessionState
+        guard behavior != .disabled else { return }
+        let state = SessionRequestState(behavior: behavior)
+        ctx.items[Self.stateKey] = state
+        let timeout = configuration.timeout
+        if let id = ctx.request.cookies[configuration.cookieName], SessionID.isWellFormed(id) {
+            switch behavior {
+            case .readOnly:
+                if let record = try await store.read(id: id) {
+                    state.stored = true
+                    ctx.session = makeSession(ctx, id: id, record: record, readOnly: true)
+                }
+            case .exclusive:
+                let owner = SessionID.generate()
+                let start = ContinuousClock.now
+                let record = try await store.acquire(id: id, owner: owner, wait: configuration.lockTimeout,
+                                                     lease: configuration.lockLease)
+                let waited = ContinuousClock.now - start
+                ctx.trace("exclusive lock \(record == nil ? "not needed (no such session)" : "taken") after \(waited)",
+                          category: "session")
+                if let record {
+                    state.stored = true
+                    state.lockOwner = owner
+                    state.lockedID = id
+                    ctx.session = makeSession(ctx, id: id, record: record, readOnly: false)
+                }
+            case .disabled:
+                break
+            }
+        }
+        if ctx.session == nil {
+            ctx.session = HTTPSession(id: SessionID.generate(), isNew: true, isReadOnly: behavior == .readOnly, timeout: timeout)
+        }
+    }
+
+    func makeSession(_ ctx: HTTPContext, id: String, record: SessionRecord, readOnly: Bool) -> HTTPSession {
+        let values: [String: String]
+        if let decoded = SessionCodec.decode(record.data) {
+            values = decoded
+        } else {
+            ctx.logger.error("session data is not readable; starting it empty", metadata: ["session": .string(String(id.prefix(6)))])
+            values = [:]
+        }
+        return HTTPSession(id: id, values: values, isNew: false, isReadOnly: readOnly,
+                           timeout: .seconds(max(60, record.timeoutSeconds)))
+    }
+
+    // MARK: - ReleaseRequestState / EndRequest
+
+    func finish(_ ctx: HTTPContext, _ state: SessionRequestState, save: Bool) async throws {
+        guard !state.finished else { return }
+        state.finished = true
+        guard let session = ctx.session else {
+            // The handler dropped the session object: give the lock back unchanged.
+            if let owner = state.lockOwner, let id = state.lockedID { try await store.release(id: id, owner: owner, timeoutSeconds: timeoutSeconds(nil)) }
+            return
+        }
+        let seconds = timeoutSeconds(session)
+        let owner = state.lockOwner
+        if session.isAbandoned {
+            if state.stored { try await store.delete(id: session.id, owner: owner) }
+            if ctx.request.cookies[configuration.cookieName] != nil { ctx.response.cookies.append(cookie(value: "", maxAge: 0)) }
+            return
+        }
+        let writes = save && state.behavior == .exclusive && session.isModified
+        let regenerate = save && state.regenerate && (state.stored || (writes && !session.values.isEmpty))
+        var data = ""
+        if writes || regenerate {
+            data = SessionCodec.encode(session.values)
+            if data.utf8.count > configuration.maxBytes {
+                if let owner { try? await store.release(id: session.id, owner: owner, timeoutSeconds: seconds) }
+                let error = SessionTooLarge(size: data.utf8.count, limit: configuration.maxBytes)
+                ctx.logger.error("session not saved: too large", metadata: ["size": .stringConvertible(error.size),
+                                                                             "max_bytes": .stringConvertible(error.limit)])
+                throw error
+            }
+        }
+        if regenerate {
+            let newID = SessionID.generate()
+            try await store.insert(id: newID, data: data, timeoutSeconds: seconds, lockOwner: nil, lease: configuration.lockLease)
+            if state.stored { try await store.delete(id: session.id, owner: owner) }
+            ctx.response.cookies.append(cookie(value: newID, maxAge: nil))
+            let moved = HTTPSession(id: newID, isNew: false, isReadOnly: session.isReadOnly, timeout: session.timeout)
+            for (k, v) in session.values { moved[k] = v }
+            ctx.session = moved
+            ctx.trace("session id regenerated", category: "session")
+            return
+        }
+        if state.stored {
+            if let owner {
+                if writes {
+                    let saved = try await store.save(id: session.id, owner: owner, data: data, timeoutSeconds: seconds)
+                    if !saved {
+                        ctx.logger.warning("session lock lease expired before the request ended; changes discarded",
+                                           metadata: ["session": .string(String(session.id.prefix(6)))])
+                    }
+                } else {
+                    try await store.release(id: session.id, owner: owner, timeoutSeconds: seconds)
+                }
+            } else {
+                try await store.touch(id: session.id, timeoutSeconds: seconds)
+            }
+        } else if writes && !session.values.isEmpty {
+            try await store.insert(id: session.id, data: data, timeoutSeconds: seconds, lockOwner: nil, lease: configuration.lockLease)
+            ctx.response.cookies.append(cookie(value: session.id, maxAge: nil))
+        }
+    }
+
+    func timeoutSeconds(_ session: HTTPSession?) -> Int {
+        max(1, Int((session?.timeout ?? configuration.timeout).components.seconds))
+    }
+
+    func cookie(value: String, maxAge: Int?) -> SetCookie {
+        SetCookie(name: configuration.cookieName, value: value, path: configuration.cookiePath, maxAge: maxAge,
+                  secure: configuration.cookieSecure, httpOnly: true, sameSite: configuration.cookieSameSite)
+    }
+}
+
+/// What the session module remembers about one request between its events.
+final class SessionRequestState: @unchecked Sendable {
+    let behavior: SessionStateBehavior
+    /// The owner token of the exclusive lock this request holds on the loaded session.
+    var lockOwner: String?
+    /// Whether the loaded session exists in the store.
+    var stored = false
+    /// Whether the session was saved/released already.
+    var finished = false
+    /// Whether the request failed (an Error event ran): changes are then discarded.
+    var failed = false
+    /// Whether the handler asked for a new session id.
+    var regenerate = false
+
+    init(behavior: SessionStateBehavior) { self.behavior = behavior }
+
+    /// The id of the session this request locked.
+    var lockedID: String?
+}
+
+/// Runs `purgeExpired` at most once per interval, in the background, triggered by requests.
+final class SessionPurger: Sendable {
+    private let state = Mutex<(lastMillis: Int64, task: Task<Void, Never>?)>((0, nil))
+
+    func maybePurge(store: any SessionStore, every interval: Duration, clock: WallClock, logger: Logger) {
+        guard interval > .zero else { return }
+        let now = clock.nowMillis()
+        state.withLock { s in
+            guard now - s.lastMillis >= interval.milliseconds else { return }
+            s.lastMillis = now
+            s.task = Task {
+                do {
+                    let purged = try await store.purgeExpired()
+                    if purged > 0 { logger.debug("purged expired sessions", metadata: ["count": .stringConvertible(purged)]) }
+                } catch {
+                    logger.warning("purging expired sessions failed", metadata: ["error": .string("\(error)")])
+                }
+            }
+        }
+    }
+
+    func wait() async {
+        let task = state.withLock { $0.task }
+        await task?.value
+    }
+}
+
+extension HTTPContext {
+    /// Gives the visitor a new session id at ReleaseRequestState, keeping the values and deleting the old id
+    /// (call it at login, to defeat session fixation). Does nothing without a session module or session.
+    public func regenerateSessionID() {
+        (items[SessionModule.stateKey] as? SessionRequestState)?.regenerate = true
+    }
+}

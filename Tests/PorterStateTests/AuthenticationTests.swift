@@ -1,0 +1,214 @@
+import Foundation
+import Porter
+import Testing
+@testable import PorterState
+
+let keyA = Array(repeating: UInt8(0xA1), count: 32)
+let keyB = Array(repeating: UInt8(0xB2), count: 32)
+
+/// A pipeline with authentication, roles, and a handler that prints the user.
+func authPipeline(_ module: AuthenticationModule) throws -> Pipeline {
+    var registry = HandlerRegistry()
+    try registry.add(name: "whoami", path: "/whoami", handler: ClosureHandler { ctx in
+        let u = ctx.user
+        ctx.response.write(u.isAuthenticated ? "\(u.name)|\(u.authenticationType ?? "")|\(u.roles.sorted().joined(separator: ","))" : "anonymous")
+    })
+    return Pipeline(registry: registry, modules: [module])
+}
+
+@Suite("Authentication")
+struct AuthenticationTests {
+    @Test func ticketRoundTripsAndDetectsTampering() throws {
+        let clock = ManualClock()
+        let auth = try CookieAuthentication(keys: [keyA], clock: clock.wallClock)
+        let value = auth.issueCookie(for: "alice|admin").value
+        guard case .valid(let ticket, let index) = auth.validate(value) else { Issue.record("valid ticket refused"); return }
+        #expect(ticket.user == "alice|admin" && index == 0)
+        #expect(ticket.expires - ticket.issued == 30 * 60)
+
+        var parts = value.split(separator: ".").map(String.init)
+        let forgedUser = parts
+        parts[0] = Base64URL.encode(Array("root".utf8))
+        #expect(auth.validate(parts.joined(separator: ".")) == .invalid, "another user name breaks the signature")
+        var longer = forgedUser
+        longer[1] = String(Int64(longer[1])! + 86_400)
+        #expect(auth.validate(longer.joined(separator: ".")) == .invalid, "a later expiry breaks the signature")
+        var flipped = forgedUser
+        flipped[3] = String(flipped[3].reversed())
+        #expect(auth.validate(flipped.joined(separator: ".")) == .invalid)
+        for garbage in ["", "a.b.c", "....", value + ".x", String(repeating: "A", count: 5000)] {
+            #expect(auth.validate(garbage) == .invalid)
+        }
+        let other = try CookieAuthentication(keys: [keyB], clock: clock.wallClock)
+        #expect(other.validate(value) == .invalid, "a cookie signed with an unknown key is refused")
+    }
+
+    @Test func expiryAndSlidingRenewal() throws {
+        let clock = ManualClock()
+        let auth = try CookieAuthentication(keys: [keyA], lifetime: .seconds(600), clock: clock.wallClock)
+        let value = auth.issueCookie(for: "bob").value
+        clock.advance(by: .seconds(200))
+        guard case .valid(let t1, let i1) = auth.validate(value) else { Issue.record(); return }
+        #expect(!auth.shouldRenew(t1, keyIndex: i1))
+        clock.advance(by: .seconds(200))
+        guard case .valid(let t2, let i2) = auth.validate(value) else { Issue.record(); return }
+        #expect(auth.shouldRenew(t2, keyIndex: i2), "past half of its lifetime the ticket is renewed")
+        clock.advance(by: .seconds(201))
+        guard case .expired(let t3) = auth.validate(value) else { Issue.record("expired ticket accepted"); return }
+        #expect(t3.user == "bob")
+    }
+
+    @Test func keyRotationSignsWithFirstAndAcceptsAll() throws {
+        let clock = ManualClock()
+        let old = try CookieAuthentication(keys: [keyA], clock: clock.wallClock)
+        let rotated = try CookieAuthentication(keys: [keyB, keyA], clock: clock.wallClock)
+        let oldCookie = old.issueCookie(for: "carol").value
+        guard case .valid(let ticket, let index) = rotated.validate(oldCookie) else { Issue.record("old key refused"); return }
+        #expect(index == 1)
+        #expect(rotated.shouldRenew(ticket, keyIndex: index), "cookies signed with an old key are re-signed")
+        let newCookie = rotated.issueCookie(for: "carol").value
+        #expect(old.validate(newCookie) == .invalid, "new cookies are signed with the first key")
+        let retired = try CookieAuthentication(keys: [keyB], clock: clock.wallClock)
+        #expect(retired.validate(oldCookie) == .invalid, "a retired key's cookies are refused")
+    }
+
+    @Test func keysFromOptionsAreCheckedForLength() throws {
+        let hex = Hex.encode(keyA)
+        let b64 = Data(keyB).base64EncodedString()
+        let auth = try #require(try CookieAuthentication.fromOptions(Options(["keys": .array([.string("hex:" + hex), .string(b64)])])))
+        #expect(auth.keys == [keyA, keyB])
+        #expect(auth.secure && auth.httpOnly && auth.sameSite == .lax, "Secure, HttpOnly, SameSite=Lax by default")
+        #expect(try CookieAuthentication.fromOptions(Options()) == nil)
+        #expect(throws: ConfigurationError.self) { try CookieAuthentication.fromOptions(Options(["keys": .string("hex:abcd")])) }
+        #expect(throws: ConfigurationError.self) { try CookieAuthentication.fromOptions(Options(["keys": .string("%%%")])) }
+        let relaxed = try #require(try CookieAuthentication.fromOptions(Options([
+            "keys": .string(hex), "secure": .bool(false), "same_site": .string("Strict"), "cookie_name": .string("auth"),
+        ])))
+        let cookie = relaxed.issueCookie(for: "x")
+        #expect(cookie.name == "auth" && !cookie.secure && cookie.sameSite == .strict)
+        #expect(cookie.headerValue.contains("HttpOnly"))
+    }
+
+    @Test func cookieLoginAndRejectedCookiesAreCleared() async throws {
+        let clock = ManualClock()
+        let auth = try CookieAuthentication(keys: [keyA], clock: clock.wallClock)
+        let pipeline = try authPipeline(AuthenticationModule(cookie: auth))
+        let good = auth.issueCookie(for: "dave").value
+        let ok = makeContext(.get, "/whoami", headers: ["Cookie": "porter_auth=\(good)"])
+        await pipeline.run(ok)
+        #expect(bodyText(ok) == "dave|cookie|")
+        #expect(ok.response.cookies.isEmpty)
+
+        let tampered = makeContext(.get, "/whoami", headers: ["Cookie": "porter_auth=\(good.dropLast(2))xx"])
+        await pipeline.run(tampered)
+        #expect(bodyText(tampered) == "anonymous")
+        #expect(setCookie(tampered, "porter_auth")?.maxAge == 0, "a tampered cookie is cleared")
+
+        clock.advance(by: .seconds(31 * 60))
+        let expired = makeContext(.get, "/whoami", headers: ["Cookie": "porter_auth=\(good)"])
+        await pipeline.run(expired)
+        #expect(bodyText(expired) == "anonymous")
+        #expect(setCookie(expired, "porter_auth")?.maxAge == 0, "an expired cookie is cleared")
+    }
+
+    /// (parameters, headers, module options) → who the user is.
+    @Test(arguments: [
+        (["REMOTE_USER": "erin"], [:], [:], "anonymous"),
+        (["REMOTE_USER": "erin"], [:], ["trust_remote_user": ConfigValue.bool(true)], "erin|nginx|"),
+        (["REMOTE_USER": "  "], [:], ["trust_remote_user": .bool(true)], "anonymous"),
+        (["REMOTE_USER": "a\u{1}b"], [:], ["trust_remote_user": .bool(true)], "anonymous"),
+        (["AUTH_USER": "frank"], [:], [:], "anonymous"),
+        (["AUTH_USER": "frank"], [:], ["trusted_param": .string("AUTH_USER")], "frank|nginx|"),
+        ([:], ["X-Remote-User": "gina"], [:], "anonymous"),
+        ([:], ["X-Remote-User": "gina"], ["trusted_header": .string("X-Remote-User")], "gina|header|"),
+    ] as [([String: String], [String: String], [String: ConfigValue], String)])
+    func nginxIdentityIsHonouredOnlyWhenConfigured(params: [String: String], headers: [String: String],
+                                                   options: [String: ConfigValue], expected: String) async throws {
+        let pipeline = try authPipeline(try AuthenticationModule(options: Options(options)))
+        var h = HTTPHeaders()
+        for (k, v) in headers { h.add(k, v) }
+        let ctx = makeContext(.get, "/whoami", headers: h, parameters: params)
+        await pipeline.run(ctx)
+        #expect(bodyText(ctx) == expected)
+    }
+
+    @Test func trustedParamMayNotBeAClientHeader() {
+        #expect(throws: ConfigurationError.self) {
+            try AuthenticationModule(options: Options(["trusted_param": .string("HTTP_X_USER")]))
+        }
+    }
+
+    @Test func rolesComeFromTheUsersDatabaseAndTheRolesFile() async throws {
+        let dir = try temporaryDirectory()
+        let dbPath = dir.appendingPathComponent("users.sqlite").path
+        let store = try SQLiteUserStore(path: dbPath, hasher: PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000)))
+        try store.setPassword("pw", for: "erin")
+        try store.addRole("admin", to: "erin")
+        try store.addRole("editor", to: "erin")
+        try store.removeRole("editor", from: "erin")
+        let rolesPath = dir.appendingPathComponent("roles").path
+        try "# roles\nops: erin, zed\nreaders: zed\n".write(toFile: rolesPath, atomically: true, encoding: .utf8)
+        let module = try AuthenticationModule(options: Options([
+            "trust_remote_user": .bool(true), "users_database": .string(dbPath), "roles_file": .string(rolesPath),
+            "kdf_iterations": .int(210_000),
+        ]))
+        let pipeline = try authPipeline(module)
+        let ctx = makeContext(.get, "/whoami", parameters: ["REMOTE_USER": "erin"])
+        await pipeline.run(ctx)
+        #expect(bodyText(ctx) == "erin|nginx|admin,ops")
+        let zed = makeContext(.get, "/whoami", parameters: ["REMOTE_USER": "zed"])
+        await pipeline.run(zed)
+        #expect(bodyText(zed) == "zed|nginx|ops,readers")
+        #expect(throws: ConfigurationError.self) { try RolesFile(text: "no colon here") }
+    }
+}
+
+@Suite("Password hashing")
+struct PasswordHashingTests {
+    @Test func pbkdf2HashNeverContainsThePasswordAndVerifies() throws {
+        let hasher = try PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000))
+        let password = "correct horse battery staple"
+        let hash = try hasher.hash(password)
+        #expect(hash.hasPrefix("$pbkdf2-sha256$i=210000$"))
+        #expect(!hash.contains(password))
+        #expect(!hash.contains(Data(password.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")))
+        #expect(!hash.contains(Hex.encode(Array(password.utf8))))
+        #expect(PasswordHasher.verify(password, against: hash))
+        #expect(!PasswordHasher.verify(password + " ", against: hash))
+        #expect(!PasswordHasher.verify("", against: hash))
+        #expect(try hasher.hash(password) != hash, "a random salt makes every hash different")
+    }
+
+    @Test func scryptIsSupported() throws {
+        let hasher = try PasswordHasher(algorithm: .scrypt(logN: 14, r: 8, p: 1))
+        let hash = try hasher.hash("s3cret")
+        #expect(hash.hasPrefix("$scrypt$ln=14,r=8,p=1$"))
+        #expect(PasswordHasher.verify("s3cret", against: hash))
+        #expect(!PasswordHasher.verify("s3creT", against: hash))
+        #expect(hasher.needsRehash(hash) == false)
+        #expect(try PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000)).needsRehash(hash))
+    }
+
+    @Test func weakParametersAndMalformedHashesAreRefused() {
+        #expect(throws: PasswordHashError.self) { try PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 1000)) }
+        for bad in ["", "plain", "$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+                    "$md5$x$y$z", "$pbkdf2-sha256$i=210000$!!$??"] {
+            #expect(!PasswordHasher.verify("plain", against: bad))
+        }
+    }
+
+    @Test func userStoreKeepsOnlyHashes() throws {
+        let path = try temporaryDirectory().appendingPathComponent("u.sqlite").path
+        let store = try SQLiteUserStore(path: path, hasher: PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000)))
+        try store.setPassword("hunter2", for: "ian")
+        let stored = try #require(try store.passwordHash(of: "ian"))
+        #expect(!stored.contains("hunter2"))
+        #expect(try store.verify(user: "ian", password: "hunter2"))
+        #expect(try !store.verify(user: "ian", password: "hunter3"))
+        #expect(try !store.verify(user: "nobody", password: "hunter2"))
+        for file in [path, path + "-wal"] {
+            let raw = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
+            #expect(raw.range(of: Data("hunter2".utf8)) == nil, "the password is not in \(file)")
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Porter
+import Testing
+@testable import PorterState
+
+/// The demo set: authentication (cookie + SQLite users), authorization, session, login/logout and visits.
+struct LoginFixture {
+    let pipeline: Pipeline
+    let sessions: MemorySessionStore
+    let application = ApplicationState()
+
+    /// One user database for all fixtures (each KDF run is deliberately slow).
+    static let sharedUsers: Result<SQLiteUserStore, any Error> = Result {
+        let users = try SQLiteUserStore(path: try temporaryDirectory().appendingPathComponent("users.sqlite").path,
+                                        hasher: PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000)))
+        try users.setPassword("open sesame", for: "alice")
+        try users.addRole("admin", to: "alice")
+        return users
+    }
+
+    init() throws {
+        let users = try Self.sharedUsers.get()
+        let auth = try CookieAuthentication(keys: [keyA])
+        sessions = MemorySessionStore()
+        var registry = HandlerRegistry()
+        try registry.add(name: "login", verbs: "GET,HEAD,POST", path: "/login", handler: LoginHandler())
+        try registry.add(name: "logout", verbs: "GET,POST", path: "/logout", handler: LogoutHandler())
+        try registry.add(name: "visits", path: "/visits", handler: VisitsHandler())
+        try registry.add(name: "admin", path: "/admin/*", handler: VisitsHandler())
+        pipeline = Pipeline(registry: registry, modules: [
+            AuthenticationModule(cookie: auth, roleSources: [users], users: users),
+            AuthorizationModule(policy: AuthorizationPolicy([AuthorizationLocation(path: "/admin", rules: [
+                AuthorizationRule(.allow, roles: ["admin"]), AuthorizationRule(.deny, users: ["*"]),
+            ])]), loginURL: "/login"),
+            SessionModule(store: sessions),
+        ])
+    }
+
+    func run(_ ctx: HTTPContext) async -> HTTPContext {
+        let c = HTTPContext(request: ctx.request, application: application, logger: ctx.logger)
+        await pipeline.run(c)
+        return c
+    }
+
+    func login(user: String, password: String, returnURL: String?, cookies: String? = nil) async -> HTTPContext {
+        var fields = [("user", user), ("password", password)]
+        if let returnURL { fields.append(("returnUrl", returnURL)) }
+        return await run(makeFormPost("/login", fields, cookies: cookies))
+    }
+}
+
+@Suite("Login, logout and the visits demo")
+struct LoginTests {
+    @Test func loginFormEscapesReturnUrl() async throws {
+        let f = try LoginFixture()
+        let ctx = await f.run(makeContext(.get, "/login?returnUrl=%2Fa%22%3E%3Cscript%3E"))
+        #expect(ctx.response.status == .ok)
+        let html = bodyText(ctx)
+        #expect(html.contains("<form method=\"post\""))
+        #expect(!html.contains("<script>"))
+        #expect(html.contains("/a&quot;&gt;&lt;script&gt;"))
+    }
+
+    @Test func rightPasswordSetsCookieAndRedirects() async throws {
+        let f = try LoginFixture()
+        let ctx = await f.login(user: "alice", password: "open sesame", returnURL: "/admin/panel")
+        #expect(ctx.response.status == .seeOther)
+        #expect(ctx.response.headers["Location"] == "/admin/panel")
+        let cookie = try #require(setCookie(ctx, "porter_auth"))
+        #expect(cookie.headerValue.contains("; Secure; HttpOnly; SameSite=Lax"))
+        let page = await f.run(makeContext(.get, "/admin/panel", headers: ["Cookie": "porter_auth=\(cookie.value)"]))
+        #expect(page.response.status == .ok)
+        let html = bodyText(page)
+        #expect(html.contains("<dd id=\"user\">alice</dd>"))
+        #expect(html.contains("<dd id=\"roles\">admin</dd>"))
+        #expect(html.contains("<dd id=\"auth\">cookie</dd>"))
+    }
+
+    @Test func wrongPasswordShowsTheFormAgainWithoutCookie() async throws {
+        let f = try LoginFixture()
+        for (user, password) in [("alice", "open sesame!"), ("mallory", "open sesame"), ("", ""), ("alice", "")] {
+            let ctx = await f.login(user: user, password: password, returnURL: "/visits")
+            #expect(ctx.response.status == .ok)
+            #expect(bodyText(ctx).contains("Invalid user name or password."))
+            #expect(setCookie(ctx, "porter_auth") == nil)
+            #expect(ctx.response.headers["Location"] == nil)
+        }
+    }
+
+    @Test(arguments: [
+        ("/visits?x=1", "/visits?x=1"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example/", "/"),
+        ("/%2F%2Fevil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/ok\r\nSet-Cookie: x=1", "/"),
+        ("", "/"),
+    ])
+    func returnUrlOpenRedirectIsRefused(returnURL: String, expected: String) async throws {
+        let f = try LoginFixture()
+        let ctx = await f.login(user: "alice", password: "open sesame", returnURL: returnURL)
+        #expect(ctx.response.status == .seeOther)
+        #expect(ctx.response.headers["Location"] == expected)
+    }
+
+    @Test func anonymousAdminRequestIsSentToLogin() async throws {
+        let f = try LoginFixture()
+        let ctx = await f.run(makeContext(.get, "/admin/panel"))
+        #expect(ctx.response.status == .found)
+        #expect(ctx.response.headers["Location"] == "/login?returnUrl=%2Fadmin%2Fpanel")
+    }
+
+    @Test func loginRegeneratesTheSessionIdAndKeepsValues() async throws {
+        let f = try LoginFixture()
+        let visit = await f.run(makeContext(.get, "/visits"))
+        let before = try #require(setCookie(visit, "porter_session")?.value)
+        #expect(bodyText(visit).contains("<dd id=\"visits\">1</dd>"))
+        let login = await f.login(user: "alice", password: "open sesame", returnURL: "/visits", cookies: "porter_session=\(before)")
+        let after = try #require(setCookie(login, "porter_session")?.value)
+        let auth = try #require(setCookie(login, "porter_auth")?.value)
+        #expect(after != before, "a new session id after login (no fixation)")
+        #expect(try await f.sessions.read(id: before) == nil, "the old id is deleted")
+        let again = await f.run(makeContext(.get, "/visits", headers: ["Cookie": "porter_session=\(after); porter_auth=\(auth)"]))
+        let html = bodyText(again)
+        #expect(html.contains("<dd id=\"visits\">2</dd>"), "values moved to the new id")
+        #expect(html.contains("<dd id=\"user\">alice</dd>"))
+        #expect(html.contains("<dd id=\"session\">\(after.prefix(8))…</dd>"))
+        #expect(html.contains("<dd id=\"total\">2</dd>"))
+    }
+
+    @Test func logoutClearsCookieAndAbandonsSession() async throws {
+        let f = try LoginFixture()
+        let login = await f.login(user: "alice", password: "open sesame", returnURL: nil)
+        let auth = try #require(setCookie(login, "porter_auth")?.value)
+        let visit = await f.run(makeContext(.get, "/visits", headers: ["Cookie": "porter_auth=\(auth)"]))
+        let sid = try #require(setCookie(visit, "porter_session")?.value)
+        let out = await f.run(makeContext(.post, "/logout?returnUrl=//evil", headers: ["Cookie": "porter_auth=\(auth); porter_session=\(sid)"]))
+        #expect(out.response.status == .seeOther)
+        #expect(out.response.headers["Location"] == "/")
+        #expect(setCookie(out, "porter_auth")?.maxAge == 0)
+        #expect(setCookie(out, "porter_session")?.maxAge == 0)
+        #expect(try await f.sessions.read(id: sid) == nil)
+    }
+
+    @Test func loginRefusesOtherMethodsAndHugeBodies() async throws {
+        let f = try LoginFixture()
+        let put = await f.run(makeContext(.put, "/login"))
+        #expect(put.response.status == .methodNotAllowed)
+        let huge = await f.run(makeFormPost("/login", [("user", "alice"), ("password", String(repeating: "x", count: 20_000))]))
+        #expect(huge.response.status == .payloadTooLarge)
+        let json = await f.run(makeContext(.post, "/login", headers: ["Content-Type": "application/json"], body: "{}"))
+        #expect(json.response.status == .unsupportedMediaType)
+    }
+
+    @Test func visitsPageEscapesTheUserName() async throws {
+        var registry = HandlerRegistry()
+        try registry.add(name: "visits", path: "/visits", handler: VisitsHandler())
+        let pipeline = Pipeline(registry: registry, modules: [
+            AuthenticationModule(trustRemoteUser: true), SessionModule(store: MemorySessionStore()),
+        ])
+        let ctx = makeContext(.get, "/visits", parameters: ["REMOTE_USER": "<b>x</b>&"])
+        await pipeline.run(ctx)
+        #expect(bodyText(ctx).contains("&lt;b&gt;x&lt;/b&gt;&amp;"))
+        #expect(!bodyText(ctx).contains("<b>x"))
+    }
+}
+
+@Suite("Application state")
+struct ApplicationStateTests {
+    @Test func thousandConcurrentUpdatesReachExactlyAThousand() async {
+        let app = ApplicationState()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<1000 {
+                group.addTask {
+                    app.update { dict in
+                        let n = (dict["hits"] as? Int) ?? 0
+                        dict["hits"] = n + 1
+                    }
+                }
+            }
+        }
+        #expect(app.value("hits", as: Int.self) == 1000)
+    }
+
+    @Test func incrementAndPairedUpdatesStayConsistentAcrossThreads() async {
+        let app = ApplicationState()
+        // Two keys always updated together: a reader inside `update` must never see them differ.
+        await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<500 {
+                group.addTask {
+                    if i % 2 == 0 {
+                        app.update { d in
+                            let n = (d["a"] as? Int) ?? 0
+                            d["a"] = n + 1
+                            d["b"] = n + 1
+                        }
+                        app.increment("c")
+                        return true
+                    }
+                    return app.update { d in (d["a"] as? Int) == (d["b"] as? Int) }
+                }
+            }
+            for await consistent in group { #expect(consistent) }
+        }
+        #expect(app.value("a", as: Int.self) == 250)
+        #expect(app.value("c", as: Int.self) == 250)
+        #expect(app.keys == ["a", "b", "c"])
+        app["a"] = nil
+        #expect(app.keys == ["b", "c"])
+    }
+
+    @Test func demoTotalIsSharedByAllSessions() async throws {
+        var registry = HandlerRegistry()
+        try registry.add(name: "visits", path: "/visits", handler: VisitsHandler())
+        let pipeline = Pipeline(registry: registry, modules: [SessionModule(store: MemorySessionStore())])
+        let app = ApplicationState()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<50 {
+                group.addTask { await pipeline.run(makeContext(.get, "/visits", application: app)) }
+            }
+        }
+        #expect(app.value(VisitsHandler.totalKey, as: Int.self) == 50)
+    }
+}

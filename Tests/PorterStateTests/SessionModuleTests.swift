@@ -1,0 +1,337 @@
+import Foundation
+import Porter
+import Synchronization
+import Testing
+@testable import PorterState
+
+/// A pipeline with a session module over `store` and a few session-using handlers.
+func sessionPipeline(_ store: any SessionStore, configuration: SessionConfiguration = SessionConfiguration(),
+                     extraModules: [any HTTPModule] = [], latch: Latch? = nil, gate: Gate? = nil) throws -> Pipeline {
+    var registry = HandlerRegistry()
+    // Read a counter, wait, write counter+1: loses updates unless exclusive requests are serialised.
+    try registry.add(name: "count", path: "/count", handler: AsyncClosureHandler(sessionState: .exclusive) { ctx in
+        let n = ctx.session?.int("n") ?? 0
+        try await Task.sleep(for: .milliseconds(5))
+        ctx.session?["n"] = String(n + 1)
+        ctx.response.write(String(n + 1))
+    })
+    try registry.add(name: "init", path: "/init", handler: ClosureHandler(sessionState: .exclusive) { ctx in
+        ctx.session?["n"] = "0"
+    })
+    try registry.add(name: "peek", path: "/peek", handler: AsyncClosureHandler(sessionState: .readOnly) { ctx in
+        let n = ctx.session?["n"] ?? "-"
+        if let latch { _ = await latch.arrive() }
+        ctx.session?["n"] = "999" // discarded: read-only
+        ctx.response.write(n)
+    })
+    try registry.add(name: "hold", path: "/hold", handler: AsyncClosureHandler(sessionState: .exclusive) { ctx in
+        if let gate {
+            await gate.arrive(holding: true)
+            _ = await gate.waitOpen()
+            await gate.arrive(holding: false)
+        } else {
+            try await Task.sleep(for: .milliseconds(Int(ctx.request.query["ms"] ?? "300") ?? 300))
+        }
+    })
+    try registry.add(name: "none", path: "/none", handler: ClosureHandler { ctx in
+        ctx.response.write(ctx.session == nil ? "no session" : "session")
+    })
+    try registry.add(name: "big", path: "/big", handler: ClosureHandler(sessionState: .exclusive) { ctx in
+        ctx.session?["blob"] = String(repeating: "x", count: Int(ctx.request.query["size"] ?? "0") ?? 0)
+    })
+    try registry.add(name: "fail", path: "/fail", handler: ClosureHandler(sessionState: .exclusive) { ctx in
+        ctx.session?["n"] = "from-failed-request"
+        throw HTTPError(.badRequest)
+    })
+    try registry.add(name: "abandon", path: "/abandon", handler: ClosureHandler(sessionState: .exclusive) { ctx in
+        ctx.session?.abandon()
+    })
+    try registry.add(name: "regenerate", path: "/regenerate", handler: ClosureHandler(sessionState: .exclusive) { ctx in
+        ctx.session?["login"] = "yes"
+        ctx.regenerateSessionID()
+    })
+    let completer = ClosureModule(name: "completer") { events in
+        events.on(.postAcquireRequestState) { ctx in
+            if ctx.request.query["complete"] != nil {
+                ctx.session?["n"] = "completed"
+                ctx.completeRequest()
+            }
+        }
+    }
+    return Pipeline(registry: registry, modules: [SessionModule(store: store, configuration: configuration), completer] + extraModules)
+}
+
+/// Runs `uri` with the session cookie `sid` (if any) and returns the context.
+func request(_ pipeline: Pipeline, _ uri: String, sid: String?, cookieName: String = "porter_session") async -> HTTPContext {
+    let ctx = makeContext(.get, uri, headers: sid.map { ["Cookie": "\(cookieName)=\($0)"] } ?? [:])
+    await pipeline.run(ctx)
+    return ctx
+}
+
+/// Starts a session through `/init` and returns its id.
+func startSession(_ pipeline: Pipeline) async throws -> String {
+    let ctx = await request(pipeline, "/init", sid: nil)
+    return try #require(setCookie(ctx, "porter_session")?.value)
+}
+
+@Suite("Session module")
+struct SessionModuleTests {
+    @Test func newSessionIsCreatedOnFirstWriteWithASecureCookie() async throws {
+        let store = MemorySessionStore()
+        let pipeline = try sessionPipeline(store)
+        let untouched = await request(pipeline, "/peek", sid: nil)
+        #expect(untouched.response.cookies.isEmpty, "a session nobody wrote to is not stored")
+        #expect(store.count == 0)
+        let first = await request(pipeline, "/count", sid: nil)
+        let cookie = try #require(setCookie(first, "porter_session"))
+        #expect(SessionID.isWellFormed(cookie.value))
+        #expect(cookie.httpOnly && cookie.sameSite == .lax && cookie.path == "/")
+        #expect(bodyText(first) == "1")
+        let second = await request(pipeline, "/count", sid: cookie.value)
+        #expect(bodyText(second) == "2")
+        #expect(second.response.cookies.isEmpty, "an existing session's cookie is not re-sent")
+    }
+
+    @Test func disabledHandlersGetNoSession() async throws {
+        let store = MemorySessionStore()
+        let pipeline = try sessionPipeline(store)
+        let sid = try await startSession(pipeline)
+        let ctx = await request(pipeline, "/none", sid: sid)
+        #expect(bodyText(ctx) == "no session")
+    }
+
+    @Test func unknownOrForgedIdsAreReplaced() async throws {
+        let pipeline = try sessionPipeline(MemorySessionStore())
+        for forged in ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "short", "'; DROP TABLE porter_sessions; --"] {
+            let ctx = await request(pipeline, "/count", sid: forged)
+            #expect(bodyText(ctx) == "1")
+            let issued = try #require(setCookie(ctx, "porter_session")?.value)
+            #expect(issued != forged, "a client-chosen id is never adopted (no session fixation)")
+        }
+    }
+
+    @Test func readOnlyChangesAreDiscardedButExpiryIsExtended() async throws {
+        let clock = ManualClock()
+        let store = MemorySessionStore(clock: clock.wallClock)
+        var configuration = SessionConfiguration()
+        configuration.timeout = .seconds(120)
+        let pipeline = try sessionPipeline(store, configuration: configuration)
+        let sid = try await startSession(pipeline)
+        clock.advance(by: .seconds(100))
+        #expect(bodyText(await request(pipeline, "/peek", sid: sid)) == "0")
+        clock.advance(by: .seconds(100))
+        #expect(bodyText(await request(pipeline, "/peek", sid: sid)) == "0", "read-only requests slide the expiry too")
+        clock.advance(by: .seconds(121))
+        #expect(bodyText(await request(pipeline, "/peek", sid: sid)) == "-", "an expired session is not returned")
+    }
+
+    @Test(arguments: ["memory", "sqlite", "postgres"])
+    func concurrentExclusiveRequestsOfOneSessionNeverInterleave(kind: String) async throws {
+        let (first, second) = try await twoStores(kind)
+        guard let first, let second else { return }
+        let a = try sessionPipeline(first), b = try sessionPipeline(second)
+        let sid = try await startSession(a)
+        // 20 concurrent read-sleep-write requests, alternating between two "processes" sharing the store.
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<20 {
+                group.addTask { _ = await request(i % 2 == 0 ? a : b, "/count", sid: sid) }
+            }
+        }
+        let final = await request(a, "/peek", sid: sid)
+        #expect(bodyText(final) == "20")
+        await first.close()
+        if kind != "memory" { await second.close() }
+    }
+
+    @Test func readOnlyRequestsRunConcurrently() async throws {
+        // Five read-only requests meet at a latch inside the handler: only possible if they run at the same time.
+        let latch = Latch(count: 5)
+        let pipeline = try sessionPipeline(MemorySessionStore(), latch: latch)
+        let sid = try await startSession(pipeline)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<5 { group.addTask { _ = await request(pipeline, "/peek", sid: sid) } }
+        }
+        #expect(await latch.reachedAll, "read-only requests of one session overlapped")
+    }
+
+    @Test func readOnlyRequestsDoNotWaitForTheWriter() async throws {
+        // An exclusive request holds the lock until the test opens its gate; a read-only request must finish before.
+        let gate = Gate()
+        let pipeline = try sessionPipeline(MemorySessionStore(), gate: gate)
+        let sid = try await startSession(pipeline)
+        async let holder = request(pipeline, "/hold", sid: sid)
+        #expect(await gate.waitUntilHolding())
+        let peek = await request(pipeline, "/peek", sid: sid)
+        #expect(bodyText(peek) == "0")
+        #expect(await gate.isHolding, "the writer still held the lock while the reader finished")
+        await gate.open()
+        #expect(await holder.response.status == .ok)
+    }
+
+    @Test func lockTimeoutAnswers503WithRetryAfter() async throws {
+        var configuration = SessionConfiguration()
+        configuration.lockTimeout = .milliseconds(100)
+        let pipeline = try sessionPipeline(MemorySessionStore(), configuration: configuration)
+        let sid = try await startSession(pipeline)
+        async let holder = request(pipeline, "/hold?ms=600", sid: sid)
+        try await Task.sleep(for: .milliseconds(50))
+        let waiter = await request(pipeline, "/count", sid: sid)
+        #expect(waiter.response.status == .serviceUnavailable)
+        #expect(waiter.response.headers["Retry-After"] == "1")
+        _ = await holder
+        #expect(bodyText(await request(pipeline, "/count", sid: sid)) == "1", "the lock is free again afterwards")
+    }
+
+    @Test func failedAndCompletedRequestsStillReleaseTheLock() async throws {
+        var configuration = SessionConfiguration()
+        configuration.lockTimeout = .milliseconds(300)
+        let pipeline = try sessionPipeline(MemorySessionStore(), configuration: configuration)
+        let sid = try await startSession(pipeline)
+        let failed = await request(pipeline, "/fail", sid: sid)
+        #expect(failed.response.status == .badRequest)
+        #expect(bodyText(await request(pipeline, "/peek", sid: sid)) == "0", "a failed request's changes are discarded")
+        // CompleteRequest after AcquireRequestState skips ReleaseRequestState; EndRequest saves and releases.
+        let completed = await request(pipeline, "/count?complete=1", sid: sid)
+        #expect(completed.isCompleted)
+        #expect(bodyText(await request(pipeline, "/peek", sid: sid)) == "completed")
+        let next = await request(pipeline, "/init", sid: sid)
+        #expect(next.response.status == .ok, "no lock leaked: the next exclusive request is not blocked")
+    }
+
+    @Test func oversizedSessionIsRefusedNotTruncated() async throws {
+        var configuration = SessionConfiguration()
+        configuration.maxBytes = 1000
+        let store = MemorySessionStore()
+        let pipeline = try sessionPipeline(store, configuration: configuration)
+        let sid = try await startSession(pipeline)
+        let big = await request(pipeline, "/big?size=2000", sid: sid)
+        #expect(big.response.status == .internalServerError)
+        #expect(!bodyText(big).contains("max_bytes"), "no internals in the response")
+        let stored = try #require(try await store.read(id: sid))
+        #expect(SessionCodec.decode(stored.data) == ["n": "0"], "the old values are kept, nothing truncated")
+        #expect(await request(pipeline, "/big?size=100", sid: sid).response.status == .ok)
+    }
+
+    @Test func abandonDeletesTheSessionAndClearsTheCookie() async throws {
+        let store = MemorySessionStore()
+        let pipeline = try sessionPipeline(store)
+        let sid = try await startSession(pipeline)
+        let ctx = await request(pipeline, "/abandon", sid: sid)
+        let cleared = try #require(setCookie(ctx, "porter_session"))
+        #expect(cleared.maxAge == 0)
+        #expect(try await store.read(id: sid) == nil)
+        #expect(bodyText(await request(pipeline, "/count", sid: sid)) == "1", "a new session starts")
+    }
+
+    @Test func regenerateMovesValuesToANewIdAndDeletesTheOld() async throws {
+        let store = MemorySessionStore()
+        let pipeline = try sessionPipeline(store)
+        let sid = try await startSession(pipeline)
+        let ctx = await request(pipeline, "/regenerate", sid: sid)
+        let newID = try #require(setCookie(ctx, "porter_session")?.value)
+        #expect(newID != sid && SessionID.isWellFormed(newID))
+        #expect(try await store.read(id: sid) == nil)
+        let moved = SessionCodec.decode(try #require(try await store.read(id: newID)).data)
+        #expect(moved == ["n": "0", "login": "yes"])
+        #expect(bodyText(await request(pipeline, "/count", sid: newID)) == "1")
+    }
+
+    @Test func expiredSessionsArePurgedInTheBackground() async throws {
+        let clock = ManualClock()
+        let store = MemorySessionStore(clock: clock.wallClock)
+        var configuration = SessionConfiguration()
+        configuration.timeout = .seconds(60)
+        configuration.purgeInterval = .seconds(30)
+        let module = SessionModule(store: store, configuration: configuration, clock: clock.wallClock)
+        var registry = HandlerRegistry()
+        try registry.add(name: "w", path: "/w", handler: ClosureHandler(sessionState: .exclusive) { $0.session?["x"] = "1" })
+        let pipeline = Pipeline(registry: registry, modules: [module])
+        for _ in 0..<3 { await pipeline.run(makeContext(.get, "/w")) }
+        await module.purger.wait()
+        #expect(store.count == 3)
+        clock.advance(by: .seconds(61))
+        await pipeline.run(makeContext(.get, "/w"))
+        await module.purger.wait()
+        #expect(store.count == 1, "the three expired sessions were purged; the new one stays")
+    }
+
+    @Test func optionsAreReadAndValidated() throws {
+        let c = try SessionConfiguration(options: Options([
+            "cookie_name": .string("sid"), "timeout_minutes": .int(5), "max_bytes": .int(4096),
+            "lock_timeout_ms": .int(250), "cookie_secure": .bool(true),
+        ]))
+        #expect(c.cookieName == "sid" && c.timeout == .seconds(300) && c.maxBytes == 4096)
+        #expect(c.lockTimeout == .milliseconds(250) && c.cookieSecure)
+        #expect(throws: ConfigurationError.self) { try SessionConfiguration(options: Options(["timeout_minutes": .int(0)])) }
+        #expect(throws: ConfigurationError.self) { try SessionConfiguration(options: Options(["cookie_name": .string("a b")])) }
+        #expect(throws: ConfigurationError.self) { try SessionConfiguration(options: Options(["max_bytes": .string("lots")])) }
+    }
+}
+
+/// Two store instances of `kind` over one backing database (the same instance for memory); nil when skipped.
+func twoStores(_ kind: String) async throws -> ((any SessionStore)?, (any SessionStore)?) {
+    switch kind {
+    case "memory":
+        let store = MemorySessionStore()
+        return (store, store)
+    case "sqlite":
+        let path = try temporaryDirectory().appendingPathComponent("s.sqlite").path
+        return (try SQLiteSessionStore(path: path), try SQLiteSessionStore(path: path))
+    default:
+        guard let server = try await postgresServer() else { return (nil, nil) }
+        let configuration = try await server.makeDatabase()
+        return (PostgresSessionStore(configuration: configuration), PostgresSessionStore(configuration: configuration))
+    }
+}
+
+/// Lets `count` arrivals through together; an arrival gives up after 10 s (then `reachedAll` is false).
+actor Latch {
+    let count: Int
+    private var arrived = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private(set) var reachedAll = false
+
+    init(count: Int) { self.count = count }
+
+    func arrive() async -> Bool {
+        arrived += 1
+        if arrived >= count {
+            reachedAll = true
+            for w in waiters { w.resume() }
+            waiters = []
+            return true
+        }
+        let deadline = Task { [weak self] in
+            try? await Task.sleep(for: .seconds(10))
+            await self?.giveUp()
+        }
+        await withCheckedContinuation { waiters.append($0) }
+        deadline.cancel()
+        return reachedAll
+    }
+
+    private func giveUp() {
+        for w in waiters { w.resume() }
+        waiters = []
+    }
+}
+
+/// A gate an exclusive handler waits at while holding its session lock, until the test opens it (or 10 s pass).
+actor Gate {
+    private(set) var isHolding = false
+    private var opened = false
+
+    func arrive(holding: Bool) { isHolding = holding }
+
+    func open() { opened = true }
+
+    func waitOpen() async -> Bool {
+        for _ in 0..<1000 where !opened { try? await Task.sleep(for: .milliseconds(10)) }
+        return opened
+    }
+
+    func waitUntilHolding() async -> Bool {
+        for _ in 0..<1000 where !isHolding { try? await Task.sleep(for: .milliseconds(10)) }
+        return isHolding
+    }
+}
