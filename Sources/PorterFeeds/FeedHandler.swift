@@ -1,0 +1,114 @@
+public import Porter
+import Foundation
+
+/// The built-in feed handler: serves a channel of the feeds database as RSS 2.0 or Atom 1.0.
+///
+/// The channel is the last path segment without its extension (`/news.rss` and `/feeds/news.rss` → `news`);
+/// an unknown channel is a 404. The format comes from the extension (`.atom` → Atom, else RSS) unless fixed.
+/// Responses carry a strong `ETag` (a hash of the exact body), `Last-Modified` (the channel's last change)
+/// and the configured `Cache-Control`; `If-None-Match` / `If-Modified-Since` give `304` with no body.
+/// Reusable and thread-safe: one instance serves every worker thread.
+public struct FeedHandler: HTTPHandler {
+    /// The database.
+    public let store: FeedStore
+    /// A fixed format, or `nil` to choose by path extension.
+    public let format: FeedFormat?
+    /// How many of the newest items a document contains.
+    public let limit: Int
+    /// The `Cache-Control` value sent with 200 and 304 responses, if any.
+    public let cacheControl: String?
+    /// The site's base URL for absolute links (`http://127.0.0.1:8080`).
+    public let siteURL: String
+
+    /// The default `site_url`.
+    public static let defaultSiteURL = "http://127.0.0.1:8080"
+    /// The default `database`.
+    public static let defaultDatabasePath = "data/feeds.sqlite"
+    /// The default `limit`.
+    public static let defaultLimit = 50
+    /// The largest accepted `limit`.
+    public static let maximumLimit = 1000
+
+    /// A handler over `store`.
+    public init(store: FeedStore, format: FeedFormat? = nil, limit: Int = FeedHandler.defaultLimit,
+                cacheControl: String? = nil, siteURL: String = FeedHandler.defaultSiteURL) {
+        self.store = store
+        self.format = format
+        self.limit = min(max(limit, 1), FeedHandler.maximumLimit)
+        self.cacheControl = cacheControl
+        self.siteURL = siteURL.hasSuffix("/") ? String(siteURL.dropLast()) : siteURL
+    }
+
+    /// A handler from configuration: `database` (default `data/feeds.sqlite`, opened once per path and shared),
+    /// `limit` (1…1000, default 50), `cache_control`, `site_url` (http(s) URL, default `http://127.0.0.1:8080`),
+    /// `format` (`auto` by extension, `rss` or `atom`).
+    public init(options: Options) throws {
+        let path = try options.string("database", default: FeedHandler.defaultDatabasePath)
+        let limit = try options.int("limit", default: FeedHandler.defaultLimit)
+        guard (1...FeedHandler.maximumLimit).contains(limit) else {
+            throw ConfigurationError("\(options.origin): limit must be between 1 and \(FeedHandler.maximumLimit), got \(limit)")
+        }
+        let siteURL = try options.string("site_url", default: FeedHandler.defaultSiteURL)
+        guard siteURL.hasPrefix("http://") || siteURL.hasPrefix("https://"), siteURL.count > 8 else {
+            throw ConfigurationError("\(options.origin): site_url must be an http:// or https:// URL, got \"\(siteURL)\"")
+        }
+        let formatName = try options.string("format", default: "auto").lowercased()
+        let format: FeedFormat?
+        switch formatName {
+        case "auto": format = nil
+        case "rss": format = .rss
+        case "atom": format = .atom
+        default: throw ConfigurationError("\(options.origin): format must be auto, rss or atom, got \"\(formatName)\"")
+        }
+        let cacheControl = try options.string("cache_control")
+        if let cacheControl, cacheControl.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw ConfigurationError("\(options.origin): cache_control must be one line without control characters")
+        }
+        let store: FeedStore
+        do {
+            store = try FeedStore.shared(path: path)
+        } catch {
+            throw ConfigurationError("\(options.origin): cannot open feeds database \"\(path)\": \(error)")
+        }
+        self.init(store: store, format: format, limit: limit, cacheControl: cacheControl?.isEmpty == true ? nil : cacheControl,
+                  siteURL: siteURL)
+    }
+
+    /// The channel slug a path names: its last segment without the extension, if that is a valid slug.
+    public static func channelSlug(forPath path: String) -> String? {
+        let segment = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+        let name = segment.lastIndex(of: ".").map { segment[..<$0] } ?? segment
+        return FeedChannel.isValidSlug(name) ? String(name) : nil
+    }
+
+    public func processRequest(_ context: HTTPContext) throws {
+        let request = context.request
+        guard request.method == .get || request.method == .head else {
+            throw HTTPError(.methodNotAllowed, headers: ["Allow": "GET, HEAD"])
+        }
+        guard let slug = FeedHandler.channelSlug(forPath: request.path),
+              let snapshot = try store.snapshot(of: slug, limit: limit) else {
+            throw HTTPError(.notFound, message: "No such feed")
+        }
+        let format = self.format ?? FeedFormat(pathExtension: request.pathExtension)
+        let selfURL = siteURL + FeedURL.encodePath(request.path)
+        let body = FeedRenderer.render(snapshot, as: format, context: FeedRenderContext(siteURL: siteURL, selfURL: selfURL))
+        let etag = EntityTag(hashing: body)
+        let lastModified = snapshot.channel.updatedAt.unixSeconds
+
+        var response = HTTPResponse()
+        response.headers["ETag"] = etag.description
+        response.headers["Last-Modified"] = HTTPDate.rfc1123(lastModified)
+        if let cacheControl { response.headers["Cache-Control"] = cacheControl }
+        if ConditionalGET.isNotModified(method: request.method, headers: request.headers, etag: etag,
+                                        lastModified: lastModified) {
+            response.status = .notModified
+        } else {
+            response.status = .ok
+            response.contentType = format.contentType
+            response.body = .buffer(body)
+        }
+        response.cookies = context.response.cookies
+        context.response = response
+    }
+}

@@ -1,0 +1,251 @@
+import Foundation
+import Porter
+import Testing
+@testable import PorterFeeds
+
+/// The handler through a real pipeline: conditional GET, HEAD, 404, 405, limit, options.
+@Suite struct FeedHandlerTests {
+    /// One conditional-GET case: request headers built from the current validators → expected status.
+    struct Case: CustomStringConvertible, Sendable {
+        let name: String
+        let method: HTTPMethod
+        let headers: @Sendable (_ etag: String, _ lastModified: Int64) -> HTTPHeaders
+        let status: Int
+        var description: String { name }
+    }
+
+    static let hour: Int64 = 3600
+    static let cases: [Case] = [
+        Case(name: "no validators", method: .get, headers: { _, _ in [:] }, status: 200),
+        Case(name: "INM match", method: .get, headers: { e, _ in ["If-None-Match": e] }, status: 304),
+        Case(name: "INM mismatch", method: .get, headers: { _, _ in ["If-None-Match": "\"0123\""] }, status: 200),
+        Case(name: "INM list containing it", method: .get,
+             headers: { e, _ in ["If-None-Match": "\"aaa\", W/\"bbb\" ,\(e)"] }, status: 304),
+        Case(name: "INM list without it", method: .get, headers: { _, _ in ["If-None-Match": "\"aaa\", \"bbb\""] }, status: 200),
+        Case(name: "INM weak form of it", method: .get, headers: { e, _ in ["If-None-Match": "W/" + e] }, status: 304),
+        Case(name: "INM star", method: .get, headers: { _, _ in ["If-None-Match": "*"] }, status: 304),
+        Case(name: "INM in two fields", method: .get, headers: { e, _ in
+            var h = HTTPHeaders()
+            h.add("If-None-Match", "\"x\"")
+            h.add("If-None-Match", e)
+            return h
+        }, status: 304),
+        Case(name: "INM unquoted (lenient)", method: .get,
+             headers: { e, _ in ["If-None-Match": String(e.dropFirst().dropLast())] }, status: 304),
+        Case(name: "INM empty", method: .get, headers: { _, _ in ["If-None-Match": ""] }, status: 200),
+        Case(name: "IMS equal", method: .get, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm)] }, status: 304),
+        Case(name: "IMS older", method: .get, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm - hour)] }, status: 200),
+        Case(name: "IMS one second older", method: .get, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm - 1)] }, status: 200),
+        Case(name: "IMS newer", method: .get, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm + hour)] }, status: 304),
+        Case(name: "IMS garbage", method: .get, headers: { _, _ in ["If-Modified-Since": "yesterday, around noon"] }, status: 200),
+        Case(name: "IMS wrong zone", method: .get,
+             headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm).replacingOccurrences(of: "GMT", with: "PST")] }, status: 200),
+        Case(name: "IMS RFC 850 form", method: .get, headers: { _, lm in ["If-Modified-Since": rfc850(lm)] }, status: 304),
+        Case(name: "IMS asctime form", method: .get, headers: { _, lm in ["If-Modified-Since": asctime(lm)] }, status: 304),
+        Case(name: "INM mismatch beats IMS equal", method: .get, headers: { _, lm in
+            ["If-None-Match": "\"stale\"", "If-Modified-Since": HTTPDate.rfc1123(lm)]
+        }, status: 200),
+        Case(name: "INM match beats IMS older", method: .get, headers: { e, lm in
+            ["If-None-Match": e, "If-Modified-Since": HTTPDate.rfc1123(lm - hour)]
+        }, status: 304),
+        Case(name: "HEAD INM match", method: .head, headers: { e, _ in ["If-None-Match": e] }, status: 304),
+        Case(name: "HEAD IMS older", method: .head, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm - hour)] }, status: 200),
+    ]
+
+    static func rfc850(_ s: Int64) -> String {
+        let c = HTTPDate.civil(s)
+        let two = { (v: Int) in v < 10 ? "0\(v)" : "\(v)" }
+        return "\(HTTPDate.longWeekdays[c.weekday]), \(two(c.day))-\(HTTPDate.months[c.month - 1])-\(two(c.year % 100)) "
+            + "\(two(c.hour)):\(two(c.minute)):\(two(c.second)) GMT"
+    }
+
+    static func asctime(_ s: Int64) -> String {
+        let c = HTTPDate.civil(s)
+        let two = { (v: Int) in v < 10 ? "0\(v)" : "\(v)" }
+        let day = c.day < 10 ? " \(c.day)" : "\(c.day)"
+        return "\(HTTPDate.weekdays[c.weekday]) \(HTTPDate.months[c.month - 1]) \(day) \(two(c.hour)):\(two(c.minute)):\(two(c.second)) \(c.year)"
+    }
+
+    @Test(arguments: cases, ["/news.rss", "/feeds/podcast.atom"])
+    func conditionalGET(_ testCase: Case, path: String) async throws {
+        let feeds = try TempFeeds()
+        let pipeline = try feedPipeline(feeds.store)
+        let first = await run(pipeline, .get, path)
+        #expect(first.status == 200)
+        let etag = try #require(first.headers["ETag"])
+        let lastModifiedText = try #require(first.headers["Last-Modified"])
+        let lastModified = try #require(HTTPDate.parse(lastModifiedText))
+
+        let outcome = await run(pipeline, testCase.method, path, headers: testCase.headers(etag, lastModified))
+        #expect(outcome.status == testCase.status)
+        #expect(outcome.headers["ETag"] == etag)
+        #expect(outcome.headers["Last-Modified"] == lastModifiedText)
+        #expect(outcome.headers["Cache-Control"] == "public, max-age=60")
+        if testCase.status == 304 {
+            #expect(outcome.body.isEmpty)
+            #expect(outcome.headers["Content-Type"] == nil)
+        } else {
+            #expect(outcome.body == first.body)
+            #expect(outcome.headers["Content-Type"] == first.headers["Content-Type"])
+        }
+    }
+
+    @Test func validatorsAreStrongStableAndPerRepresentation() async throws {
+        let feeds = try TempFeeds()
+        let pipeline = try feedPipeline(feeds.store)
+        let rss1 = await run(pipeline, .get, "/news.rss")
+        let rss2 = await run(pipeline, .get, "/news.rss")
+        let atom = await run(pipeline, .get, "/news.atom")
+        let etag = try #require(rss1.headers["ETag"])
+        #expect(etag.hasPrefix("\"") && etag.hasSuffix("\"") && etag.count == 34, "strong, 128-bit: \(etag)")
+        #expect(rss2.headers["ETag"] == etag)
+        #expect(atom.headers["ETag"] != etag)
+        #expect(EntityTag(hashing: rss1.body).description == etag)
+        // Last-Modified is the channel's last change and matches lastBuildDate.
+        let channel = try #require(try feeds.store.channel(slug: "news"))
+        #expect(rss1.headers["Last-Modified"] == HTTPDate.rfc1123(channel.updatedAt.unixSeconds))
+        #expect(rss1.text.contains("<lastBuildDate>\(HTTPDate.rfc1123(channel.updatedAt.unixSeconds))</lastBuildDate>"))
+    }
+
+    @Test func aNewItemChangesTheETagAndOldValidatorsGet200() async throws {
+        let feeds = try TempFeeds()
+        let pipeline = try feedPipeline(feeds.store)
+        let before = await run(pipeline, .get, "/news.rss")
+        let etag = try #require(before.headers["ETag"])
+        try feeds.store.addItem(FeedItem(title: "Breaking", link: "/news/breaking.html", description: "<p>new</p>"), to: "news")
+        let after = await run(pipeline, .get, "/news.rss", headers: ["If-None-Match": etag])
+        #expect(after.status == 200)
+        #expect(after.headers["ETag"] != etag)
+        #expect(after.text.contains("<title>Breaking</title>"))
+        let again = await run(pipeline, .get, "/news.rss", headers: ["If-None-Match": try #require(after.headers["ETag"])])
+        #expect(again.status == 304)
+    }
+
+    @Test func headHasTheSameHeadersAsGet() async throws {
+        let feeds = try TempFeeds()
+        let pipeline = try feedPipeline(feeds.store)
+        for path in ["/news.rss", "/news.atom"] {
+            let get = await run(pipeline, .get, path)
+            let head = await run(pipeline, .head, path)
+            #expect(head.status == 200)
+            #expect(head.headers.fields.map(\.name) == get.headers.fields.map(\.name))
+            #expect(head.headers.fields.map(\.value) == get.headers.fields.map(\.value))
+            // The transport strips a HEAD body; the handler keeps it so Content-Length is the GET's.
+            #expect(head.body.count == get.body.count)
+        }
+    }
+
+    @Test(arguments: [
+        ("/nope.rss", 404), ("/feeds/nope.atom", 404), ("/.rss", 404), ("/bad%20slug.rss", 404),
+        ("/bad.slug.rss", 404), ("/%C3%A9t%C3%A9.rss", 404), ("/news.RSS", 200), ("/a/b/c/news.rss", 200),
+        ("/news.rss?limit=1&x=<y>", 200), ("/" + String(repeating: "n", count: 101) + ".rss", 404),
+    ])
+    func channelFromPath(path: String, status: Int) async throws {
+        let feeds = try TempFeeds()
+        let outcome = await run(try feedPipeline(feeds.store), .get, path, headers: ["If-None-Match": "*"])
+        // `*` matches any current representation, so an existing channel answers 304 and an unknown one 404.
+        #expect(outcome.status == (status == 200 ? 304 : 404))
+        let plain = await run(try feedPipeline(feeds.store), .get, path)
+        #expect(plain.status == status)
+        if status == 404 {
+            #expect(plain.headers["ETag"] == nil)
+            #expect(plain.headers["Content-Type"] == "text/plain; charset=utf-8")
+        }
+        if path == "/nope.rss" { #expect(plain.text == "No such feed\n") }
+    }
+
+    @Test func selfLinkIsTheRequestPathEscaped() async throws {
+        let feeds = try TempFeeds()
+        let outcome = await run(try feedPipeline(feeds.store, siteURL: "https://example.org/"), .get, "/a%20b/\"q\"/news.rss")
+        #expect(outcome.status == 200)
+        #expect(outcome.text.contains("<atom:link href=\"https://example.org/a%20b/%22q%22/news.rss\" rel=\"self\""))
+        #expect(outcome.text.contains("<link>https://example.org/news/</link>"))
+    }
+
+    @Test func otherVerbsAre405() async throws {
+        let feeds = try TempFeeds()
+        // Registered for every verb: the handler itself refuses.
+        let open = try feedPipeline(feeds.store, verbs: "*")
+        let post = await run(open, .post, "/news.rss")
+        #expect(post.status == 405)
+        #expect(post.headers["Allow"] == "GET, HEAD")
+        // Registered for GET,HEAD: the registry refuses first.
+        let closed = await run(try feedPipeline(feeds.store), .delete, "/news.rss")
+        #expect(closed.status == 405)
+    }
+
+    @Test(arguments: [(nil as Int?, 50), (3, 3), (1, 1), (200, 60)])
+    func limitKeepsTheNewestItems(limit: Int?, expected: Int) async throws {
+        let feeds = try TempFeeds(seed: false)
+        try feeds.store.addChannel(FeedChannel(slug: "many", title: "Many"))
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+        for i in 0..<60 {
+            try feeds.store.addItem(FeedItem(title: "Item \(i)", link: "/many/\(i)", description: "n\(i)",
+                                             publishedAt: start.addingTimeInterval(Double(i) * 60)), to: "many")
+        }
+        let pipeline = try feedPipeline(feeds.store, limit: limit ?? FeedHandler.defaultLimit)
+        for format in FeedFormat.allCases {
+            let outcome = await run(pipeline, .get, "/many.\(format.rawValue)")
+            let titles = outcome.text.split(separator: "\n").filter { $0.contains("Item ") }
+            #expect(titles.count == expected)
+            #expect(titles.first?.contains("Item 59<") == true, "newest first")
+            #expect(titles.last?.contains("Item \(60 - expected)<") == true)
+        }
+    }
+
+    @Test func optionsConfigureTheHandler() async throws {
+        let feeds = try TempFeeds()
+        let handler = try FeedHandler(options: Options([
+            "database": .string(feeds.path), "limit": .int(2), "cache_control": .string("public, max-age=300"),
+            "site_url": .string("https://feeds.example.com"),
+        ], origin: "handlers[0] (rss)"))
+        #expect(handler.limit == 2)
+        #expect(handler.siteURL == "https://feeds.example.com")
+        var registry = HandlerRegistry()
+        try registry.add(name: "rss", verbs: "GET", path: "*.rss", handler: handler)
+        let outcome = await run(Pipeline(registry: registry, modules: []), .get, "/news.rss")
+        #expect(outcome.status == 200)
+        #expect(outcome.headers["Cache-Control"] == "public, max-age=300")
+        #expect(outcome.text.components(separatedBy: "<item>").count == 3)
+        #expect(outcome.text.contains("<link>https://feeds.example.com/news/2025/escaping.html</link>"))
+
+        let defaults = try FeedHandler(options: Options(["database": .string(feeds.path)]))
+        #expect(defaults.limit == 50 && defaults.cacheControl == nil && defaults.siteURL == "http://127.0.0.1:8080")
+        #expect(defaults.store === handler.store, "one store per database file")
+    }
+
+    @Test(arguments: [
+        (["limit": ConfigValue.int(0)], "limit must be between 1 and 1000"),
+        (["limit": .string("many")], "limit must be an integer"),
+        (["site_url": .string("example.org")], "site_url must be an http:// or https:// URL"),
+        (["format": .string("json")], "format must be auto, rss or atom"),
+        (["cache_control": .string("a\r\nSet-Cookie: x=1")], "cache_control must be one line"),
+        (["database": .string("/proc/porter-feeds-denied/x.sqlite")], "cannot open feeds database"),
+    ])
+    func badOptionsAreExplained(values: [String: ConfigValue], message: String) throws {
+        let feeds = try TempFeeds(seed: false)
+        var all = values
+        if all["database"] == nil { all["database"] = .string(feeds.path) }
+        let error = #expect(throws: ConfigurationError.self) { try FeedHandler(options: Options(all, origin: "handlers[1] (rss)")) }
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+        #expect(error?.message.hasPrefix("handlers[1] (rss): ") == true)
+    }
+
+    @Test func concurrentRequestsOnWorkerThreadsAgree() async throws {
+        let feeds = try TempFeeds()
+        let handler = FeedHandler(store: feeds.store, siteURL: "http://example.test")
+        let expected = await run(try feedPipeline(feeds.store, siteURL: "http://example.test"), .get, "/news.rss")
+        let results = Mutex<[[UInt8]]>([])
+        DispatchQueue.concurrentPerform(iterations: 64) { i in
+            let ctx = HTTPContext(request: HTTPRequest(uri: i % 2 == 0 ? "/news.rss" : "/feeds/news.rss"),
+                                  application: ApplicationState(), logger: .init(label: "t"))
+            try? handler.processRequest(ctx)
+            if i % 2 == 0 { results.withLock { $0.append(ctx.response.bufferedBody ?? []) } }
+        }
+        let bodies = results.withLock { $0 }
+        #expect(bodies.count == 32)
+        #expect(bodies.allSatisfy { $0 == expected.body })
+    }
+}
+
+import Synchronization
