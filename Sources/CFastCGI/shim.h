@@ -12,3 +12,6 @@
 
 /// Names the calling thread (prctl is variadic, so Swift cannot call it directly).
 static inline int porter_set_thread_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }
+
+/// Asks the kernel to send `sig` to this process when its parent (the master) dies.
+static inline int porter_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }

@@ -94,19 +94,20 @@ public struct HTTPRequest: Sendable {
 
     /// `HTTP_USER_AGENT` → `User-Agent`.
     static func headerName(fromCGI cgi: Substring) -> String {
-        var out = ""
-        out.reserveCapacity(cgi.utf8.count)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(cgi.utf8.count)
         var upper = true
-        for ch in cgi {
-            if ch == "_" {
-                out.append("-")
+        for c in cgi.utf8 {
+            if c == UInt8(ascii: "_") {
+                bytes.append(UInt8(ascii: "-"))
                 upper = true
             } else {
-                out.append(upper ? ch : Character(ch.lowercased()))
+                let isUpper = c >= 65 && c <= 90
+                bytes.append(upper || !isUpper ? c : c | 0x20)
                 upper = false
             }
         }
-        return out
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func split(_ uri: String) -> (path: Substring, query: String) {

@@ -25,7 +25,10 @@ public struct RequestTrace: Sendable {
     public private(set) var messages: [(offsetNanos: UInt64, category: String, message: String)] = []
 
     /// A trace starting now.
-    public init() { startedAt = MonotonicClock.nanoseconds() }
+    public init() {
+        startedAt = MonotonicClock.nanoseconds()
+        spans.reserveCapacity(48)
+    }
 
     /// Records a span that started at `start` (monotonic nanoseconds) and ends now.
     public mutating func record(_ event: LifecycleEvent, module: String?, start: UInt64, end: UInt64) {

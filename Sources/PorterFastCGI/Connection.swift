@@ -20,6 +20,17 @@ final class Connection: @unchecked Sendable {
     /// When the first bytes of an incomplete request were seen (monotonic ns), 0 when none pending.
     var partialSince: UInt64 = 0
     let state = Atomic<UInt8>(State.busy.rawValue)
+    /// The request being served now: when it started, its task (if it went async), and why it was stopped.
+    let inFlight = Mutex<InFlight>(InFlight())
+
+    /// What the housekeeping thread needs to time out or cancel the current request.
+    struct InFlight {
+        var startedAt: UInt64 = 0
+        var task: Task<Void, Never>?
+        var timedOut = false
+        var clientGone = false
+        var reportedStuck = false
+    }
 
     init(fd: Int32) {
         self.fd = fd

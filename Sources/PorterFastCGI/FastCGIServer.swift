@@ -23,7 +23,7 @@ public final class FastCGIServer: Service, Sendable {
 
     private let state = Mutex<ServerState>(ServerState())
     private let jobs = Mutex<JobQueue>(JobQueue())
-    private let connections = Mutex<[ObjectIdentifier: Connection]>([:])
+    let connectionTable = Mutex<[ObjectIdentifier: Connection]>([:])
     private let partials = Mutex<[Connection]>([])
     private let draining = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
@@ -63,25 +63,7 @@ public final class FastCGIServer: Service, Sendable {
 
     /// Opens the listen socket and starts the worker threads.
     public func start() throws(ServerStartError) {
-        let listenFD: Int32
-        var socketPath: String?
-        switch configuration.listen {
-        case .unix(let path):
-            listenFD = LibFCGI.openSocket(path, backlog: configuration.backlog)
-            guard listenFD >= 0 else { throw ServerStartError("cannot listen on \(path): \(String(cString: strerror(errno)))") }
-            if let problem = Poller.setSocketPermissions(path: path, mode: mode_t(configuration.socketMode), group: configuration.socketGroup) {
-                Poller.close(listenFD)
-                throw ServerStartError(problem)
-            }
-            socketPath = path
-        case .tcp(let host, let port):
-            listenFD = LibFCGI.openSocket("\(host):\(port)", backlog: configuration.backlog)
-            guard listenFD >= 0 else { throw ServerStartError("cannot listen on \(host):\(port): \(String(cString: strerror(errno)))") }
-        case .inherited(let fd):
-            _ = LibFCGI.initialized
-            guard Poller.isListeningSocket(fd) else { throw ServerStartError("fd \(fd) is not a listening socket") }
-            listenFD = fd
-        }
+        let (listenFD, socketPath) = try ListenSocket.open(configuration)
         Poller.setNonBlocking(listenFD)
         let epfd = Poller.create()
         let jobsFD = Poller.eventFD()
@@ -121,7 +103,7 @@ public final class FastCGIServer: Service, Sendable {
             if let path { unlink(path) }
         }
         // Wake idle kept connections: their owner (a worker) sees EOF and closes them.
-        for conn in connections.withLock({ Array($0.values) }) where conn.state.load(ordering: .acquiring) == Connection.State.parked.rawValue {
+        for conn in connectionTable.withLock({ Array($0.values) }) where conn.state.load(ordering: .acquiring) == Connection.State.parked.rawValue {
             _ = Glibc.shutdown(conn.fd, Int32(SHUT_RDWR))
         }
         state.withLock { $0.drainDeadline = MonotonicClock.nanoseconds() + UInt64(configuration.drainTimeout.components.seconds) * 1_000_000_000 }
@@ -193,7 +175,7 @@ public final class FastCGIServer: Service, Sendable {
         }
         Poller.setTimeouts(fd, receiveSeconds: configuration.ioTimeoutSeconds, sendSeconds: configuration.ioTimeoutSeconds)
         let conn = Connection(fd: fd)
-        connections.withLock { $0[ObjectIdentifier(conn)] = conn }
+        connectionTable.withLock { $0[ObjectIdentifier(conn)] = conn }
         statistics.acceptedConnections.add(1, ordering: .relaxed)
         statistics.openConnections.add(1, ordering: .relaxed)
         serve(conn, buffer)
@@ -255,6 +237,7 @@ public final class FastCGIServer: Service, Sendable {
         }
         let params = conn.request.parameters()
         statistics.requestStarted()
+        conn.inFlight.withLock { $0 = Connection.InFlight(startedAt: MonotonicClock.nanoseconds()) }
         let declaredLength = params["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0
         let body: [UInt8]
         if declaredLength > configuration.maxBodyBytes {
@@ -280,10 +263,11 @@ public final class FastCGIServer: Service, Sendable {
             respond(conn, context)
         case .suspended(let cursor):
             let pipeline = self.pipeline
-            Task.immediate {
+            let task = Task.immediate {
                 await pipeline.resume(context, from: cursor)
                 self.respond(conn, context)
             }
+            conn.inFlight.withLock { if $0.startedAt != 0 { $0.task = task } }
         }
     }
 
@@ -300,6 +284,12 @@ public final class FastCGIServer: Service, Sendable {
 
     /// Writes the response head and body, then ends the request.
     private func respond(_ conn: Connection, _ context: HTTPContext) {
+        let (timedOut, clientGone) = conn.inFlight.withLock { ($0.timedOut, $0.clientGone) }
+        if timedOut {
+            context.logger.warning("request timed out", metadata: ["path": .string(context.request.path)])
+            context.response.setText("Gateway Timeout\n", status: .gatewayTimeout)
+        }
+        if clientGone { conn.request.keepConnection = false }
         let sendBody = context.request.method != .head && !context.response.status.forbidsBody
         switch context.response.body {
         case .buffer(let bytes):
@@ -335,6 +325,7 @@ public final class FastCGIServer: Service, Sendable {
     }
 
     private func endRequest(_ conn: Connection) {
+        conn.inFlight.withLock { $0 = Connection.InFlight() }
         conn.request.finish()
         statistics.requestFinished()
         if conn.request.fd < 0 {
@@ -380,7 +371,7 @@ public final class FastCGIServer: Service, Sendable {
     }
 
     private func forget(_ conn: Connection) {
-        if connections.withLock({ $0.removeValue(forKey: ObjectIdentifier(conn)) }) != nil {
+        if connectionTable.withLock({ $0.removeValue(forKey: ObjectIdentifier(conn)) }) != nil {
             statistics.openConnections.subtract(1, ordering: .relaxed)
         }
         // The last reference goes with the caller's: FCGIRequest.deinit closes the fd.
@@ -409,6 +400,10 @@ public final class FastCGIServer: Service, Sendable {
                     arm(conn, state: .partial)
                 }
             }
+            if statistics.activeRequests.load(ordering: .relaxed) > 0,
+               configuration.requestTimeout != nil || configuration.cancelOnDisconnect {
+                superviseInFlight(now: now)
+            }
             if draining.load(ordering: .relaxed) {
                 let (deadline, epfd) = state.withLock { ($0.drainDeadline, $0.epfd) }
                 let active = statistics.activeRequests.load(ordering: .relaxed)
@@ -423,6 +418,42 @@ public final class FastCGIServer: Service, Sendable {
     }
 }
 
+extension FastCGIServer {
+    /// Cancels requests whose client went away or whose time is up; reports requests stuck past the limit.
+    func superviseInFlight(now: UInt64) {
+        let timeoutNanos = configuration.requestTimeout.map {
+            UInt64($0.components.seconds) * 1_000_000_000 + UInt64($0.components.attoseconds / 1_000_000_000)
+        }
+        for conn in allConnections() {
+            var stuck = false
+            let task = conn.inFlight.withLock { f -> Task<Void, Never>? in
+                guard f.startedAt != 0 else { return nil }
+                var cancel = false
+                if let timeoutNanos, now &- f.startedAt > timeoutNanos, !f.timedOut {
+                    f.timedOut = true
+                    cancel = true
+                }
+                if let timeoutNanos, now &- f.startedAt > timeoutNanos + 5_000_000_000, !f.reportedStuck {
+                    f.reportedStuck = true
+                    stuck = true
+                }
+                if configuration.cancelOnDisconnect, f.task != nil, !f.clientGone, Poller.peerClosed(conn.fd) {
+                    f.clientGone = true
+                    cancel = true
+                }
+                return cancel ? f.task : nil
+            }
+            task?.cancel()
+            if stuck {
+                logger.error("request still running past its timeout (a sync handler cannot be cancelled)")
+                configuration.onStuckRequest?("")
+            }
+        }
+    }
+
+    func allConnections() -> [Connection] { connectionTable.withLock { Array($0.values) } }
+}
+
 /// Mutable server state guarded by a lock.
 struct ServerState: ~Copyable {
     var epfd: Int32 = -1
@@ -433,6 +464,31 @@ struct ServerState: ~Copyable {
     var drainDeadline: UInt64 = 0
     var finished = false
     var waiters: [CheckedContinuation<Void, Never>] = []
+}
+
+/// Opens the listen socket a configuration names (unix path with mode and group, TCP, or inherited).
+public enum ListenSocket {
+    /// Opens (or adopts) the listen socket; returns its fd and the unix socket path when one was created.
+    public static func open(_ configuration: FastCGIServerConfiguration) throws(ServerStartError) -> (fd: Int32, path: String?) {
+        switch configuration.listen {
+        case .unix(let path):
+            let fd = LibFCGI.openSocket(path, backlog: configuration.backlog)
+            guard fd >= 0 else { throw ServerStartError("cannot listen on \(path): \(String(cString: strerror(errno)))") }
+            if let problem = Poller.setSocketPermissions(path: path, mode: mode_t(configuration.socketMode), group: configuration.socketGroup) {
+                Poller.close(fd)
+                throw ServerStartError(problem)
+            }
+            return (fd, path)
+        case .tcp(let host, let port):
+            let fd = LibFCGI.openSocket("\(host):\(port)", backlog: configuration.backlog)
+            guard fd >= 0 else { throw ServerStartError("cannot listen on \(host):\(port): \(String(cString: strerror(errno)))") }
+            return (fd, nil)
+        case .inherited(let fd):
+            _ = LibFCGI.initialized
+            guard Poller.isListeningSocket(fd) else { throw ServerStartError("fd \(fd) is not a listening socket") }
+            return (fd, nil)
+        }
+    }
 }
 
 /// Why the server could not start.

@@ -54,6 +54,14 @@ public struct FastCGIServerConfiguration: Sendable {
     public var requestHeaderTimeout: Duration = .seconds(5)
     /// Socket receive/send timeout: the backstop for peers that stop mid-body or stop reading.
     public var ioTimeoutSeconds: Int = 30
+    /// A request running longer than this is stopped: an async handler's task is cancelled and the client
+    /// gets 504; `nil` disables the limit.
+    public var requestTimeout: Duration?
+    /// Cancels a request's task when nginx closes the connection (the client went away).
+    public var cancelOnDisconnect = true
+    /// Called once when a request is still running `requestTimeout` + 5 s after it started (a sync handler
+    /// that cannot be cancelled); the worker-process mode exits so the master replaces the process.
+    public var onStuckRequest: (@Sendable (_ path: String) -> Void)?
     /// How long a graceful stop waits for in-flight requests.
     public var drainTimeout: Duration = .seconds(30)
 

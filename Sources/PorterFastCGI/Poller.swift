@@ -98,6 +98,14 @@ enum Poller {
         }
     }
 
+    /// Whether the peer of a connected socket has closed it (checked without blocking or consuming data;
+    /// 0x2000 is POLLRDHUP, which Glibc only exports under _GNU_SOURCE).
+    static func peerClosed(_ fd: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(0x2000), revents: 0)
+        guard poll(&p, 1, 0) == 1 else { return false }
+        return p.revents & Int16(0x2000 | POLLHUP | POLLERR) != 0
+    }
+
     /// Closes a descriptor.
     static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
@@ -168,4 +176,10 @@ enum WorkerThread {
         pthread_attr_destroy(&attr)
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
+}
+
+/// Process-level controls a worker process needs.
+public enum ProcessControl {
+    /// Makes the kernel send SIGTERM to this process when its parent exits (a worker whose master died stops).
+    public static func terminateWithParent() { _ = porter_set_parent_death_signal(SIGTERM) }
 }

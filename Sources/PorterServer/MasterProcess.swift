@@ -1,8 +1,13 @@
 import Logging
+import Porter
 import PorterFastCGI
 import Glibc
 
 /// PHP-FPM-style process model: the master owns the listen socket and keeps N worker processes on it.
+///
+/// A worker that dies (a Swift trap in a handler, `max_requests` reached, a stuck request) is replaced at
+/// once; SIGHUP starts a new generation of workers with the re-read configuration and drains the old one;
+/// SIGTERM/SIGINT/SIGQUIT drain every worker and exit 0.
 struct MasterProcess {
     /// Set in a worker's environment: the inherited listen socket's fd number.
     static let workerEnvironmentKey = "PORTER_WORKER_FD"
@@ -21,7 +26,157 @@ struct MasterProcess {
         return nil
     }
 
+    /// Whether this process is a worker started by a master.
+    static var isWorker: Bool { getenv(workerEnvironmentKey) != nil }
+
     func run() async throws {
-        throw ServerStartError("workers > 0 is not available yet")
+        // Signals arrive on any thread of this process: a handler forwards them through a pipe to this loop.
+        MasterSignals.install([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD])
+
+        var transport = try configuration.transport()
+        if let inherited = Self.inheritedListen() { transport.listen = inherited }
+        let (listenFD, socketPath) = try ListenSocket.open(transport)
+        _ = fcntl(listenFD, F_SETFD, 0) // inherited by workers
+        logger.info("master started", metadata: ["pid": .stringConvertible(getpid()), "workers": .stringConvertible(configuration.workers),
+                                                 "listen": .string(transport.listen.description)])
+
+        var current = configuration
+        var generation = 1
+        var workers: [pid_t: Int] = [:] // pid → generation
+        func spawnWorkers(_ count: Int) {
+            for _ in 0..<count {
+                if let pid = spawnWorker(listenFD: listenFD, generation: generation) { workers[pid] = generation }
+            }
+        }
+        spawnWorkers(current.workers)
+
+        var stopping = false
+        var stopDeadline: UInt64 = 0
+        while true {
+            let sig = MasterSignals.next(timeoutMilliseconds: 200)
+            // Reap every exited worker; replace those of the current generation.
+            while true {
+                var status: Int32 = 0
+                let pid = waitpid(-1, &status, WNOHANG)
+                guard pid > 0 else { break }
+                let gen = workers.removeValue(forKey: pid) ?? 0
+                let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+                let code = (status >> 8) & 0xff
+                let reason = signaled ? "killed by signal \(status & 0x7f)" : "exited with status \(code)"
+                if stopping || gen != generation {
+                    logger.info("worker stopped", metadata: ["pid": .stringConvertible(pid), "reason": .string(reason)])
+                } else {
+                    if signaled || code != 0 {
+                        logger.error("worker died; starting a new one", metadata: ["pid": .stringConvertible(pid), "reason": .string(reason)])
+                    } else {
+                        logger.info("worker recycled; starting a new one", metadata: ["pid": .stringConvertible(pid)])
+                    }
+                    if let newPID = spawnWorker(listenFD: listenFD, generation: generation) { workers[newPID] = generation }
+                }
+            }
+            switch sig {
+            case SIGTERM, SIGINT, SIGQUIT:
+                if !stopping {
+                    stopping = true
+                    stopDeadline = MonotonicClock.nanoseconds() + UInt64(current.drainTimeoutSeconds + 5) * 1_000_000_000
+                    logger.info("master stopping: draining workers", metadata: ["workers": .stringConvertible(workers.count)])
+                    if let socketPath { unlink(socketPath) }
+                    for pid in workers.keys { kill(pid, SIGTERM) }
+                }
+            case SIGHUP where !stopping:
+                do {
+                    let reloaded = try configPath.map { try ServerConfiguration.load(path: $0) } ?? current
+                    _ = try PorterApplication(configuration: reloaded).makePipeline(logger: logger) // validate before switching
+                    current = reloaded
+                    let old = workers.filter { $0.value == generation }.map(\.key)
+                    generation += 1
+                    logger.info("reloading: new workers started, old ones draining",
+                                metadata: ["generation": .stringConvertible(generation), "old": .stringConvertible(old.count)])
+                    spawnWorkers(current.workers)
+                    for pid in old { kill(pid, SIGTERM) }
+                } catch {
+                    logger.error("reload refused: the new configuration is invalid; keeping the old one", metadata: ["error": .string("\(error)")])
+                }
+            default:
+                break
+            }
+            if stopping {
+                if workers.isEmpty { break }
+                if MonotonicClock.nanoseconds() > stopDeadline {
+                    logger.warning("workers did not stop in time; killing them", metadata: ["workers": .stringConvertible(workers.count)])
+                    for pid in workers.keys { kill(pid, SIGKILL) }
+                    stopDeadline = .max
+                }
+            }
+        }
+        close(listenFD)
+        logger.info("master stopped")
+    }
+
+    /// Starts one worker: this same program and arguments, with the listen socket's fd in the environment.
+    private func spawnWorker(listenFD: Int32, generation: Int) -> pid_t? {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let arguments = CommandLine.arguments
+        var environment: [String] = []
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if !s.hasPrefix(Self.workerEnvironmentKey + "=") && !s.hasPrefix("PORTER_WORKER_GENERATION=") { environment.append(s) }
+            p += 1
+        }
+        environment.append("\(Self.workerEnvironmentKey)=\(listenFD)")
+        environment.append("PORTER_WORKER_GENERATION=\(generation)")
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            for a in argv { free(a) }
+            for e in envp { free(e) }
+        }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, "/proc/self/exe", nil, &attributes, argv, envp)
+        guard rc == 0 else {
+            logger.error("cannot start a worker", metadata: ["error": .string(String(cString: strerror(rc)))])
+            return nil
+        }
+        logger.info("worker started", metadata: ["pid": .stringConvertible(pid), "generation": .stringConvertible(generation)])
+        return pid
+    }
+}
+
+/// Forwards signals from async-signal context to the master loop through a non-blocking pipe.
+enum MasterSignals {
+    nonisolated(unsafe) static var pipeFDs: [Int32] = [-1, -1]
+
+    static func install(_ signals: [Int32]) {
+        pipe(&pipeFDs)
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFL, O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        for sig in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { sig in
+                var byte = UInt8(truncatingIfNeeded: sig)
+                _ = write(MasterSignals.pipeFDs[1], &byte, 1)
+            }
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(sig, &action, nil)
+        }
+    }
+
+    /// The next signal received, or 0 after `timeoutMilliseconds` without one.
+    static func next(timeoutMilliseconds: Int32) -> Int32 {
+        var p = pollfd(fd: pipeFDs[0], events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, timeoutMilliseconds) == 1 else { return 0 }
+        var byte: UInt8 = 0
+        return read(pipeFDs[0], &byte, 1) == 1 ? Int32(byte) : 0
     }
 }

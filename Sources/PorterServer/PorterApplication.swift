@@ -47,9 +47,11 @@ public struct PorterApplication: Sendable {
     }
 
     /// The FastCGI server for this application.
-    public func makeServer(logger: Logger, listenOverride: FastCGIServerConfiguration.Listen? = nil) throws -> FastCGIServer {
+    public func makeServer(logger: Logger, listenOverride: FastCGIServerConfiguration.Listen? = nil,
+                           adjust: (inout FastCGIServerConfiguration) -> Void = { _ in }) throws -> FastCGIServer {
         var transport = try configuration.transport()
         if let listenOverride { transport.listen = listenOverride }
+        adjust(&transport)
         let pipeline = try makePipeline(logger: logger)
         let server = FastCGIServer(configuration: transport, pipeline: pipeline, application: application, logger: logger)
         services.register(TransportStatisticsService(statistics: server.statistics))

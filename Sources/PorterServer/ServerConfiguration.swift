@@ -44,6 +44,8 @@ public struct ServerConfiguration: Sendable {
     public var workers: Int = 0
     /// Requests a worker process serves before it is replaced (0: never).
     public var maxRequests: Int = 0
+    /// Requests running longer than this are stopped with 504 (0: no limit).
+    public var requestTimeoutSeconds: Int = 0
     /// Modules, in registration order.
     public var modules: [ModuleEntry] = []
     /// Handler mappings, in match order.
@@ -60,6 +62,7 @@ public struct ServerConfiguration: Sendable {
         t.threads = threads
         t.maxBodyBytes = maxBodyBytes
         t.drainTimeout = .seconds(drainTimeoutSeconds)
+        if requestTimeoutSeconds > 0 { t.requestTimeout = .seconds(requestTimeoutSeconds) }
         return t
     }
 
@@ -84,7 +87,7 @@ public struct ServerConfiguration: Sendable {
 
     init(root: Options, baseDirectory: String) throws(ConfigurationError) {
         let known: Set<String> = ["listen", "socket_mode", "socket_group", "threads", "max_body_bytes", "drain_timeout_seconds",
-                                  "log_level", "workers", "max_requests", "modules", "handlers"]
+                                  "log_level", "workers", "max_requests", "request_timeout_seconds", "modules", "handlers"]
         for key in root.values.keys where !known.contains(key) {
             throw ConfigurationError("porter.toml: unknown setting \"\(key)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -102,6 +105,7 @@ public struct ServerConfiguration: Sendable {
         logLevel = try root.string("log_level", default: logLevel)
         workers = try root.int("workers", default: 0)
         maxRequests = try root.int("max_requests", default: 0)
+        requestTimeoutSeconds = try root.int("request_timeout_seconds", default: 0)
         for (i, item) in (root.values["modules"]?.array ?? []).enumerated() {
             guard let t = item.table, let name = t["name"]?.string else {
                 throw ConfigurationError("porter.toml: modules[\(i)] needs name = \"…\"")

@@ -65,12 +65,48 @@ struct ServeCommand: AsyncParsableCommand {
             try await MasterProcess(configuration: configuration, configPath: config, logger: logger).run()
             return
         }
-        let server = try app.makeServer(logger: logger, listenOverride: MasterProcess.inheritedListen())
-        let group = ServiceGroup(configuration: .init(services: [.init(service: server)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint],
+        let isWorker = MasterProcess.isWorker
+        if isWorker { ProcessControl.terminateWithParent() }
+        let server = try app.makeServer(logger: logger, listenOverride: MasterProcess.inheritedListen()) { transport in
+            if isWorker {
+                // PHP-FPM's request_terminate_timeout: a stuck sync handler costs this worker, not the site.
+                transport.onStuckRequest = { _ in
+                    logger.critical("worker exiting: a request is stuck past its timeout")
+                    Glibc.exit(70)
+                }
+            }
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if isWorker && configuration.maxRequests > 0 {
+            services.append(.init(service: RecyclingService(server: server, maxRequests: configuration.maxRequests, logger: logger),
+                                  successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        let group = ServiceGroup(configuration: .init(services: services,
+                                                      gracefulShutdownSignals: [.sigterm, .sigint, .sigquit],
                                                       logger: logger))
         try await group.run()
         await server.pipeline.shutdown()
+    }
+
+    /// Stops a worker process gracefully after `maxRequests` requests (PHP-FPM's `pm.max_requests`).
+    struct RecyclingService: Service {
+        let server: FastCGIServer
+        let maxRequests: Int
+        let logger: Logger
+
+        func run() async throws {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if server.statistics.acceptedRequests.load(ordering: .relaxed) >= maxRequests {
+                    logger.info("max_requests reached: recycling this worker", metadata: ["requests": .stringConvertible(maxRequests)])
+                    server.shutdown()
+                    await server.waitUntilStopped()
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// The configuration from `path`, else `./porter.toml`, else the built-in demo.
