@@ -171,14 +171,16 @@ struct SessionModuleTests {
     @Test func lockTimeoutAnswers503WithRetryAfter() async throws {
         var configuration = SessionConfiguration()
         configuration.lockTimeout = .milliseconds(100)
-        let pipeline = try sessionPipeline(MemorySessionStore(), configuration: configuration)
+        let gate = Gate()
+        let pipeline = try sessionPipeline(MemorySessionStore(), configuration: configuration, gate: gate)
         let sid = try await startSession(pipeline)
-        async let holder = request(pipeline, "/hold?ms=600", sid: sid)
-        try await Task.sleep(for: .milliseconds(50))
+        async let holder = request(pipeline, "/hold", sid: sid)
+        #expect(await gate.waitUntilHolding())
         let waiter = await request(pipeline, "/count", sid: sid)
         #expect(waiter.response.status == .serviceUnavailable)
         #expect(waiter.response.headers["Retry-After"] == "1")
-        _ = await holder
+        await gate.open()
+        #expect(await holder.response.status == .ok)
         #expect(bodyText(await request(pipeline, "/count", sid: sid)) == "1", "the lock is free again afterwards")
     }
 
