@@ -1,0 +1,50 @@
+public import Foundation
+import PorterServer
+
+/// Tier 3 of the tests: the shipped `nginx/` site, rendered to temporary paths, in front of a Porter
+/// (an in-process server or the `porter` binary) on a temporary unix socket.
+public final class NginxPorterSite: Sendable {
+    /// The running nginx.
+    public let nginx: NginxHarness
+    /// Static files root (nginx serves these itself).
+    public let root: TemporaryDirectory
+    /// Porter's unix socket.
+    public let socketPath: String
+
+    /// The repository's top directory (found from this source file's path, or `PORTER_REPO`).
+    public static var repositoryRoot: String {
+        if let configured = ProcessInfo.processInfo.environment["PORTER_REPO"] { return configured }
+        var dir = (#filePath as NSString).deletingLastPathComponent
+        while !FileManager.default.fileExists(atPath: dir + "/Package.swift") && dir != "/" {
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        return dir
+    }
+
+    /// Renders `nginx/porter.conf` with `locations` (default: the committed `nginx/porter-locations.conf`)
+    /// pointing at `socketPath`, and starts nginx. `staticFiles` are written under the document root.
+    public init(socketPath: String, locations: String? = nil, staticFiles: [String: String] = ["index.html": "<h1>static</h1>\n"]) throws {
+        let repo = NginxPorterSite.repositoryRoot
+        let site = try String(contentsOfFile: repo + "/nginx/porter.conf", encoding: .utf8)
+        let fastcgi = try String(contentsOfFile: repo + "/nginx/porter-fastcgi.conf", encoding: .utf8)
+        let committedLocations = try String(contentsOfFile: repo + "/nginx/porter-locations.conf", encoding: .utf8)
+        root = try TemporaryDirectory(prefix: "porter-www")
+        for (name, contents) in staticFiles { try root.write(contents, to: name) }
+        let cache = try root.makeDirectory("../" + ((root.path as NSString).lastPathComponent) + "-cache")
+        let rendered = NginxConfig.render(site: site, socket: socketPath, root: root.path, listen: "127.0.0.1:{{PORT}}",
+                                          includeDirectory: "{{PREFIX}}", cacheDirectory: cache)
+        self.socketPath = socketPath
+        nginx = try NginxHarness(http: rendered, files: [
+            "porter-fastcgi.conf": fastcgi,
+            "porter-locations.conf": locations ?? committedLocations,
+        ], errorLogLevel: "warn")
+    }
+
+    /// An HTTP client to nginx.
+    public func client(keepAlive: Bool = false, timeout: Duration = .seconds(10)) -> HTTPTestClient {
+        nginx.client(keepAlive: keepAlive, timeout: timeout)
+    }
+
+    /// Stops nginx.
+    public func stop() { nginx.stop() }
+}

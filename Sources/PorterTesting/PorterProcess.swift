@@ -1,0 +1,106 @@
+public import Foundation
+import Glibc
+import Synchronization
+
+/// The built `porter` executable run as a child process (for signals, worker processes, crashes, reloads).
+public final class PorterProcess: Sendable {
+    /// The child's pid.
+    public let pid: pid_t
+    /// Where its stdout and stderr go.
+    public let logPath: String
+    private let exited = Mutex<Int32?>(nil)
+    private nonisolated(unsafe) let process: Process
+
+    /// The `porter` binary next to the test bundle (`.build/<config>/porter`), or `PORTER_BIN`.
+    public static func binaryPath() -> String {
+        if let configured = ProcessInfo.processInfo.environment["PORTER_BIN"] { return configured }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        var dir = (exe as NSString).deletingLastPathComponent
+        while !dir.isEmpty && dir != "/" {
+            if access(dir + "/porter", X_OK) == 0 { return dir + "/porter" }
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        return ".build/debug/porter"
+    }
+
+    /// Starts `porter` with `arguments` (e.g. `["serve", "--config", path]`), output to `logPath`.
+    public init(arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard let log = FileHandle(forWritingAtPath: logPath) else {
+            throw TemporaryDirectoryError(message: "cannot open \(logPath)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: PorterProcess.binaryPath())
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        self.pid = process.processIdentifier
+        self.logPath = logPath
+        self.process = process
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Sends `signal` to the process.
+    public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Waits up to `timeout` for the process to exit; returns its exit status (or 128+signal), nil on timeout.
+    public func waitForExit(timeout: Duration) -> Int32? {
+        if let code = exited.withLock({ $0 }) { return code }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                let code = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+                exited.withLock { $0 = code }
+                return code
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    /// Waits for a unix socket file to appear.
+    public static func waitForSocket(_ path: String, timeout: Duration = .seconds(20)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var st = stat()
+            if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// The log written so far.
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Threads in the process now (from /proc/PID/status), or nil.
+    public var threadCount: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("Threads:") {
+            return Int(line.dropFirst(8).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
+    }
+
+    /// Resident memory in KiB (VmRSS), or nil.
+    public var residentKiB: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+        }
+        return nil
+    }
+}
