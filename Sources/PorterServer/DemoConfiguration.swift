@@ -19,6 +19,24 @@ extension ServerConfiguration {
     [[modules]]
     name = "errors"
 
+    [[modules]]
+    name = "authentication"
+    trust_remote_user = true
+    # Demo secret only: generate your own with `head -c 32 /dev/urandom | xxd -p -c 64`.
+    keys = ["hex:5f0c9b1e3a7d4c2b8e6f1a9d0c3b7e5a2d4f6b8c0e1a3c5e7f9b1d3f5a7c9e0b"]
+    secure = false
+    users_database = "data/users.sqlite"
+
+    [[modules]]
+    name = "authorization"
+    rules = [ { path = "/admin/", allow_roles = ["admin"], deny_users = ["*"] } ]
+    login_url = "/login"
+
+    [[modules]]
+    name = "session"
+    store = "sqlite"
+    path = "data/sessions.sqlite"
+
     [[handlers]]
     verb = "GET,HEAD"
     path = "/hello"
@@ -42,6 +60,40 @@ extension ServerConfiguration {
     verb = "GET,HEAD,POST"
     path = "/sample.ashx"
     handler = "sample"
+
+    [[handlers]]
+    verb = "GET,HEAD,POST"
+    path = "/login"
+    handler = "login"
+
+    [[handlers]]
+    verb = "GET,HEAD,POST"
+    path = "/logout"
+    handler = "logout"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/visits"
+    handler = "visits"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/admin/*"
+    handler = "echo"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "*.rss"
+    handler = "feed"
+    database = "data/feeds.sqlite"
+    cache_control = "public, max-age=60"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "*.atom"
+    handler = "feed"
+    database = "data/feeds.sqlite"
+    cache_control = "public, max-age=60"
 
     """
 }

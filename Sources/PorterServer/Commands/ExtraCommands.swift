@@ -1,4 +1,4 @@
 import ArgumentParser
 
-/// Subcommands contributed by feature areas (feeds, …).
-let extraSubcommands: [any ParsableCommand.Type] = []
+/// Subcommands contributed by feature areas.
+let extraSubcommands: [any ParsableCommand.Type] = [FeedCommand.self, UsersCommand.self]
