@@ -1,0 +1,172 @@
+import Logging
+import Porter
+
+/// The built-in image server: `/images/<path>.jpg?w=300&h=200&fit=cover&fmt=webp&q=80&dpr=2` resized with
+/// libvips; without parameters, the original bytes.
+///
+/// Map it to the prefix's directory, e.g. `registry.add(name: "images", verbs: "GET,HEAD", path: "/images/*",
+/// handler: try ImageHandler(configuration))`. Resizes run on the handler's own OS threads (`threads`),
+/// at most `queue_limit` wait (then 429), identical concurrent requests share one resize, and libvips
+/// is initialised once per process. Reusable and shared: one instance serves every request.
+public final class ImageHandler: AsyncHTTPHandler {
+    /// The settings in effect.
+    public let configuration: ImageServerConfiguration
+    /// The signer for `signing_key`, or nil when resizes need no signature.
+    public let signer: ImageURLSigner?
+    /// Whether this server can encode AVIF (libheif with an AV1 encoder).
+    public let supportsAVIF: Bool
+
+    let directory: SourceDirectory
+    let resizer: ImageResizer
+    private let vipsVersion: String
+
+    /// A handler with `configuration`; throws when the root is missing or a setting is out of range.
+    public init(_ configuration: ImageServerConfiguration) throws(ConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        directory = try SourceDirectory(root: configuration.root)
+        signer = configuration.signingKeys.isEmpty ? nil : ImageURLSigner(keys: configuration.signingKeys)
+        let megabyte = 1 << 20
+        do {
+            try VipsRuntime.start(VipsRuntime.Settings(
+                cacheMaxOperations: configuration.vipsCacheMB > 0 ? 1000 : 0,
+                cacheMaxBytes: configuration.vipsCacheMB * megabyte,
+                cacheMaxFiles: configuration.vipsCacheMB > 0 ? 100 : 0,
+                concurrency: configuration.vipsConcurrency))
+        } catch {
+            throw ConfigurationError("images: \(error)")
+        }
+        vipsVersion = VipsRuntime.version
+        supportsAVIF = configuration.formats.contains(.avif) ? ImageResizer.probeAVIF() : false
+        resizer = ImageResizer(threads: configuration.threads, queueLimit: configuration.queueLimit,
+                               retryAfterSeconds: configuration.retryAfterSeconds)
+    }
+
+    /// A handler from `porter.toml` options (keys: see `ImageServerConfiguration`).
+    public convenience init(options: Options) throws(ConfigurationError) {
+        try self.init(try ImageServerConfiguration(options: options))
+    }
+
+    deinit { resizer.pool.shutdown() }
+
+    /// Counters: resizes run, coalesced requests, 429s, refused bombs, failures.
+    public var statistics: ImageServerStatistics { resizer.statistics }
+
+    /// A signed URL for the image at `path` (e.g. `/images/cat.jpg`) with `parameters`; unsigned when no key is set.
+    public func url(path: String, parameters: ImageParameters) -> String {
+        if let signer { return signer.signedURL(path: path, parameters: parameters) }
+        let items = parameters.queryItems
+        let query = items.map { PercentEncoding.encode($0.name) + "=" + PercentEncoding.encode($0.value) }
+        return ImageURLSigner.encodePath(path) + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+    }
+
+    public func processRequest(_ context: HTTPContext) async throws {
+        let request = context.request
+        guard request.method == .get || request.method == .head else {
+            throw HTTPError(.methodNotAllowed, headers: ["Allow": "GET, HEAD"])
+        }
+        let relative = try ImagePath.relative(path: request.path, rawURI: request.uri, prefix: configuration.prefix)
+        let query = try ParsedImageQuery(request.query)
+        let parameters = query.parameters
+        if parameters.isEmpty {
+            return try serveOriginal(relative, context)
+        }
+
+        let box = try ResizePlan.box(for: parameters, limits: configuration)
+        if let format = parameters.format { try checkAvailable(format) }
+        if let signer {
+            guard let signature = query.signature,
+                  signer.isValid(signature: signature, path: request.path, query: query.signedItems) else {
+                throw HTTPError(.forbidden, message: "missing or invalid image signature")
+            }
+        }
+
+        let file = try directory.open(relative)
+        guard file.size <= configuration.maxSourceBytes else {
+            throw HTTPError(.payloadTooLarge, message: "source image file too large")
+        }
+        guard let source = SourceFormat(sniffing: try file.read(offset: 0, count: 32)) else {
+            throw HTTPError(.unsupportedMediaType, message: "unsupported source image format")
+        }
+        let format = parameters.format ?? negotiatedFormat(source: source, accept: request.headers["Accept"])
+        let plan = ResizePlan(width: box.width, height: box.height, fit: box.fit, format: format,
+                              quality: parameters.quality ?? configuration.quality)
+
+        let validators = ImageValidators(relative: relative, file: file, variant: "\(plan.key)&vips=\(vipsVersion)")
+        var headers = HTTPHeaders()
+        validators.apply(to: &headers)
+        headers["Cache-Control"] = signer != nil ? configuration.cacheControl : configuration.cacheControlUnsigned
+        if parameters.format == nil { headers["Vary"] = "Accept" }
+        headers["X-Content-Type-Options"] = "nosniff"
+        if validators.notModified(request.headers) {
+            return respond(context, status: .notModified, headers: headers, body: [])
+        }
+
+        let key = "\(file.identity):\(file.size):\(file.modifiedSeconds).\(file.modifiedNanoseconds)|\(plan.key)"
+        let maxPixels = configuration.maxSourcePixels
+        let logger = context.logger
+        let outcome = await resizer.result(for: key) { resizer in
+            ImageResizer.render(file: file, source: source, plan: plan, maxSourcePixels: maxPixels,
+                                resizer: resizer, logger: logger)
+        }
+        let image = try outcome.get()
+        headers["Content-Type"] = image.format.contentType
+        respond(context, status: .ok, headers: headers, body: image.bytes)
+    }
+
+    /// The format when `fmt` is absent: WebP if the client accepts it (and it is allowed), else the source's own.
+    func negotiatedFormat(source: SourceFormat, accept: String?) -> ImageFormat {
+        let formats = configuration.formats
+        if formats.contains(.webp), AcceptHeader.accepts(accept, "image/webp") { return .webp }
+        let own = source.defaultOutput
+        if formats.contains(own), own != .avif || supportsAVIF { return own }
+        for fallback in [ImageFormat.jpeg, .png, .webp] where formats.contains(fallback) { return fallback }
+        return .jpeg
+    }
+
+    private func checkAvailable(_ format: ImageFormat) throws(HTTPError) {
+        guard configuration.formats.contains(format) else {
+            throw HTTPError(.badRequest, message: "format \(format.rawValue) is not allowed")
+        }
+        if format == .avif && !supportsAVIF {
+            throw HTTPError(.unsupportedMediaType, message: "avif not supported on this server")
+        }
+    }
+
+    /// The original bytes: buffered up to 1 MiB, streamed in 64 KiB chunks above that.
+    private func serveOriginal(_ relative: String, _ context: HTTPContext) throws(HTTPError) {
+        let file = try directory.open(relative)
+        guard let source = SourceFormat(sniffing: try file.read(offset: 0, count: 32)) else {
+            throw HTTPError(.unsupportedMediaType, message: "unsupported source image format")
+        }
+        let validators = ImageValidators(relative: relative, file: file, variant: "original")
+        var headers = HTTPHeaders()
+        validators.apply(to: &headers)
+        headers["Cache-Control"] = configuration.cacheControlUnsigned
+        headers["X-Content-Type-Options"] = "nosniff"
+        if validators.notModified(context.request.headers) {
+            return respond(context, status: .notModified, headers: headers, body: [])
+        }
+        headers["Content-Type"] = source.contentType
+        if file.size <= 1 << 20 {
+            return respond(context, status: .ok, headers: headers, body: try file.readAll())
+        }
+        respond(context, status: .ok, headers: headers, body: [])
+        let size = file.size
+        context.response.body = .stream { writer in
+            var offset = 0
+            while offset < size {
+                let chunk = try file.read(offset: offset, count: min(64 << 10, size - offset))
+                if chunk.isEmpty { break }
+                try await writer.write(chunk)
+                offset += chunk.count
+            }
+        }
+    }
+
+    private func respond(_ context: HTTPContext, status: HTTPStatus, headers: HTTPHeaders, body: [UInt8]) {
+        context.response.status = status
+        for (name, value) in headers { context.response.headers[name] = value }
+        context.response.body = .buffer(body)
+    }
+}
