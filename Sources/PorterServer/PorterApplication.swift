@@ -16,8 +16,11 @@ public struct PorterApplication: Sendable {
     /// Shared services (trace log, statistics, …).
     public let services = ServiceBox()
 
-    /// An application for `configuration` with the built-in catalogues.
-    public init(configuration: ServerConfiguration) { self.configuration = configuration }
+    /// An application for `configuration` with the built-in catalogues (plus those added via `PorterMain.run`).
+    public init(configuration: ServerConfiguration) {
+        self.configuration = configuration
+        (handlers, modules) = PorterMain.catalogues()
+    }
 
     /// The registry the configuration describes.
     public func makeRegistry(logger: Logger) throws -> HandlerRegistry {

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Porter's two entry points on a fresh Debian bookworm machine (run as root, or with sudo for apt):
+#
+#   deploy/dev.sh demo   build Porter, seed sample data, run Porter + nginx on http://127.0.0.1:8080
+#   deploy/dev.sh test   install what the tests need and run every test (pipeline, FastCGI, nginx tiers)
+#
+# Both install missing Debian packages (apt-get update first) and PyPI packages the tests use.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd)
+
+say() { echo "[porter] $*" >&2; }
+
+# ---------------------------------------------------------------- system packages
+BUILD_PKGS=(libfcgi-dev libfcgi-bin libvips-dev libsqlite3-dev pkg-config nginx-light)
+TEST_PKGS=(postgresql chromium python3-pip)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+ensure_packages() {
+    local missing=() p
+    for p in "$@"; do installed "$p" || missing+=("$p"); done
+    ((${#missing[@]})) || return 0
+    say "installing: ${missing[*]}"
+    local SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+ensure_python() {
+    local missing=() m
+    for m in "$@"; do python3 -c "import ${m%%=*}" 2>/dev/null || missing+=("${m#*=}"); done
+    ((${#missing[@]})) || return 0
+    say "pip installing: ${missing[*]}"
+    python3 -m pip install -q "${missing[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${missing[@]}"
+}
+ensure_swift() {
+    command -v swift >/dev/null && return 0
+    [[ -x /opt/swift/usr/bin/swift ]] && { export PATH=/opt/swift/usr/bin:$PATH; return 0; }
+    echo "Swift 6.1 or later is required (https://www.swift.org/install/linux/)" >&2; exit 1
+}
+
+case "${1:-}" in
+test)
+    ensure_packages "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    ensure_python feedparser=feedparser prometheus_client=prometheus-client PIL=pillow
+    ensure_swift
+    say "building (first build fetches and compiles the Swift dependencies: a few minutes)"
+    swift build --build-tests
+    say "running the tests"
+    set +e
+    swift test --skip-build 2>&1 | tee /tmp/porter-test.log
+    rc=${PIPESTATUS[0]}
+    set -e
+    if ((rc != 0)); then say "tests FAILED (exit $rc; full log: /tmp/porter-test.log)"; exit "$rc"; fi
+    say "all tests passed"
+    ;;
+demo)
+    ensure_packages "${BUILD_PKGS[@]}"
+    ensure_swift
+    RUN=${PORTER_DEMO_DIR:-/tmp/porter-demo}
+    PORT=${PORTER_DEMO_LISTEN:-127.0.0.1:8080}
+    say "building porter (release)"
+    swift build -c release --product porter
+    BIN="$REPO/.build/release/porter"
+    mkdir -p "$RUN"/{www/images,nginx/logs,nginx/tmp,cache} "$REPO/deploy/data"
+    cd "$REPO/deploy"
+    [[ -f data/feeds.sqlite ]] || "$BIN" feed init --seed -d data/feeds.sqlite
+    [[ -f data/users.sqlite ]] || "$BIN" users add demo --password demo --role admin -d data/users.sqlite
+    "$BIN" sample-images "$RUN/www/images"
+    cat >"$RUN/www/index.html" <<'HTML'
+<!doctype html><html><head><meta charset="utf-8"><title>Porter demo</title></head><body>
+<h1>Porter demo</h1><p>Static files come from nginx; these paths are Porter handlers:</p><ul>
+<li><a href="/hello">/hello</a> (sync) and <a href="/slow?ms=500">/slow?ms=500</a> (async)</li>
+<li><a href="/sample.ashx?name=you">/sample.ashx</a> (a generic handler built per request)</li>
+<li><a href="/news.rss">/news.rss</a>, <a href="/news.atom">/news.atom</a>, <a href="/podcast.rss">/podcast.rss</a> (feeds from SQLite)</li>
+<li><a href="/images/sunset.jpg">original</a>, <a href="/images/sunset.jpg?w=300">300 px</a>, <a href="/images/sunset.jpg?w=200&amp;h=200&amp;fit=cover&amp;fmt=webp">200×200 WebP</a></li>
+<li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo), <a href="/admin/">/admin/</a> (role admin)</li>
+<li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a>, <a href="/ping">/ping</a></li>
+</ul></body></html>
+HTML
+    id www-data >/dev/null 2>&1 && chown -R www-data "$RUN/nginx/tmp" "$RUN/cache" "$RUN/nginx/logs" 2>/dev/null || true
+    "$BIN" nginx-site --template "$REPO/nginx/porter.conf" --socket "$RUN/porter.sock" --root "$RUN/www" \
+        --listen "$PORT" --include-directory "$REPO/nginx" --cache-directory "$RUN/cache" >"$RUN/nginx/porter.conf"
+    cat >"$RUN/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $RUN/nginx/nginx.pid;
+error_log $RUN/nginx/logs/error.log warn;
+$(id www-data >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && echo "user www-data;")
+events { worker_connections 1024; }
+http {
+    include /etc/nginx/mime.types;
+    access_log $RUN/nginx/logs/access.log;
+    client_body_temp_path $RUN/nginx/tmp/body;
+    fastcgi_temp_path $RUN/nginx/tmp/fastcgi;
+    proxy_temp_path $RUN/nginx/tmp/proxy;
+    scgi_temp_path $RUN/nginx/tmp/scgi;
+    uwsgi_temp_path $RUN/nginx/tmp/uwsgi;
+    include $RUN/nginx/porter.conf;
+}
+CONF
+    rm -f "$RUN/porter.sock"
+    "$BIN" serve --config "$REPO/deploy/porter.toml" --socket "$RUN/porter.sock" --socket-mode 0666 &
+    PORTER_PID=$!
+    trap 'kill $PORTER_PID ${NGINX_PID:-} 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+    for _ in $(seq 100); do [[ -S "$RUN/porter.sock" ]] && break; sleep 0.1; done
+    nginx -p "$RUN/nginx/" -c "$RUN/nginx/nginx.conf" &
+    NGINX_PID=$!
+    sleep 0.5
+    say "demo running: http://$PORT/  (Ctrl-C stops Porter and nginx)"
+    wait
+    ;;
+*)
+    echo "usage: $0 demo|test" >&2; exit 2 ;;
+esac
