@@ -31,9 +31,27 @@ public final class HTTPContext: @unchecked Sendable {
     /// Skips URL authorization for this request (set by modules that already decided, e.g. the login handler's module).
     public var skipAuthorization = false
     /// The request id: nginx's `$request_id` (`REQUEST_ID` parameter) when given, else a generated one.
-    public let requestID: String
-    /// A logger carrying `request.id` metadata.
-    public var logger: Logger
+    public var requestID: String {
+        if let id = _requestID { return id }
+        let id = request.parameters["REQUEST_ID"] ?? RequestID.generate()
+        _requestID = id
+        return id
+    }
+    private var _requestID: String?
+
+    /// A logger carrying `request.id` metadata (built on first use: most requests never log).
+    public var logger: Logger {
+        get {
+            if let logger = _logger { return logger }
+            var logger = baseLogger
+            logger[metadataKey: "request.id"] = .string(requestID)
+            _logger = logger
+            return logger
+        }
+        set { _logger = newValue }
+    }
+    private var _logger: Logger?
+    private let baseLogger: Logger
     /// Per-event timings and trace messages.
     public var trace = RequestTrace()
 
@@ -41,11 +59,8 @@ public final class HTTPContext: @unchecked Sendable {
     public init(request: HTTPRequest, application: ApplicationState, logger: Logger, requestID: String? = nil) {
         self.request = request
         self.application = application
-        let id = requestID ?? request.parameters["REQUEST_ID"] ?? RequestID.generate()
-        self.requestID = id
-        var logger = logger
-        logger[metadataKey: "request.id"] = .string(id)
-        self.logger = logger
+        self._requestID = requestID
+        self.baseLogger = logger
     }
 
     /// The first error raised, if any (ASP.NET's `Context.Error`).

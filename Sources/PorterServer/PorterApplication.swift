@@ -27,7 +27,11 @@ public struct PorterApplication: Sendable {
         let context = BuildContext(application: application, logger: logger, services: services)
         var registry = HandlerRegistry()
         for entry in configuration.handlers {
-            let source = try handlers.build(entry.handler, options: entry.options, context: context)
+            var options = entry.options
+            let limit = try options.int("max_concurrency", default: 0)
+            options.values["max_concurrency"] = nil
+            var source = try handlers.build(entry.handler, options: options, context: context)
+            if limit > 0 { source = Bulkhead(limit: limit).wrap(source) }
             do {
                 try registry.add(name: entry.handler, verbs: entry.verb, path: entry.path, source: source)
             } catch {
