@@ -1,8 +1,12 @@
 /// An output format the image server can encode (`fmt=` values).
 public enum ImageFormat: String, Sendable, CaseIterable, Hashable {
+    /// JPEG (`image/jpeg`); alpha is flattened on white.
     case jpeg
+    /// PNG (`image/png`), lossless; `q` is ignored.
     case png
+    /// WebP (`image/webp`), keeps alpha.
     case webp
+    /// AVIF (`image/avif`): HEIF with AV1 (libheif + libaom); slow to encode.
     case avif
 
     /// The format named by a `fmt=` value or a configuration entry (`jpg` is accepted for `jpeg`).

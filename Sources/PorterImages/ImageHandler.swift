@@ -60,6 +60,7 @@ public final class ImageHandler: AsyncHTTPHandler {
         return ImageURLSigner.encodePath(path) + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 
+    /// Answers one image request: the original, a 304, or the resized image (awaited from the resize pool).
     public func processRequest(_ context: HTTPContext) async throws {
         let request = context.request
         guard request.method == .get || request.method == .head else {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Logging
 import Porter
 @testable import PorterImages
@@ -19,8 +20,14 @@ enum ImageFixtures {
             return String(cString: made)
         }
         build(base)
+        atexit { ImageFixtures.removeTree(ImageFixtures.base) }
         return base
     }()
+
+    /// Deletes `path` and everything below it (symlinks are removed, never followed).
+    static func removeTree(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
 
     static var root: String { base + "/root" }
 
