@@ -1,0 +1,174 @@
+import Foundation
+import Porter
+
+/// The numbers a status page shows (PHP-FPM's `pm.status_path` fields, in Porter's terms).
+///
+/// Every field is optional: each `ServerStatusSource` fills what it knows (the pipeline's `RequestStatistics`
+/// the request counters, the transport its threads, connections and processes) and `merged(with:)` overlays them.
+public struct ServerStatusSnapshot: Sendable, Equatable, Codable {
+    /// Worker-process counts in master/worker mode.
+    public struct WorkerProcesses: Sendable, Equatable, Codable {
+        /// Processes serving a request now.
+        public var active: Int
+        /// Processes waiting for work.
+        public var idle: Int
+        /// All worker processes.
+        public var total: Int { active + idle }
+
+        /// Counts from their parts.
+        public init(active: Int, idle: Int) {
+            self.active = active
+            self.idle = idle
+        }
+    }
+
+    /// A name for the pool/server (PHP-FPM's `pool`).
+    public var pool: String?
+    /// How processes are managed, e.g. `single` or `master-worker` (PHP-FPM's `process manager`).
+    public var processManager: String?
+    /// When the server started.
+    public var startTime: Date?
+    /// Requests accepted since start (PHP-FPM's `accepted conn`).
+    public var acceptedRequests: Int?
+    /// Requests being served now.
+    public var activeRequests: Int?
+    /// The most requests served at once since start (PHP-FPM's `max active processes`).
+    public var maxActiveRequests: Int?
+    /// Worker threads waiting for work.
+    public var idleThreads: Int?
+    /// Worker threads serving a request.
+    public var busyThreads: Int?
+    /// All worker threads.
+    public var totalThreads: Int?
+    /// Kept-alive connections parked without a thread (waiting for their next request).
+    public var parkedConnections: Int?
+    /// Connections waiting in the listen backlog, if the platform reports it.
+    public var listenQueue: Int?
+    /// The largest listen queue seen, if known.
+    public var maxListenQueue: Int?
+    /// Requests slower than the slow-request threshold since start.
+    public var slowRequests: Int?
+    /// The process id of the process answering.
+    public var processID: Int32?
+    /// Worker-process counts (master/worker mode only).
+    public var workerProcesses: WorkerProcesses?
+    /// Requests served per handler name since start.
+    public var handlerRequests: [String: Int]
+    /// Request durations per handler, route and status class (for the Prometheus histogram; not in JSON).
+    public var requestDurations: RequestDurationHistogram?
+
+    /// A snapshot with only the given fields set.
+    public init(pool: String? = nil, processManager: String? = nil, startTime: Date? = nil, acceptedRequests: Int? = nil,
+                activeRequests: Int? = nil, maxActiveRequests: Int? = nil, idleThreads: Int? = nil, busyThreads: Int? = nil,
+                totalThreads: Int? = nil, parkedConnections: Int? = nil, listenQueue: Int? = nil, maxListenQueue: Int? = nil,
+                slowRequests: Int? = nil, processID: Int32? = nil, workerProcesses: WorkerProcesses? = nil,
+                handlerRequests: [String: Int] = [:], requestDurations: RequestDurationHistogram? = nil) {
+        self.pool = pool
+        self.processManager = processManager
+        self.startTime = startTime
+        self.acceptedRequests = acceptedRequests
+        self.activeRequests = activeRequests
+        self.maxActiveRequests = maxActiveRequests
+        self.idleThreads = idleThreads
+        self.busyThreads = busyThreads
+        self.totalThreads = totalThreads
+        self.parkedConnections = parkedConnections
+        self.listenQueue = listenQueue
+        self.maxListenQueue = maxListenQueue
+        self.slowRequests = slowRequests
+        self.processID = processID
+        self.workerProcesses = workerProcesses
+        self.handlerRequests = handlerRequests
+        self.requestDurations = requestDurations
+    }
+
+    /// This snapshot overlaid with `other`: each field `other` sets replaces this one's; handler counts are
+    /// united (`other` wins per name); duration histograms are combined.
+    public func merged(with other: ServerStatusSnapshot) -> ServerStatusSnapshot {
+        var m = self
+        m.pool = other.pool ?? pool
+        m.processManager = other.processManager ?? processManager
+        m.startTime = other.startTime ?? startTime
+        m.acceptedRequests = other.acceptedRequests ?? acceptedRequests
+        m.activeRequests = other.activeRequests ?? activeRequests
+        m.maxActiveRequests = other.maxActiveRequests ?? maxActiveRequests
+        m.idleThreads = other.idleThreads ?? idleThreads
+        m.busyThreads = other.busyThreads ?? busyThreads
+        m.totalThreads = other.totalThreads ?? totalThreads
+        m.parkedConnections = other.parkedConnections ?? parkedConnections
+        m.listenQueue = other.listenQueue ?? listenQueue
+        m.maxListenQueue = other.maxListenQueue ?? maxListenQueue
+        m.slowRequests = other.slowRequests ?? slowRequests
+        m.processID = other.processID ?? processID
+        m.workerProcesses = other.workerProcesses ?? workerProcesses
+        m.handlerRequests.merge(other.handlerRequests) { _, new in new }
+        switch (requestDurations, other.requestDurations) {
+        case (let a?, let b?): m.requestDurations = a.combined(with: b)
+        case (nil, let b?): m.requestDurations = b
+        default: break
+        }
+        return m
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case pool
+        case processManager = "process_manager"
+        case startTime = "start_time"
+        case acceptedRequests = "accepted_requests"
+        case activeRequests = "active_requests"
+        case maxActiveRequests = "max_active_requests"
+        case idleThreads = "idle_threads"
+        case busyThreads = "busy_threads"
+        case totalThreads = "total_threads"
+        case parkedConnections = "parked_connections"
+        case listenQueue = "listen_queue"
+        case maxListenQueue = "max_listen_queue"
+        case slowRequests = "slow_requests"
+        case processID = "pid"
+        case workerProcesses = "worker_processes"
+        case handlerRequests = "handler_requests"
+    }
+}
+
+/// Something that reports server numbers for the status page: the pipeline's `RequestStatistics`, the
+/// FastCGI transport (threads, parked connections, listen queue) and, in master/worker mode, the master.
+public protocol ServerStatusSource: Sendable {
+    /// The numbers as of now; leave fields you do not know `nil`.
+    func statusSnapshot() async -> ServerStatusSnapshot
+}
+
+/// The status sources of a process, kept in `ApplicationState` so handlers built from options can find them.
+public enum ServerStatusSources {
+    /// The well-known `ApplicationState` key holding `[any ServerStatusSource]`.
+    public static let applicationKey = "porter.ops.statusSources"
+    /// The well-known `ApplicationState` key holding the `RequestStatistics` that `MetricsModule` feeds.
+    public static let statisticsKey = "porter.ops.requestStatistics"
+
+    /// Adds `source` to the process's sources (the transport calls this once at start).
+    public static func register(_ source: any ServerStatusSource, in application: ApplicationState) {
+        application.update { dict in
+            var list = dict[applicationKey] as? [any ServerStatusSource] ?? []
+            list.append(source)
+            dict[applicationKey] = list
+        }
+    }
+
+    /// The registered sources, in registration order.
+    public static func all(in application: ApplicationState) -> [any ServerStatusSource] {
+        application.value(applicationKey, as: [any ServerStatusSource].self) ?? []
+    }
+
+    /// The merged snapshot: `statistics` (or the published `RequestStatistics`) first, then every registered
+    /// source overlaid in registration order.
+    public static func snapshot(statistics: RequestStatistics?, extra: [any ServerStatusSource],
+                                application: ApplicationState) async -> ServerStatusSnapshot {
+        var merged = ServerStatusSnapshot(processID: getpid())
+        if let stats = statistics ?? application.value(statisticsKey, as: RequestStatistics.self) {
+            merged = merged.merged(with: await stats.statusSnapshot())
+        }
+        for source in extra + all(in: application) {
+            merged = merged.merged(with: await source.statusSnapshot())
+        }
+        return merged
+    }
+}

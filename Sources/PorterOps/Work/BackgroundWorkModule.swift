@@ -1,0 +1,54 @@
+import Porter
+
+/// Owns the process's `BackgroundWorkQueue`: opens it at construction, publishes it in `ApplicationState`
+/// (`BackgroundWorkQueue.applicationKey`) for handlers, and drains it in `shutdown()` (the pipeline's Dispose).
+///
+/// Options: `database` (SQLite file path, required), `max_concurrent` (2), `max_queued` (100),
+/// `retry_after` (seconds, 5), `shutdown_grace` (seconds, 30), `retention_days` (7; 0 keeps forever).
+public struct BackgroundWorkModule: HTTPModule {
+    /// The queue.
+    public let queue: BackgroundWorkQueue
+    /// How long `shutdown()` lets running items finish before cancelling them.
+    public let shutdownGrace: Duration
+
+    /// A module owning `queue`.
+    public init(queue: BackgroundWorkQueue, shutdownGrace: Duration = .seconds(30)) {
+        self.queue = queue
+        self.shutdownGrace = shutdownGrace
+    }
+
+    /// A module configured from `porter.toml` options; opens the SQLite file.
+    public init(options: Options) throws {
+        guard let path = try options.string("database"), !path.isEmpty else {
+            throw ConfigurationError("\(options.origin): database (an SQLite file path) is required")
+        }
+        let maxConcurrent = try options.int("max_concurrent", default: 2)
+        let maxQueued = try options.int("max_queued", default: 100)
+        let retryAfter = try options.int("retry_after", default: 5)
+        let grace = try options.double("shutdown_grace", default: 30)
+        let retentionDays = try options.int("retention_days", default: 7)
+        guard maxConcurrent >= 1 else { throw ConfigurationError("\(options.origin): max_concurrent must be at least 1") }
+        guard maxQueued >= 0 else { throw ConfigurationError("\(options.origin): max_queued must not be negative") }
+        guard retryAfter >= 0 else { throw ConfigurationError("\(options.origin): retry_after must not be negative") }
+        guard grace >= 0, grace.isFinite else { throw ConfigurationError("\(options.origin): shutdown_grace must be a non-negative number") }
+        guard retentionDays >= 0 else { throw ConfigurationError("\(options.origin): retention_days must not be negative") }
+        let queue = try BackgroundWorkQueue(
+            databasePath: path,
+            limits: .init(maxConcurrent: maxConcurrent, maxQueued: maxQueued, retryAfterSeconds: retryAfter),
+            retention: retentionDays == 0 ? nil : .seconds(retentionDays * 24 * 3600))
+        self.init(queue: queue, shutdownGrace: .milliseconds(Int64(grace * 1000)))
+    }
+
+    public var name: String { "backgroundWork" }
+
+    public func subscribe(to events: inout ModuleEvents) {
+        let queue = self.queue
+        events.on(.beginRequest) { ctx in
+            _ = ctx.application.publishIfAbsent(BackgroundWorkQueue.applicationKey) { queue }
+        }
+    }
+
+    public func shutdown() async {
+        await queue.shutdown(grace: shutdownGrace)
+    }
+}

@@ -1,0 +1,260 @@
+import Foundation
+import Synchronization
+import Testing
+import Porter
+@testable import PorterOps
+
+/// Reads `SELECT id, status, message FROM porter_work_items` with Python's sqlite3 (an independent reader).
+func sqliteRows(_ path: String) async throws -> [String: (status: String, message: String?)] {
+    let script = """
+    import json, sqlite3, sys
+    con = sqlite3.connect(sys.argv[1])
+    print(json.dumps([list(r) for r in con.execute("SELECT id, status, message FROM porter_work_items")]))
+    """
+    let result = try await runProgram(try #require(findExecutable("python3")), ["-c", script, path])
+    guard result.status == 0, let rows = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[Any]] else {
+        throw WorkFailure("sqlite3 read failed: \(result.stderr)")
+    }
+    var out: [String: (String, String?)] = [:]
+    for row in rows { out[row[0] as! String] = (row[1] as! String, row[2] as? String) }
+    return out
+}
+
+/// Inserts a row with python's sqlite3, as another (possibly dead) process would have left it.
+func sqliteInsert(_ path: String, id: String, status: String, owner: String) async throws {
+    let script = """
+    import sqlite3, sys, time
+    con = sqlite3.connect(sys.argv[1])
+    con.execute("INSERT INTO porter_work_items (id, name, status, created_at, owner) VALUES (?, 'old', ?, ?, ?)",
+                (sys.argv[2], sys.argv[3], time.time(), sys.argv[4]))
+    con.commit()
+    """
+    let result = try await runProgram(try #require(findExecutable("python3")), ["-c", script, path, id, status, owner])
+    guard result.status == 0 else { throw WorkFailure("sqlite3 insert failed: \(result.stderr)") }
+}
+
+func workPipeline(queue: BackgroundWorkQueue?, modules: [any HTTPModule] = [], steps: Int = 3, step: Duration = .milliseconds(100)) throws -> Pipeline {
+    var registry = HandlerRegistry()
+    try registry.add(name: "report", verbs: "POST", path: "/reports", handler: ReportHandler(queue: queue, steps: steps, stepDuration: step))
+    try registry.add(name: "work", verbs: "GET", path: "/work/*", handler: WorkStatusHandler(queue: queue))
+    return Pipeline(registry: registry, modules: modules)
+}
+
+func json(_ ctx: HTTPContext) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(ctx.response.bufferedBody ?? [])) as? [String: Any])
+}
+
+@Suite struct BackgroundWorkTests {
+    @Test func reportAnswers202WithLocationAndFinishes() async throws {
+        let path = temporaryPath(".sqlite")
+        let queue = try BackgroundWorkQueue(databasePath: path)
+        let app = ApplicationState()
+        let pipeline = try workPipeline(queue: queue)
+        let ctx = await send(pipeline, "/reports", method: .post, application: app)
+        #expect(ctx.response.status == .accepted)
+        let location = try #require(ctx.response.headers["Location"])
+        #expect(location.hasPrefix("/work/"))
+        let id = String(location.dropFirst("/work/".count))
+        #expect(WorkItemID(id) != nil)
+        #expect(try json(ctx)["id"] as? String == id)
+        // Answered before the 300 ms job finished.
+        let itemID = try #require(WorkItemID(id))
+        let atResponse = try #require(try queue.record(itemID))
+        #expect(atResponse.status == .queued || atResponse.status == .running)
+
+        var seen: [String] = []
+        var progress: Set<String> = []
+        let finished = try await eventually(timeout: .seconds(10)) {
+            let status = try json(await send(pipeline, location, application: app))
+            let name = status["status"] as! String
+            if seen.last != name { seen.append(name) }
+            if let p = status["progress"] as? String { progress.insert(p) }
+            return name == "succeeded"
+        }
+        #expect(finished)
+        #expect(seen.last == "succeeded")
+        #expect(!seen.contains("failed") && !seen.contains("interrupted"))
+        #expect(progress.contains("step 1 of 3"))
+        let final = try json(await send(pipeline, location, application: app))
+        #expect(final["started_at"] is String && final["finished_at"] is String)
+        #expect(try await sqliteRows(path)[id]?.status == "succeeded")
+        await queue.shutdown(grace: .seconds(1))
+    }
+
+    @Test func unknownAndMalformedIdsAre404() async throws {
+        let queue = try BackgroundWorkQueue(databasePath: temporaryPath(".sqlite"))
+        let pipeline = try workPipeline(queue: queue)
+        for path in ["/work/" + WorkItemID().rawValue, "/work/nope", "/work/'%3B%20DROP%20TABLE", "/work/"] {
+            #expect(await send(pipeline, path, application: ApplicationState()).response.status == .notFound, "\(path)")
+        }
+    }
+
+    @Test func transitionsQueuedRunningSucceeded() async throws {
+        let queue = try BackgroundWorkQueue(databasePath: temporaryPath(".sqlite"), limits: .init(maxConcurrent: 1))
+        let gate = Gate()
+        let first = try queue.enqueue(name: "blocker") { _ in await gate.wait() }
+        let second = try queue.enqueue(name: "second") { work in work.setProgress("halfway") }
+        #expect(try await eventually { try queue.record(first)?.status == .running })
+        #expect(try queue.record(second)?.status == .queued)
+        #expect(queue.queuedCount == 1 && queue.runningCount == 1)
+        gate.open.store(true, ordering: .sequentiallyConsistent)
+        #expect(try await eventually { try queue.record(second)?.status == .succeeded })
+        let record = try #require(try queue.record(second))
+        #expect(record.progress == "halfway" && record.name == "second")
+        #expect(record.startedAt != nil && record.finishedAt != nil && record.startedAt! >= record.createdAt)
+        #expect(try queue.record(first)?.status == .succeeded)
+        await queue.shutdown(grace: .seconds(1))
+    }
+
+    @Test func failuresAreRecordedWithoutInternals() async throws {
+        let queue = try BackgroundWorkQueue(databasePath: temporaryPath(".sqlite"))
+        struct Secret: Error { let password = "hunter2" }
+        let a = try queue.enqueue(name: "a") { _ in throw WorkFailure("disk full") }
+        let b = try queue.enqueue(name: "b") { _ in throw Secret() }
+        #expect(try await eventually { try queue.record(a)?.status.isFinal == true && queue.record(b)?.status.isFinal == true })
+        #expect(try queue.record(a)?.status == .failed("disk full"))
+        #expect(try queue.record(b)?.status == .failed("the work item failed"))
+        let pipeline = try workPipeline(queue: queue)
+        let body = await send(pipeline, "/work/\(b)", application: ApplicationState()).bodyText
+        #expect(body.contains("\"failed\"") && !body.contains("hunter2"))
+        await queue.shutdown(grace: .seconds(1))
+    }
+
+    @Test(arguments: [1, 3])
+    func boundedConcurrency(limit: Int) async throws {
+        let queue = try BackgroundWorkQueue(databasePath: temporaryPath(".sqlite"), limits: .init(maxConcurrent: limit))
+        let current = Atomic<Int>(0), peak = Atomic<Int>(0)
+        var ids: [WorkItemID] = []
+        for i in 0..<10 {
+            ids.append(try queue.enqueue(name: "job\(i)") { _ in
+                let now = current.add(1, ordering: .sequentiallyConsistent).newValue
+                _ = peak.max(now, ordering: .sequentiallyConsistent)
+                try await Task.sleep(for: .milliseconds(30))
+                current.subtract(1, ordering: .sequentiallyConsistent)
+            })
+        }
+        #expect(try await eventually { try ids.allSatisfy { try queue.record($0)?.status == .succeeded } })
+        #expect(peak.load(ordering: .sequentiallyConsistent) == limit)
+        #expect(queue.peakRunning == limit)
+        // They started in the order they were enqueued.
+        let starts = try ids.map { try #require(try queue.record($0)?.startedAt) }
+        #expect(starts == starts.sorted())
+        await queue.shutdown(grace: .seconds(1))
+    }
+
+    @Test func queueFullAnswers503WithRetryAfter() async throws {
+        let queue = try BackgroundWorkQueue(databasePath: temporaryPath(".sqlite"),
+                                            limits: .init(maxConcurrent: 1, maxQueued: 2, retryAfterSeconds: 7))
+        let gate = Gate()
+        for _ in 0..<3 { try queue.enqueue(name: "fill") { _ in await gate.wait() } }
+        #expect(throws: BackgroundWorkError.queueFull(retryAfterSeconds: 7)) {
+            try queue.enqueue(name: "overflow") { _ in }
+        }
+        let pipeline = try workPipeline(queue: queue)
+        let ctx = await send(pipeline, "/reports", method: .post, application: ApplicationState())
+        #expect(ctx.response.status == .serviceUnavailable)
+        #expect(ctx.response.headers["Retry-After"] == "7")
+        gate.open.store(true, ordering: .sequentiallyConsistent)
+        #expect(await eventually { queue.runningCount == 0 && queue.queuedCount == 0 })
+        try queue.enqueue(name: "fits again") { _ in }
+        await queue.shutdown(grace: .seconds(1))
+    }
+
+    @Test func shutdownInterruptsUnfinishedAndAReopenedQueueReportsIt() async throws {
+        let path = temporaryPath(".sqlite")
+        let queue = try BackgroundWorkQueue(databasePath: path, limits: .init(maxConcurrent: 2))
+        let quick = try queue.enqueue(name: "quick") { _ in try await Task.sleep(for: .milliseconds(50)) }
+        let cooperative = try queue.enqueue(name: "cooperative") { work in
+            while true { try await Task.sleep(for: .milliseconds(20)); work.setProgress("still going") }
+        }
+        let stubbornRelease = Atomic<Bool>(false)
+        let stubborn = try queue.enqueue(name: "stubborn") { _ in
+            // Ignores cancellation entirely (blocks its thread in short naps).
+            while !stubbornRelease.load(ordering: .sequentiallyConsistent) { usleep(2_000) }
+        }
+        let waiting = try queue.enqueue(name: "waiting") { _ in }
+        #expect(try await eventually { try queue.record(quick)?.status == .succeeded && queue.record(cooperative)?.status == .running })
+        #expect(try await eventually { try queue.record(stubborn)?.status == .running })
+        #expect(try queue.record(waiting)?.status == .queued)
+
+        let summary = await queue.shutdown(grace: .milliseconds(200), cancellationGrace: .milliseconds(200))
+        #expect(summary.interruptedQueued == 1)
+        #expect(summary.cancelledRunning == 2)
+        #expect(!queue.isAccepting)
+        #expect(throws: BackgroundWorkError.self) { try queue.enqueue(name: "late") { _ in } }
+        stubbornRelease.store(true, ordering: .sequentiallyConsistent)
+        try await Task.sleep(for: .milliseconds(50))   // the stubborn item ends now; it must not overwrite "interrupted"
+
+        let rows = try await sqliteRows(path)
+        #expect(rows[quick.rawValue]?.status == "succeeded")
+        #expect(rows[cooperative.rawValue]?.status == "interrupted")
+        #expect(rows[stubborn.rawValue]?.status == "interrupted")
+        #expect(rows[waiting.rawValue]?.status == "interrupted")
+        #expect(rows[waiting.rawValue]?.message == "the server stopped before the item started")
+
+        let reopened = try BackgroundWorkQueue(databasePath: path)
+        #expect(reopened.recoveredItems.isEmpty)   // nothing was left running: shutdown recorded it all
+        for id in [cooperative, stubborn, waiting] { #expect(try reopened.record(id)?.status == .interrupted) }
+        #expect(try reopened.record(cooperative)?.progress == "still going")
+        let pipeline = try workPipeline(queue: reopened)
+        let status = try json(await send(pipeline, "/work/\(stubborn)", application: ApplicationState()))
+        #expect(status["status"] as? String == "interrupted")
+        #expect(status["message"] as? String != nil)
+        await reopened.shutdown(grace: .seconds(1))
+    }
+
+    @Test func itemsLeftByADeadProcessAreInterruptedOnOpen() async throws {
+        let path = temporaryPath(".sqlite")
+        let first = try BackgroundWorkQueue(databasePath: path)   // creates the schema
+        await first.shutdown(grace: .zero)
+        let dead1 = WorkItemID(), dead2 = WorkItemID(), alive = WorkItemID()
+        try await sqliteInsert(path, id: dead1.rawValue, status: "running", owner: "999999999:1")
+        try await sqliteInsert(path, id: dead2.rawValue, status: "queued", owner: "1:0")   // pid 1, but a different start time
+        let pid1 = try #require(ProcessIdentity.identity(of: 1))
+        try await sqliteInsert(path, id: alive.rawValue, status: "running", owner: pid1)   // a live process owns it
+        let queue = try BackgroundWorkQueue(databasePath: path)
+        #expect(Set(queue.recoveredItems) == [dead1, dead2])
+        #expect(try queue.record(dead1)?.status == .interrupted)
+        #expect(try queue.record(dead2)?.status == .interrupted)
+        #expect(try queue.record(alive)?.status == .running)
+        #expect(try await sqliteRows(path)[dead1.rawValue]?.status == "interrupted")
+        await queue.shutdown(grace: .zero)
+    }
+
+    @Test func anAbandonedQueueInThisProcessIsRecoveredByTheNextOne() async throws {
+        let path = temporaryPath(".sqlite")
+        let crashed = try BackgroundWorkQueue(databasePath: path)
+        let id = try crashed.enqueue(name: "lost") { _ in try await Task.sleep(for: .seconds(30)) }
+        #expect(try await eventually { try crashed.record(id)?.status == .running })
+        let next = try BackgroundWorkQueue(databasePath: path)   // as after a crash: nobody called shutdown
+        #expect(next.recoveredItems == [id])
+        #expect(try next.record(id)?.status == .interrupted)
+        await crashed.shutdown(grace: .zero, cancellationGrace: .milliseconds(100))
+        await next.shutdown(grace: .zero)
+    }
+
+    @Test func moduleOptionsPublishTheQueueAndDrainOnShutdown() async throws {
+        let path = temporaryPath(".sqlite")
+        let module = try BackgroundWorkModule(options: Options([
+            "database": .string(path), "max_concurrent": .int(1), "max_queued": .int(5), "shutdown_grace": .double(0.1),
+        ]))
+        #expect(module.queue.limits == .init(maxConcurrent: 1, maxQueued: 5, retryAfterSeconds: 5))
+        let handlerPipeline = try workPipeline(queue: nil, modules: [module], steps: 50, step: .milliseconds(50))
+        let app = ApplicationState()
+        let ctx = await send(handlerPipeline, "/reports", method: .post, application: app)
+        #expect(ctx.response.status == .accepted)
+        #expect(BackgroundWorkQueue.installed(in: app) === module.queue)
+        let location = try #require(ctx.response.headers["Location"])
+        await handlerPipeline.shutdown()
+        let status = try json(await send(handlerPipeline, location, application: app))
+        #expect(status["status"] as? String == "interrupted")
+        #expect(throws: ConfigurationError.self) { try BackgroundWorkModule(options: Options([:])) }
+        #expect(throws: ConfigurationError.self) {
+            try BackgroundWorkModule(options: Options(["database": .string(path), "max_concurrent": .int(0)]))
+        }
+        // Without a queue anywhere, the handlers answer 503 rather than crash.
+        let bare = try workPipeline(queue: nil)
+        #expect(await send(bare, "/reports", method: .post, application: ApplicationState()).response.status == .serviceUnavailable)
+    }
+}
+
