@@ -117,7 +117,7 @@ public final class Pipeline: Sendable {
             case .execute:
                 guard let selected = ctx.handler else { break }
                 guard case .sync(let handler) = selected.handler,
-                      syncExecutor.map({ $0.isCurrentThreadWorker }) ?? true else { return .suspended(cursor) }
+                      (ctx.syncExecutor ?? syncExecutor).map({ $0.isCurrentThreadWorker }) ?? true else { return .suspended(cursor) }
                 let start = MonotonicClock.nanoseconds()
                 do {
                     try handler.processRequest(ctx)
@@ -160,7 +160,7 @@ public final class Pipeline: Sendable {
                 case .async(let handler):
                     try await handler.processRequest(ctx)
                 case .sync(let handler):
-                    if let executor = syncExecutor {
+                    if let executor = ctx.syncExecutor ?? syncExecutor {
                         try await executor.run { try handler.processRequest(ctx) }
                     } else {
                         try handler.processRequest(ctx)

@@ -42,8 +42,12 @@ public final class FastCGIServer: Service, Sendable {
         self.gate = RequestGate(limits: .init(maxParamsBytes: configuration.maxParamsBytes))
     }
 
-    /// The executor that runs sync handlers on this server's worker threads.
+    /// The executor that runs sync work on some running server's worker threads (for pipelines built
+    /// before their server); each request itself uses its own server's `executor`.
     public static let workerExecutor: any SyncWorkExecutor = WorkerExecutorProxy()
+
+    /// Runs sync work on this server's worker threads.
+    public var executor: any SyncWorkExecutor { ServerExecutor(server: self) }
 
     // MARK: - Service
 
@@ -258,6 +262,7 @@ public final class FastCGIServer: Service, Sendable {
             return
         }
         let context = HTTPContext(request: HTTPRequest(cgiParameters: params, body: body), application: application, logger: logger)
+        context.syncExecutor = executor
         switch pipeline.start(context) {
         case .finished:
             respond(conn, context)
@@ -507,6 +512,13 @@ struct StreamWriter: ResponseBodyWriter {
         let ok = bytes.withUnsafeBytes { request.write($0) }
         guard ok, request.flush() else { throw HTTPError(.badGateway, message: "client went away") }
     }
+}
+
+/// Runs sync work on one server's worker threads.
+struct ServerExecutor: SyncWorkExecutor {
+    let server: FastCGIServer
+    var isCurrentThreadWorker: Bool { WorkerThread.isCurrent }
+    func execute(_ work: @escaping @Sendable () -> Void) { server.enqueue(work) }
 }
 
 /// Routes sync work to the worker threads of the running server(s) in this process.

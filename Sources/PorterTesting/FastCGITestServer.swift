@@ -47,6 +47,11 @@ public final class FastCGITestServer: Sendable {
         return try c.send(request)
     }
 
+    /// Sends one request on a fresh connection from a thread of its own (does not block the test's task pool).
+    public func fetch(_ request: FastCGIRequest) async throws -> FastCGIResponse {
+        try await ConcurrentClients.offPool { try self.send(request) }
+    }
+
     /// Stops the server gracefully and waits for it.
     public func stop() async {
         server.shutdown()

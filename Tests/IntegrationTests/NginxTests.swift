@@ -66,20 +66,20 @@ struct NginxTests {
     func routing() async throws {
         let (server, site) = try Self.site()
         let http = site.client()
-        let index = try http.get("/index.html")
+        let index = try await http.fetch("/index.html")
         #expect(index.status == 200 && index.text == "<h1>static</h1>\n")
-        let hello = try http.get("/hello")
+        let hello = try await http.fetch("/hello")
         #expect(hello.status == 200 && hello.text == "Hello, world\n")
-        #expect(try http.get("/deep/x.HELLO").text == "Hello, world\n")
-        #expect(try http.get("/missing.txt").status == 404)
-        let head = try http.head("/hello")
+        #expect(try await http.fetch("/deep/x.HELLO").text == "Hello, world\n")
+        #expect(try await http.fetch("/missing.txt").status == 404)
+        let head = try await http.fetch("/hello", method: "HEAD")
         #expect(head.status == 200 && head.body.isEmpty)
-        let echo = try http.post("/echo?x=%41", text: "a=1&b=two+words", contentType: "application/x-www-form-urlencoded")
+        let echo = try await http.fetch("/echo?x=%41", method: "POST", headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Array("a=1&b=two+words".utf8))
         #expect(echo.status == 200)
         #expect(echo.text.contains(#""form":[["a","1"],["b","two words"]]"#))
         #expect(echo.text.contains(#""query":[["x","A"]]"#))
         #expect(echo.text.contains(#""REQUEST_ID""#), "nginx passes $request_id")
-        let wrongVerb = try http.send(method: "DELETE", path: "/hello")
+        let wrongVerb = try await http.fetch("/hello", method: "DELETE")
         #expect(wrongVerb.status == 405)
         #expect(wrongVerb.headers["Allow"] == "GET, HEAD")
         site.stop()
@@ -90,7 +90,7 @@ struct NginxTests {
     @Test("keepalive: 64 clients on 8 threads through upstream keepalive; no request waits for an idle connection")
     func keepaliveDoesNotStarve() async throws {
         let (server, site) = try Self.site()
-        let results = ConcurrentClients.run(64) { _ -> Duration in
+        let results = await ConcurrentClients.run(64) { _ -> Duration in
             let http = site.client(keepAlive: true)
             defer { http.close() }
             var worst: Duration = .zero
@@ -108,7 +108,7 @@ struct NginxTests {
         #expect(worst.max()! < .seconds(1), "slowest request \(worst.max()!)")
         #expect(server.statistics.parkedConnections.load(ordering: .relaxed) > 0, "nginx keeps connections, Porter parks them")
         let start = ContinuousClock.now
-        #expect(try site.client().get("/hello").status == 200)
+        #expect(try await site.client().fetch("/hello").status == 200)
         #expect(ContinuousClock.now - start < .milliseconds(500), "a plain request right after the load is answered at once")
         site.stop()
         server.shutdown()
@@ -132,14 +132,14 @@ struct NginxTests {
 
 @Suite("The porter process behind nginx", .enabled(if: nginxAvailable, "nginx is not installed"), .serialized)
 struct PorterProcessTests {
-    static func start(_ extra: String = "", arguments: [String] = []) throws -> (PorterProcess, NginxPorterSite, TemporaryDirectory) {
+    static func start(_ extra: String = "", arguments: [String] = []) async throws -> (PorterProcess, NginxPorterSite, TemporaryDirectory) {
         let dir = try TemporaryDirectory(prefix: "porter-p")
         let (configuration, text) = try integrationConfiguration(socket: dir.path("s"), extra: extra)
         let configPath = try dir.write(text, to: "porter.toml")
         let porter = try PorterProcess(arguments: ["serve", "--config", configPath] + arguments, logPath: dir.path("porter.log"))
-        #expect(PorterProcess.waitForSocket(dir.path("s")), "porter started")
+        #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path("s")) }, "porter started")
         let site = try NginxPorterSite(socketPath: dir.path("s"), locations: NginxConfig.locations(for: configuration))
-        let probe = try site.client().get("/hello")
+        let probe = try await site.client().fetch("/hello")
         if probe.status != 200 {
             Issue.record("porter not answering through nginx (\(probe.status)).\nporter log:\n\(porter.log)\nnginx log:\n\(site.nginx.errorLog)")
         }
@@ -147,30 +147,30 @@ struct PorterProcessTests {
     }
 
     @Test("async handlers hold no thread: 200 concurrent 1 s requests finish in about 1 s on a small fixed thread count")
-    func asyncThroughNginx() throws {
-        let (porter, site, dir) = try Self.start()
+    func asyncThroughNginx() async throws {
+        let (porter, site, dir) = try await Self.start()
         let threadsBefore = porter.threadCount ?? 0
         let start = ContinuousClock.now
-        let results = ConcurrentClients.run(200) { _ in try site.client(timeout: .seconds(20)).get("/slow?ms=1000").status }
+        let results = await ConcurrentClients.run(200) { _ in try site.client(timeout: .seconds(20)).get("/slow?ms=1000").status }
         let elapsed = ContinuousClock.now - start
         #expect(results.allSatisfy { (try? $0.get()) == 200 })
         #expect(elapsed < .seconds(4), "200 × 1 s took \(elapsed)")
         let threads = porter.threadCount ?? 99
         #expect(threads <= 32, "threads: \(threadsBefore) before, \(threads) after")
         porter.signal(SIGTERM)
-        #expect(porter.waitForExit(timeout: .seconds(10)) == 0)
+        #expect((try await ConcurrentClients.offPool { porter.waitForExit(timeout: .seconds(10)) }) == 0)
         site.stop()
         withExtendedLifetime(dir) {}
     }
 
     @Test("SIGTERM drains: in-flight requests finish with 200 and the process exits 0")
-    func sigtermDrains() throws {
-        let (porter, site, dir) = try Self.start()
-        let inflight = Task.detached { ConcurrentClients.run(30) { _ in try site.client(timeout: .seconds(20)).get("/slow?ms=1500").status } }
-        usleep(500_000)
+    func sigtermDrains() async throws {
+        let (porter, site, dir) = try await Self.start()
+        let inflight = Task.detached { await ConcurrentClients.run(30) { _ in try site.client(timeout: .seconds(20)).get("/slow?ms=3000").status } }
+        try await Task.sleep(for: .milliseconds(1500))
         porter.signal(SIGTERM)
-        #expect(porter.waitForExit(timeout: .seconds(15)) == 0)
-        let statuses = try awaitResult(inflight).map { (try? $0.get()) ?? -1 }
+        #expect((try await ConcurrentClients.offPool { porter.waitForExit(timeout: .seconds(15)) }) == 0)
+        let statuses = await inflight.value.map { (try? $0.get()) ?? -1 }
         #expect(statuses == [Int](repeating: 200, count: 30))
         #expect(porter.log.contains("draining"))
         site.stop()
@@ -178,25 +178,25 @@ struct PorterProcessTests {
     }
 
     @Test("worker processes: a handler that traps costs only its request (502); the next request succeeds")
-    func crashRespawn() throws {
-        let (porter, site, dir) = try Self.start("workers = 2")
+    func crashRespawn() async throws {
+        let (porter, site, dir) = try await Self.start("workers = 2")
         let http = site.client()
-        #expect(try http.get("/hello").status == 200)
-        let crashed = try http.get("/crash?i=7")
+        #expect(try await http.fetch("/hello").status == 200)
+        let crashed = try await http.fetch("/crash?i=7")
         #expect(crashed.status == 502)
-        for _ in 0..<20 { #expect(try site.client().get("/hello").status == 200) }
+        for _ in 0..<20 { #expect(try await site.client().fetch("/hello").status == 200) }
         #expect(porter.log.contains("worker died; starting a new one"))
         porter.signal(SIGTERM)
-        #expect(porter.waitForExit(timeout: .seconds(15)) == 0)
+        #expect((try await ConcurrentClients.offPool { porter.waitForExit(timeout: .seconds(15)) }) == 0)
         site.stop()
         withExtendedLifetime(dir) {}
     }
 
     @Test("graceful reload (SIGHUP) under load: zero failed requests")
-    func reloadUnderLoad() throws {
-        let (porter, site, dir) = try Self.start("workers = 2")
+    func reloadUnderLoad() async throws {
+        let (porter, site, dir) = try await Self.start("workers = 2")
         let load = Task.detached {
-            ConcurrentClients.run(16) { _ -> Int in
+            await ConcurrentClients.run(16) { _ -> Int in
                 let http = site.client(keepAlive: true)
                 var failures = 0
                 let end = ContinuousClock.now + .seconds(3)
@@ -207,22 +207,22 @@ struct PorterProcessTests {
                 return failures
             }
         }
-        usleep(800_000)
+        try await Task.sleep(for: .milliseconds(800))
         porter.signal(SIGHUP)
-        usleep(800_000)
+        try await Task.sleep(for: .milliseconds(800))
         porter.signal(SIGHUP)
-        let failures = try awaitResult(load).map { (try? $0.get()) ?? 1 }.reduce(0, +)
+        let failures = await load.value.map { (try? $0.get()) ?? 1 }.reduce(0, +)
         #expect(failures == 0)
         #expect(porter.log.contains("reloading"))
         porter.signal(SIGTERM)
-        #expect(porter.waitForExit(timeout: .seconds(15)) == 0)
+        #expect((try await ConcurrentClients.offPool { porter.waitForExit(timeout: .seconds(15)) }) == 0)
         site.stop()
         withExtendedLifetime(dir) {}
     }
 
     @Test("cgi-fcgi from libfcgi-bin talks to Porter", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/cgi-fcgi")))
-    func cgiFcgi() throws {
-        let (porter, site, dir) = try Self.start()
+    func cgiFcgi() async throws {
+        let (porter, site, dir) = try await Self.start()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/cgi-fcgi")
         process.arguments = ["-bind", "-connect", dir.path("s")]
@@ -235,13 +235,13 @@ struct PorterProcessTests {
         #expect(text.contains("Status: 200 OK"))
         #expect(text.hasSuffix("Hello, world\n"))
         porter.signal(SIGTERM)
-        _ = porter.waitForExit(timeout: .seconds(10))
+        _ = (try await ConcurrentClients.offPool { porter.waitForExit(timeout: .seconds(10)) })
         site.stop()
         withExtendedLifetime(dir) {}
     }
 
     @Test("CGI mode: the same binary answers one request from its environment")
-    func cgiMode() throws {
+    func cgiMode() async throws {
         let dir = try TemporaryDirectory(prefix: "porter-cgi")
         let (_, text) = try integrationConfiguration(socket: dir.path("unused"))
         let configPath = try dir.write(text, to: "porter.toml")
@@ -262,25 +262,6 @@ struct PorterProcessTests {
         #expect(reply.hasPrefix("Status: 200 OK\r\n"))
         #expect(reply.contains(#""body":"hello""#))
     }
-}
-
-/// Waits for a detached task's value from synchronous test code.
-func awaitResult<T: Sendable>(_ task: Task<T, Never>) throws -> T {
-    let box = ResultBox<T>()
-    let semaphore = DispatchSemaphore(value: 0)
-    Task.detached {
-        box.set(await task.value)
-        semaphore.signal()
-    }
-    semaphore.wait()
-    return box.get()!
-}
-
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: T?
-    func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
-    func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }
 }
 
 import Logging

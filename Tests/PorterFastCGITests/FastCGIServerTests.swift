@@ -61,19 +61,19 @@ struct FastCGIServerTests {
     @Test("GET, POST with a body, HEAD without a body, 404")
     func basics() async throws {
         let t = try FastCGITestServer(registry: try transportRegistry())
-        let hello = try t.send(.get("/hello"))
+        let hello = try await t.fetch(.get("/hello"))
         #expect(hello.status == 200)
         #expect(hello.bodyText == "Hello, world\n")
         #expect(hello.protocolStatus == .requestComplete)
         let body = (0..<300_000).map { UInt8($0 % 256) }
-        let echo = try t.send(FastCGIRequest(method: "POST", uri: "/echo?q=%41", body: body))
+        let echo = try await t.fetch(FastCGIRequest(method: "POST", uri: "/echo?q=%41", body: body))
         #expect(echo.body == body)
         #expect(echo.headers["X-Query"] == "A")
-        let head = try t.send(.head("/hello"))
+        let head = try await t.fetch(.head("/hello"))
         #expect(head.status == 200)
         #expect(head.body.isEmpty)
         #expect(head.headers["Content-Length"] == "13")
-        #expect(try t.send(.get("/missing")).status == 404)
+        #expect(try await t.fetch(.get("/missing")).status == 404)
         await t.stop()
     }
 
@@ -81,12 +81,14 @@ struct FastCGIServerTests {
     func keepConnection() async throws {
         let t = try FastCGITestServer(registry: try transportRegistry())
         let client = t.client()
-        for i in 0..<200 {
-            var request = FastCGIRequest.get("/echo?q=\(i)")
-            request.keepConnection = true
-            let response = try client.send(request)
-            #expect(response.headers["X-Query"] == "\(i)")
+        let queries = try await ConcurrentClients.offPool {
+            try (0..<200).map { i -> String in
+                var request = FastCGIRequest.get("/echo?q=\(i)")
+                request.keepConnection = true
+                return try client.send(request).headers["X-Query"] ?? ""
+            }
         }
+        #expect(queries == (0..<200).map { "\($0)" })
         #expect(client.connectionsOpened == 1)
         #expect(t.server.statistics.acceptedConnections.load(ordering: .relaxed) == 1)
         try await Task.sleep(for: .milliseconds(50))
@@ -98,16 +100,15 @@ struct FastCGIServerTests {
     @Test("idle kept connections do not hold threads: 64 kept connections on 2 threads, then a fresh request is answered at once")
     func keptConnectionsDoNotPinThreads() async throws {
         let t = try FastCGITestServer(registry: try transportRegistry()) { $0.threads = 2 }
-        var clients: [FastCGIClient] = []
-        for _ in 0..<64 {
-            let c = t.client()
+        let clients = (0..<64).map { _ in t.client() }
+        let statuses = await ConcurrentClients.run(64) { i -> Int in
             var r = FastCGIRequest.get("/hello")
             r.keepConnection = true
-            #expect(try c.send(r).status == 200)
-            clients.append(c)
+            return try clients[i].send(r).status
         }
+        #expect(statuses.allSatisfy { (try? $0.get()) == 200 })
         let start = ContinuousClock.now
-        #expect(try t.send(.get("/hello")).status == 200)
+        #expect(try await t.fetch(.get("/hello")).status == 200)
         #expect(ContinuousClock.now - start < .seconds(1))
         for c in clients { c.close() }
         await t.stop()
@@ -119,7 +120,7 @@ struct FastCGIServerTests {
             events.onAsync(.acquireRequestState) { _ in try await Task.sleep(for: .milliseconds(1)) }
         }
         let t = try FastCGITestServer(registry: try transportRegistry(), modules: [asyncModule])
-        for _ in 0..<5 { #expect(try t.send(.get("/echo")).headers["X-Worker"] == "yes") }
+        for _ in 0..<5 { #expect(try await t.fetch(.get("/echo")).headers["X-Worker"] == "yes") }
         await t.stop()
     }
 
@@ -127,7 +128,7 @@ struct FastCGIServerTests {
     func asyncDoesNotPinThreads() async throws {
         let t = try FastCGITestServer(registry: try transportRegistry()) { $0.threads = 4 }
         let start = ContinuousClock.now
-        let results = ConcurrentClients.run(200) { _ in try t.send(.get("/slow?ms=300")).status }
+        let results = await ConcurrentClients.run(200) { _ in try t.send(.get("/slow?ms=300")).status }
         let elapsed = ContinuousClock.now - start
         #expect(results.allSatisfy { (try? $0.get()) == 200 })
         // 200 × 300 ms on 4 threads would take 15 s if each request held a thread.
@@ -139,7 +140,7 @@ struct FastCGIServerTests {
     @Test("a streamed body arrives complete")
     func streaming() async throws {
         let t = try FastCGITestServer(registry: try transportRegistry())
-        let r = try t.send(.get("/stream?chunks=40"))
+        let r = try await t.fetch(.get("/stream?chunks=40"))
         #expect(r.body.count == 40 * 64 * 1024)
         #expect(r.body[64 * 1024 * 3] == 3)
         await t.stop()
@@ -148,9 +149,9 @@ struct FastCGIServerTests {
     @Test("a body over the limit gets 413 and the connection is closed")
     func oversized() async throws {
         let t = try FastCGITestServer(registry: try transportRegistry()) { $0.maxBodyBytes = 1000 }
-        let r = try t.send(FastCGIRequest(method: "POST", uri: "/echo", body: [UInt8](repeating: 1, count: 5000)))
+        let r = try await t.fetch(FastCGIRequest(method: "POST", uri: "/echo", body: [UInt8](repeating: 1, count: 5000)))
         #expect(r.status == 413)
-        #expect(try t.send(FastCGIRequest(method: "POST", uri: "/echo", body: [1, 2, 3])).body == [1, 2, 3])
+        #expect(try await t.fetch(FastCGIRequest(method: "POST", uri: "/echo", body: [1, 2, 3])).body == [1, 2, 3])
         await t.stop()
     }
 
@@ -159,14 +160,14 @@ struct FastCGIServerTests {
         let t = try FastCGITestServer(registry: try transportRegistry())
         let results = StatusList()
         let inflight = Task.detached {
-            for r in ConcurrentClients.run(20, { _ in try t.send(.get("/slow?ms=500")).status }) {
+            for r in await ConcurrentClients.run(20, { _ in try t.send(.get("/slow?ms=500")).status }) {
                 results.append((try? r.get()) ?? -1)
             }
         }
         try await Task.sleep(for: .milliseconds(200))
         t.server.shutdown()
         #expect(access(t.socketPath, F_OK) != 0, "socket file removed at once")
-        #expect(throws: (any Error).self) { try t.send(.get("/hello")) }
+        await #expect(throws: (any Error).self) { try await t.fetch(.get("/hello")) }
         await inflight.value
         await t.server.waitUntilStopped()
         #expect(results.all == [Int](repeating: 200, count: 20))

@@ -33,11 +33,11 @@ struct MalformedInputTests {
         let t = try FastCGITestServer(registry: try transportRegistry())
         let bad = t.client(timeout: .seconds(5))
         try bad.sendRaw(input.bytes)
-        let (reply, closed) = try bad.readAll(timeout: .seconds(3))
+        let (reply, closed) = try await ConcurrentClients.offPool { try bad.readAll(timeout: .seconds(3)) }
         #expect(closed, "\(input.name): connection closed")
         #expect(reply.count < 1000, "\(input.name): no response served")
         bad.close()
-        #expect(try t.send(.get("/hello")).status == 200, "\(input.name): still serving")
+        #expect(try await t.fetch(.get("/hello")).status == 200, "\(input.name): still serving")
         #expect(t.server.statistics.rejectedConnections.load(ordering: .relaxed) >= 1 || reply.isEmpty)
         await t.stop()
     }
@@ -51,7 +51,7 @@ struct MalformedInputTests {
             try c.sendRaw(Array(full[0..<cut]))
             c.close()
         }
-        #expect(try t.send(.get("/hello")).status == 200)
+        #expect(try await t.fetch(.get("/hello")).status == 200)
         await t.stop()
     }
 
@@ -69,9 +69,9 @@ struct MalformedInputTests {
             held.append(c)
         }
         let start = ContinuousClock.now
-        #expect(try t.send(.get("/hello")).status == 200)
+        #expect(try await t.fetch(.get("/hello")).status == 200)
         #expect(ContinuousClock.now - start < .milliseconds(500))
-        for c in held { #expect(c.waitForClose(timeout: .seconds(4)), "held connection dropped") }
+        for c in held { #expect(try await ConcurrentClients.offPool { c.waitForClose(timeout: .seconds(4)) }, "held connection dropped") }
         await t.stop()
     }
 
@@ -80,7 +80,7 @@ struct MalformedInputTests {
         let t = try FastCGITestServer(registry: try transportRegistry())
         let c = t.client()
         try c.sendRaw(FastCGIRequest.get("/hello").encoded(maximumParamsRecordLength: 7, maximumStdinRecordLength: 1))
-        #expect(try c.receiveResponse().bodyText == "Hello, world\n")
+        #expect(try await ConcurrentClients.offPool { try c.receiveResponse() }.bodyText == "Hello, world\n")
         c.close()
         await t.stop()
     }

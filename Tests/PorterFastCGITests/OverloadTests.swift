@@ -24,7 +24,7 @@ struct OverloadTests {
             ctx.response.write("ok")
         }))))
         let t = try FastCGITestServer(registry: registry)
-        let results = ConcurrentClients.run(10) { _ in try t.send(.get("/slow")) }
+        let results = await ConcurrentClients.run(10) { _ in try t.send(.get("/slow")) }
         let statuses = results.compactMap { try? $0.get().status }
         #expect(statuses.filter { $0 == 200 }.count == 3)
         #expect(statuses.filter { $0 == 503 }.count == 7)
@@ -50,11 +50,11 @@ struct OverloadTests {
         })
         let t = try FastCGITestServer(registry: registry) { $0.requestTimeout = .milliseconds(300) }
         let start = ContinuousClock.now
-        let r = try t.send(.get("/slow"))
+        let r = try await t.fetch(.get("/slow"))
         #expect(r.status == 504)
         #expect(ContinuousClock.now - start < .seconds(3))
         #expect(log.cancelled.load(ordering: .relaxed) == 1, "the handler saw cancellation")
-        #expect(try t.send(.get("/missing")).status == 404, "still serving")
+        #expect(try await t.fetch(.get("/missing")).status == 404, "still serving")
         await t.stop()
     }
 
@@ -75,9 +75,9 @@ struct OverloadTests {
         let t = try FastCGITestServer(registry: registry)
         let c = t.client()
         try c.sendRaw(FastCGIRequest.get("/slow").encoded())
-        for _ in 0..<100 where log.started.load(ordering: .relaxed) == 0 { usleep(10_000) }
+        for _ in 0..<100 where log.started.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(10)) }
         c.close()
-        for _ in 0..<100 where log.cancelled.load(ordering: .relaxed) == 0 { usleep(20_000) }
+        for _ in 0..<100 where log.cancelled.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(20)) }
         #expect(log.cancelled.load(ordering: .relaxed) == 1)
         #expect(log.finished.load(ordering: .relaxed) == 0)
         await t.stop()
@@ -100,13 +100,13 @@ struct OverloadTests {
         // Blocking clients run on their own threads, never on the test's cooperative pool.
         // Meanwhile /block occupies the only worker thread for 1.5 s, so /count's work waits in the queue
         // past its 300 ms deadline.
-        let results = ConcurrentClients.run(2) { i -> Int in
+        let results = await ConcurrentClients.run(2) { i -> Int in
             if i == 0 { return try t.send(.get("/count")).status }
             usleep(30_000)
             return try t.send(.get("/block")).status
         }
         #expect((try? results[0].get()) == 504)
-        usleep(200_000)
+        try await Task.sleep(for: .milliseconds(200))
         #expect(ran.load(ordering: .relaxed) == 0, "the queued handler never ran")
         await t.stop()
     }
