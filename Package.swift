@@ -68,7 +68,7 @@ let package = Package(
 
         // Configuration, the catalogue of named handlers/modules, the demo set, and the commands.
         .target(name: "PorterServer", dependencies: [
-            "Porter", "PorterFastCGI", "FastCGIWire", "PorterFeeds", "PorterState", // features wired in FeatureCatalog.swift
+            "Porter", "PorterFastCGI", "FastCGIWire", "PorterFeeds", "PorterState", "PorterImages", "PorterOps",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -57,34 +57,24 @@ demo)
     ensure_swift
     RUN=${PORTER_DEMO_DIR:-/tmp/porter-demo}
     PORT=${PORTER_DEMO_LISTEN:-127.0.0.1:8080}
-    say "building porter (release)"
-    swift build -c release --product porter
-    BIN="$REPO/.build/release/porter"
-    mkdir -p "$RUN"/{www/images,nginx/logs,nginx/tmp,cache} "$REPO/deploy/data"
+    CONFIG=${PORTER_BUILD_CONFIG:-release}
+    say "building porter ($CONFIG)"
+    swift build -c "$CONFIG" --product porter
+    BIN="$REPO/.build/$CONFIG/porter"
+    mkdir -p "$RUN"/{nginx/logs,nginx/tmp,cache} "$REPO/deploy/data" "$REPO/deploy/www/images"
     cd "$REPO/deploy"
     [[ -f data/feeds.sqlite ]] || "$BIN" feed init --seed -d data/feeds.sqlite
-    [[ -f data/users.sqlite ]] || "$BIN" users add demo --password demo --role admin -d data/users.sqlite
-    "$BIN" sample-images "$RUN/www/images"
-    cat >"$RUN/www/index.html" <<'HTML'
-<!doctype html><html><head><meta charset="utf-8"><title>Porter demo</title></head><body>
-<h1>Porter demo</h1><p>Static files come from nginx; these paths are Porter handlers:</p><ul>
-<li><a href="/hello">/hello</a> (sync) and <a href="/slow?ms=500">/slow?ms=500</a> (async)</li>
-<li><a href="/sample.ashx?name=you">/sample.ashx</a> (a generic handler built per request)</li>
-<li><a href="/news.rss">/news.rss</a>, <a href="/news.atom">/news.atom</a>, <a href="/podcast.rss">/podcast.rss</a> (feeds from SQLite)</li>
-<li><a href="/images/sunset.jpg">original</a>, <a href="/images/sunset.jpg?w=300">300 px</a>, <a href="/images/sunset.jpg?w=200&amp;h=200&amp;fit=cover&amp;fmt=webp">200×200 WebP</a></li>
-<li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo), <a href="/admin/">/admin/</a> (role admin)</li>
-<li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a>, <a href="/ping">/ping</a></li>
-</ul></body></html>
-HTML
-    id www-data >/dev/null 2>&1 && chown -R www-data "$RUN/nginx/tmp" "$RUN/cache" "$RUN/nginx/logs" 2>/dev/null || true
-    "$BIN" nginx-site --template "$REPO/nginx/porter.conf" --socket "$RUN/porter.sock" --root "$RUN/www" \
-        --listen "$PORT" --include-directory "$REPO/nginx" --cache-directory "$RUN/cache" >"$RUN/nginx/porter.conf"
+    "$BIN" users add demo --password demo --role admin -d data/users.sqlite >/dev/null
+    [[ -f www/images/sunset.jpg ]] || "$BIN" sample-images www/images
+    cp "$REPO/nginx/porter-locations.conf" "$REPO/nginx/porter-fastcgi.conf" "$RUN/nginx/"
+    "$BIN" nginx-site --template "$REPO/nginx/porter.conf" --socket "$RUN/porter.sock" --root "$REPO/deploy/www" \
+        --listen "$PORT" --include-directory "$RUN/nginx" --cache-directory "$RUN/cache" >"$RUN/nginx/porter.conf"
     cat >"$RUN/nginx/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
 pid $RUN/nginx/nginx.pid;
 error_log $RUN/nginx/logs/error.log warn;
-$(id www-data >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && echo "user www-data;")
+$([[ $(id -u) -eq 0 ]] && echo "user root;")
 events { worker_connections 1024; }
 http {
     include /etc/nginx/mime.types;
@@ -105,6 +95,7 @@ CONF
     nginx -p "$RUN/nginx/" -c "$RUN/nginx/nginx.conf" &
     NGINX_PID=$!
     sleep 0.5
+    kill -0 "$NGINX_PID" 2>/dev/null || { say "nginx did not start (see above)"; exit 1; }
     say "demo running: http://$PORT/  (Ctrl-C stops Porter and nginx)"
     wait
     ;;

@@ -14,6 +14,9 @@ extension ServerConfiguration {
     log_level = "info"
 
     [[modules]]
+    name = "metrics"
+
+    [[modules]]
     name = "log"
 
     [[modules]]
@@ -36,6 +39,16 @@ extension ServerConfiguration {
     name = "session"
     store = "sqlite"
     path = "data/sessions.sqlite"
+
+    [[modules]]
+    name = "trace"
+    limit = 100
+    exclude = ["/ping"]
+
+    [[modules]]
+    name = "work"
+    database = "data/work.sqlite"
+    max_concurrent = 2
 
     [[handlers]]
     verb = "GET,HEAD"
@@ -80,6 +93,43 @@ extension ServerConfiguration {
     verb = "GET,HEAD"
     path = "/admin/*"
     handler = "echo"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/images/*"
+    handler = "image"
+    root = "www/images"
+    max_concurrency = 16
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/trace.axd"
+    handler = "trace"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/status"
+    handler = "status"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/metrics"
+    handler = "metrics"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/ping"
+    handler = "ping"
+
+    [[handlers]]
+    verb = "GET,HEAD,POST"
+    path = "/report"
+    handler = "report"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/work/*"
+    handler = "work-status"
 
     [[handlers]]
     verb = "GET,HEAD"

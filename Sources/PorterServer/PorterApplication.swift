@@ -1,6 +1,7 @@
 public import Porter
 public import PorterFastCGI
 public import Logging
+import PorterOps
 
 /// Builds a running Porter from a configuration: the registry from `[[handlers]]`, the modules from
 /// `[[modules]]`, the pipeline, and the FastCGI server. Add your own handlers to `handlers` before building.
@@ -62,6 +63,9 @@ public struct PorterApplication: Sendable {
         let pipeline = try makePipeline(logger: logger)
         let server = FastCGIServer(configuration: transport, pipeline: pipeline, application: application, logger: logger)
         services.register(TransportStatisticsService(statistics: server.statistics))
+        ServerStatusSources.register(TransportStatusSource(statistics: server.statistics,
+                                                           processManager: MasterProcess.isWorker ? "master-worker" : "single"),
+                                     in: application)
         return server
     }
 }
