@@ -220,12 +220,10 @@ import Testing
 
     @Test func decompressionBombIsRefusedFromTheHeaderAlone() async throws {
         let handler = try makeHandler()
-        let start = monotonicSeconds()
         let ctx = try await makeClient(handler).execute(.get, "/images/bomb.png?w=100")
-        let elapsed = monotonicSeconds() - start
         #expect(ctx.response.status == .unprocessableContent)
         #expect(ctx.response.bodyText.contains("100000x100000"))
-        #expect(elapsed < 0.5, "refused in \(elapsed) s")
+        // Refused from the header: nothing was decoded or resized (no timing assertions in unit tests).
         #expect(handler.statistics.bombsRefused == 1)
         #expect(handler.statistics.resizes == 0)
     }
