@@ -50,7 +50,8 @@ public struct SetCookie: Sendable, Equatable {
 }
 
 extension StringProtocol {
-    func trimmingSpaces() -> String {
+    /// The text without leading and trailing spaces and tabs.
+    public func trimmingSpaces() -> String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }

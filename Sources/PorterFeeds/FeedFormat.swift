@@ -1,3 +1,4 @@
+import Porter
 /// The syndication format a feed is rendered in.
 public enum FeedFormat: String, Sendable, CaseIterable {
     /// RSS 2.0.

@@ -1,57 +1,6 @@
 import Crypto
 import Porter
 
-/// HTTP dates in the IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`), without Foundation.
-enum HTTPDate {
-    private static let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    /// Formats seconds since the epoch.
-    static func format(_ seconds: Int) -> String {
-        let day = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secs = seconds - day * 86_400
-        let (y, m, d) = civil(fromDays: day)
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let weekday = days[((day % 7) + 7) % 7]
-        return "\(weekday), \(two(d)) \(months[m - 1]) \(y) \(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60)) GMT"
-    }
-
-    /// Parses an IMF-fixdate; nil for anything else (the conditional header is then ignored, as RFC 9110 says).
-    static func parse(_ text: String) -> Int? {
-        let parts = text.split(separator: " ")
-        guard parts.count == 6, parts[5] == "GMT", let d = Int(parts[1]), let y = Int(parts[3]),
-              let m = months.firstIndex(of: String(parts[2])) else { return nil }
-        let time = parts[4].split(separator: ":")
-        guard time.count == 3, let hh = Int(time[0]), let mm = Int(time[1]), let ss = Int(time[2]),
-              (1...31).contains(d), (0..<24).contains(hh), (0..<60).contains(mm), (0...60).contains(ss) else { return nil }
-        return days(fromCivil: y, m + 1, d) * 86_400 + hh * 3600 + mm * 60 + ss
-    }
-
-    /// Howard Hinnant's days-from-civil.
-    static func days(fromCivil year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    /// Howard Hinnant's civil-from-days.
-    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
-}
-
 /// Validators for a response: a strong ETag and Last-Modified derived from the source file and the parameters.
 struct ImageValidators: Sendable {
     /// The quoted entity tag.
@@ -85,7 +34,7 @@ struct ImageValidators: Sendable {
             }
             return false
         }
-        if let since = headers["If-Modified-Since"], let date = HTTPDate.parse(since) {
+        if let since = headers["If-Modified-Since"], let date = HTTPDate.parse(since).map(Int.init) {
             return lastModified <= date
         }
         return false
@@ -94,7 +43,7 @@ struct ImageValidators: Sendable {
     /// Sets `ETag` and `Last-Modified` on `headers`.
     func apply(to headers: inout HTTPHeaders) {
         headers["ETag"] = etag
-        headers["Last-Modified"] = HTTPDate.format(lastModified)
+        headers["Last-Modified"] = HTTPDate.rfc1123(Int64(lastModified))
     }
 }
 

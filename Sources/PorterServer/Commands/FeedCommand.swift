@@ -1,3 +1,4 @@
+import Porter
 import ArgumentParser
 import Foundation
 import PorterFeeds

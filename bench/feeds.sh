@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A 50-item RSS feed through nginx vs hello, and the 304 path (If-None-Match), wrk -c64.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+DURATION=${DURATION:-8s}
+W=/tmp/porter-feed-bench
+PORT=18580
+[[ -x /tmp/porter-bench ]] || { swift build -c release --product porter; install -m 0755 .build/release/porter /tmp/porter-bench; }
+rm -rf "$W"; mkdir -p "$W"/{nginx/logs,nginx/tmp}
+/tmp/porter-bench feed add-channel big --title "Fifty items" -d "$W/feeds.sqlite" >/dev/null
+for i in $(seq 50); do
+  /tmp/porter-bench feed add big --title "Item $i & more <news>" --link "https://example.org/$i" \
+    --description "<p>Body of item $i with some text to make it realistic: lorem ipsum dolor sit amet.</p>" -d "$W/feeds.sqlite" >/dev/null
+done
+cat >"$W/porter.toml" <<TOML
+listen = "$W/p.sock"
+socket_mode = "0666"
+threads = 8
+log_level = "warning"
+[[handlers]]
+verb = "GET,HEAD"
+path = "/hello"
+handler = "hello"
+[[handlers]]
+verb = "GET,HEAD"
+path = "*.rss"
+handler = "feed"
+database = "$W/feeds.sqlite"
+limit = 50
+TOML
+/tmp/porter-bench serve --config "$W/porter.toml" 2>"$W/porter.log" & PORTER=$!
+trap 'kill $PORTER $NGINX 2>/dev/null; wait 2>/dev/null' EXIT
+for _ in $(seq 100); do [[ -S $W/p.sock ]] && break; sleep 0.1; done
+cat >"$W/nginx/nginx.conf" <<CONF
+daemon off; worker_processes auto; pid $W/nginx/nginx.pid; error_log $W/nginx/logs/error.log warn;
+$([[ $(id -u) -eq 0 ]] && echo "user root;")
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/nginx/tmp;
+  upstream porter { server unix:$W/p.sock; keepalive 32; }
+  server { listen 127.0.0.1:$PORT;
+    location / { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter; } } }
+CONF
+nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!
+sleep 1
+ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.rss" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
+echo "feed: $(curl -s "http://127.0.0.1:$PORT/big.rss" | wc -c) bytes, ETag $ETAG, 304 check: $(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss")"
+run() {
+    local label=$1; shift
+    local out; out=$(wrk -t2 -c64 -d"$DURATION" --latency "$@")
+    printf '%-32s %10s req/s  p50 %s  p99 %s\n' "$label" "$(awk '/Requests\/sec/{print $2}' <<<"$out")" \
+        "$(awk '/ 50%/{print $2}' <<<"$out")" "$(awk '/ 99%/{print $2}' <<<"$out")"
+    grep -E "Non-2xx|Socket errors" <<<"$out" || true
+}
+for round in 1 2; do
+  run "hello (round $round)" "http://127.0.0.1:$PORT/hello"
+  run "50-item RSS (round $round)" "http://127.0.0.1:$PORT/big.rss"
+  run "RSS 304 (round $round)" -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss"
+done
