@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "FastCGIWireTests", dependencies: ["FastCGIWire"], swiftSettings: swiftSettings),
         .testTarget(name: "PorterFastCGITests", dependencies: ["PorterFastCGI", "PorterTesting", "FastCGIWire"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["PorterTesting", "PorterServer", "FastCGIWire"],
+        .testTarget(name: "IntegrationTests", dependencies: ["PorterTesting", "PorterServer", "FastCGIWire", "PorterFeeds", "PorterImages"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PorterFeedsTests", dependencies: [
             "PorterFeeds", "Porter", .product(name: "Logging", package: "swift-log"),

@@ -5,7 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DURATION=${DURATION:-8s}
 W=/tmp/porter-feed-bench
 PORT=18580
-[[ -x /tmp/porter-bench ]] || { swift build -c release --product porter; install -m 0755 .build/release/porter /tmp/porter-bench; }
+[[ -x /tmp/porter-bench ]] || { swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter /tmp/porter-bench; }
 rm -rf "$W"; mkdir -p "$W"/{nginx/logs,nginx/tmp}
 /tmp/porter-bench feed add-channel big --title "Fifty items" -d "$W/feeds.sqlite" >/dev/null
 for i in $(seq 50); do

@@ -13,7 +13,7 @@ PORT=18480
 for p in libnginx-mod-http-image-filter wrk; do
     dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' || { apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q $p; }
 done
-[[ -x /tmp/porter-bench ]] || { swift build -c release --product porter; install -m 0755 .build/release/porter /tmp/porter-bench; }
+[[ -x /tmp/porter-bench ]] || { swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter /tmp/porter-bench; }
 rm -rf "$W"; mkdir -p "$W"/{img,nginx/logs,nginx/tmp}
 /tmp/porter-bench sample-images "$W/img" >/dev/null
 cat >"$W/porter.toml" <<TOML

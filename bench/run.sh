@@ -11,8 +11,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$(pwd)
 mkdir -p bench/results
-swift build -c release --product porter
-install -m 0755 .build/release/porter /tmp/porter-bench
+if [[ -z ${PORTER_BIN:-} ]]; then
+    swift build -c release --product porter --scratch-path .build-release
+    PORTER_BIN=.build-release/release/porter
+fi
+install -m 0755 "$PORTER_BIN" /tmp/porter-bench
 what=${1:-all}
 if [[ $what == peers || $what == all ]]; then
     (cd bench/peers && RESULTS_MD="$REPO/bench/results/peers.md" EXTRA_NAME=porter \

@@ -95,12 +95,16 @@ public final class Pipeline: Sendable {
                 cursor.index = max(cursor.index + 1, ctx.isCompleted || cursor.skipping ? firstLogStep : 0)
                 continue
             }
+            if case .begin = step {} else if case .end = step {} else { cursor.lastEnd = 0 }
             switch step {
             case .begin(let event):
                 ctx.currentEvent = event
-                cursor.eventStart = MonotonicClock.nanoseconds()
+                // Events are back to back: the previous event's end is this one's start (one clock read each).
+                cursor.eventStart = cursor.lastEnd != 0 ? cursor.lastEnd : MonotonicClock.nanoseconds()
             case .end(let event):
-                ctx.trace.record(event, module: nil, start: cursor.eventStart, end: MonotonicClock.nanoseconds())
+                let end = MonotonicClock.nanoseconds()
+                ctx.trace.record(event, module: nil, start: cursor.eventStart, end: end)
+                cursor.lastEnd = end
             case .subscriber(let event, let module, let subscriber):
                 guard case .sync(let body) = subscriber else { return .suspended(cursor) }
                 let start = MonotonicClock.nanoseconds()
@@ -231,6 +235,8 @@ public struct PipelineCursor: Sendable {
     var errorIndex: Int?
     var skipping = false
     var eventStart: UInt64 = 0
+    /// When the previous step (an event's end) finished, or 0 if something ran since.
+    var lastEnd: UInt64 = 0
 }
 
 /// One compiled step.

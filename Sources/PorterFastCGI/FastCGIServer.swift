@@ -22,6 +22,9 @@ public final class FastCGIServer: Service, Sendable {
     let logger: Logger
 
     private let state = Mutex<ServerState>(ServerState())
+    /// The epoll and listen descriptors, fixed once `start()` ran (read on every request, so not behind the lock).
+    private let epollFD = Atomic<Int32>(-1)
+    private let listenDescriptor = Atomic<Int32>(-1)
     private let jobs = Mutex<JobQueue>(JobQueue())
     let connectionTable = Mutex<[ObjectIdentifier: Connection]>([:])
     private let partials = Mutex<[Connection]>([])
@@ -79,6 +82,8 @@ public final class FastCGIServer: Service, Sendable {
         state.withLock {
             $0.epfd = epfd; $0.listenFD = listenFD; $0.jobsFD = jobsFD; $0.stopFD = stopFD; $0.socketPath = socketPath
         }
+        epollFD.store(epfd, ordering: .releasing)
+        listenDescriptor.store(listenFD, ordering: .releasing)
         WorkerExecutorProxy.register(self)
         let threads = max(1, configuration.threads)
         for i in 0..<threads {
@@ -141,33 +146,50 @@ public final class FastCGIServer: Service, Sendable {
 
     // MARK: - Worker threads
 
+    /// Events one thread takes from epoll at a time: under load a thread serves several ready connections
+    /// without sleeping in between (fewer context switches); see `handOffAfterNanos` for the latency bound.
+    static let batchSize: Int32 = 16
+    /// If serving part of a batch took longer than this, the rest of the batch is re-armed for other threads.
+    static let handOffAfterNanos: UInt64 = 2_000_000
+
     private func workerLoop(epfd: Int32) {
         let bufferSize = configuration.maxParamsBytes + 16 * 1024
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 8)
         defer { buffer.deallocate() }
+        let events = Poller.EventBatch(capacity: Self.batchSize)
         while true {
             statistics.idleThreads.add(1, ordering: .relaxed)
-            let event = Poller.wait(epfd, timeoutMilliseconds: -1)
+            let n = events.wait(epfd, timeoutMilliseconds: -1)
             statistics.idleThreads.subtract(1, ordering: .relaxed)
-            guard let (token, _) = event else { continue }
-            switch token {
-            case Self.stopToken:
-                return
-            case Self.listenToken:
-                acceptOne(buffer)
-            case Self.jobsToken:
-                runOneJob()
-            default:
-                let conn = Connection.from(token: token)
-                let previous = conn.state.exchange(Connection.State.busy.rawValue, ordering: .acquiringAndReleasing)
-                if previous == Connection.State.parked.rawValue { statistics.parkedConnections.subtract(1, ordering: .relaxed) }
-                serve(conn, buffer)
+            guard n > 0 else { continue }
+            let batchStart = n > 1 ? MonotonicClock.nanoseconds() : 0
+            for i in 0..<n {
+                let token = events.token(i)
+                if i > 0, token > Self.stopToken, MonotonicClock.nanoseconds() &- batchStart > Self.handOffAfterNanos {
+                    // This batch is taking long (a slow sync handler): let an idle thread serve the rest.
+                    let conn = Connection.from(token: token)
+                    Poller.rearm(epfd, conn.fd, events: Poller.connectionEvents, token: token)
+                    continue
+                }
+                switch token {
+                case Self.stopToken:
+                    return
+                case Self.listenToken:
+                    acceptOne(buffer)
+                case Self.jobsToken:
+                    runOneJob()
+                default:
+                    let conn = Connection.from(token: token)
+                    let previous = conn.state.exchange(Connection.State.busy.rawValue, ordering: .acquiringAndReleasing)
+                    if previous == Connection.State.parked.rawValue { statistics.parkedConnections.subtract(1, ordering: .relaxed) }
+                    serve(conn, buffer)
+                }
             }
         }
     }
 
     private func acceptOne(_ buffer: UnsafeMutableRawBufferPointer) {
-        let (epfd, listenFD) = state.withLock { ($0.epfd, $0.listenFD) }
+        let epfd = epollFD.load(ordering: .acquiring), listenFD = listenDescriptor.load(ordering: .acquiring)
         let fd = Poller.accept(listenFD)
         if !draining.load(ordering: .relaxed) {
             Poller.rearm(epfd, listenFD, events: Poller.oneShotIn, token: Self.listenToken)
@@ -344,7 +366,7 @@ public final class FastCGIServer: Service, Sendable {
 
     /// Puts the connection (back) into epoll.
     private func arm(_ conn: Connection, state newState: Connection.State) {
-        let epfd = state.withLock { $0.epfd }
+        let epfd = epollFD.load(ordering: .acquiring)
         if newState == .parked { statistics.parkedConnections.add(1, ordering: .relaxed) }
         conn.state.store(newState.rawValue, ordering: .releasing)
         let ok: Bool

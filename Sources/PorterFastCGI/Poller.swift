@@ -45,6 +45,30 @@ enum Poller {
         return (ev.data.u64, ev.events)
     }
 
+    /// A reusable buffer of epoll events owned by one thread.
+    final class EventBatch {
+        private let events: UnsafeMutablePointer<epoll_event>
+        private let capacity: Int32
+        /// How many events the last `wait` returned.
+        private(set) var count = 0
+
+        init(capacity: Int32) {
+            self.capacity = capacity
+            events = .allocate(capacity: Int(capacity))
+        }
+
+        deinit { events.deallocate() }
+
+        /// Waits for up to `capacity` ready events (forever with -1); 0 on interruption.
+        func wait(_ epfd: Int32, timeoutMilliseconds: Int32) -> Int {
+            count = Int(max(0, epoll_wait(epfd, events, capacity, timeoutMilliseconds)))
+            return count
+        }
+
+        /// The token of event `i`.
+        func token(_ i: Int) -> UInt64 { events[i].data.u64 }
+    }
+
     /// Whether the flags say the peer hung up or the socket failed.
     static func isHangup(_ events: UInt32) -> Bool {
         events & UInt32(EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0

@@ -7,7 +7,11 @@ public enum SampleImages {
     @discardableResult
     public static func write(to directory: String) throws -> [String] {
         try VipsRuntime.start(VipsRuntime.Settings())
-        _ = mkdir(directory, 0o755)
+        var partial = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            partial += "/" + component
+            _ = mkdir(partial, 0o755)
+        }
         let files: [(String, Int, Int, Int, ImageFormat)] = [
             ("sunset.jpg", 1920, 1080, 3, .jpeg), ("alpha.png", 800, 600, 4, .png), ("tiles.webp", 1200, 800, 3, .webp),
         ]
