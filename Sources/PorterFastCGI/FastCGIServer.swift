@@ -26,7 +26,7 @@ public final class FastCGIServer: Service, Sendable {
     private let epollFD = Atomic<Int32>(-1)
     private let listenDescriptor = Atomic<Int32>(-1)
     private let jobs = Mutex<JobQueue>(JobQueue())
-    let connectionTable = Mutex<[ObjectIdentifier: Connection]>([:])
+    let connectionTable = ConnectionTable()
     private let partials = Mutex<[Connection]>([])
     private let draining = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
@@ -112,7 +112,7 @@ public final class FastCGIServer: Service, Sendable {
             if let path { unlink(path) }
         }
         // Wake idle kept connections: their owner (a worker) sees EOF and closes them.
-        for conn in connectionTable.withLock({ Array($0.values) }) where conn.state.load(ordering: .acquiring) == Connection.State.parked.rawValue {
+        for conn in connectionTable.all where conn.state.load(ordering: .acquiring) == Connection.State.parked.rawValue {
             _ = Glibc.shutdown(conn.fd, Int32(SHUT_RDWR))
         }
         state.withLock { $0.drainDeadline = MonotonicClock.nanoseconds() + UInt64(configuration.drainTimeout.components.seconds) * 1_000_000_000 }
@@ -201,7 +201,7 @@ public final class FastCGIServer: Service, Sendable {
         }
         Poller.setTimeouts(fd, receiveSeconds: configuration.ioTimeoutSeconds, sendSeconds: configuration.ioTimeoutSeconds)
         let conn = Connection(fd: fd)
-        connectionTable.withLock { $0[ObjectIdentifier(conn)] = conn }
+        connectionTable.insert(conn)
         statistics.acceptedConnections.add(1, ordering: .relaxed)
         statistics.openConnections.add(1, ordering: .relaxed)
         serve(conn, buffer)
@@ -398,7 +398,7 @@ public final class FastCGIServer: Service, Sendable {
     }
 
     private func forget(_ conn: Connection) {
-        if connectionTable.withLock({ $0.removeValue(forKey: ObjectIdentifier(conn)) }) != nil {
+        if connectionTable.remove(conn) {
             statistics.openConnections.subtract(1, ordering: .relaxed)
         }
         // The last reference goes with the caller's: FCGIRequest.deinit closes the fd.
@@ -478,7 +478,7 @@ extension FastCGIServer {
         }
     }
 
-    func allConnections() -> [Connection] { connectionTable.withLock { Array($0.values) } }
+    func allConnections() -> [Connection] { connectionTable.all }
 }
 
 /// Mutable server state guarded by a lock.
