@@ -19,6 +19,8 @@ public struct FeedHandler: HTTPHandler {
     public let cacheControl: String?
     /// The site's base URL for absolute links (`http://127.0.0.1:8080`).
     public let siteURL: String
+    /// Renderings reused while the channel is unchanged.
+    let cache = FeedRenderCache()
 
     /// The default `site_url`.
     public static let defaultSiteURL = "http://127.0.0.1:8080"
@@ -86,15 +88,26 @@ public struct FeedHandler: HTTPHandler {
         guard request.method == .get || request.method == .head else {
             throw HTTPError(.methodNotAllowed, headers: ["Allow": "GET, HEAD"])
         }
-        guard let slug = FeedHandler.channelSlug(forPath: request.path),
-              let snapshot = try store.snapshot(of: slug, limit: limit) else {
+        guard let slug = FeedHandler.channelSlug(forPath: request.path), let stamp = try store.stamp(of: slug) else {
             throw HTTPError(.notFound, message: "No such feed")
         }
         let format = self.format ?? FeedFormat(pathExtension: request.pathExtension)
         let selfURL = siteURL + FeedURL.encodePath(request.path)
-        let body = FeedRenderer.render(snapshot, as: format, context: FeedRenderContext(siteURL: siteURL, selfURL: selfURL))
-        let etag = EntityTag(hashing: body)
-        let lastModified = snapshot.channel.updatedAt.unixSeconds
+        let key = "\(format.rawValue) \(selfURL)"
+        let body: [UInt8]
+        let etag: EntityTag
+        let lastModified: Int64
+        if let cached = cache.lookup(key, stamp: stamp) {
+            (body, etag, lastModified) = (cached.body, cached.etag, cached.stamp)
+        } else {
+            guard let snapshot = try store.snapshot(of: slug, limit: limit) else {
+                throw HTTPError(.notFound, message: "No such feed")
+            }
+            body = FeedRenderer.render(snapshot, as: format, context: FeedRenderContext(siteURL: siteURL, selfURL: selfURL))
+            etag = EntityTag(hashing: body)
+            lastModified = snapshot.channel.updatedAt.unixSeconds
+            cache.store(key, .init(stamp: lastModified, body: body, etag: etag), renderedAt: Int64(Date().timeIntervalSince1970))
+        }
 
         var response = HTTPResponse()
         response.headers["ETag"] = etag.description
