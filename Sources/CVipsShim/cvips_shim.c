@@ -8,6 +8,9 @@ void cvips_configure(int cache_max_ops, size_t cache_max_mem, int cache_max_file
     vips_cache_set_max_mem(cache_max_mem);
     vips_cache_set_max_files(cache_max_files);
     vips_concurrency_set(concurrency);
+    // liborc (libvips 8.14's SIMD code generator) crashes freeing programs from several threads at once
+    // (SEGV in orc_code_free under concurrent resizes, found with AddressSanitizer): use the C paths.
+    vips_vector_set_enabled(FALSE);
 }
 
 void cvips_block_untrusted(int state) { vips_block_untrusted_set(state ? TRUE : FALSE); }
