@@ -1,4 +1,5 @@
 #include <vips/vips.h>
+#include <vips/vector.h>
 #include "cvips_shim.h"
 
 int cvips_init(const char *argv0) { return VIPS_INIT(argv0); }
