@@ -41,7 +41,8 @@ def main():
     ap.add_argument("--ms", type=int, default=1000)
     a = ap.parse_args()
     import resource
-    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     d = tempfile.mkdtemp(prefix="porter-burst-")
     sock = f"{d}/p.sock"
     porter = subprocess.Popen([a.porter, "serve", "--config", a.config, "--socket", sock, "--socket-mode", "0666"],
