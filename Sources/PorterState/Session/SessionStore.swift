@@ -77,14 +77,9 @@ public struct SessionTooLarge: HTTPResponseError, CustomStringConvertible {
 
 /// Turns session values into the text a store keeps (sorted-key JSON) and back.
 public enum SessionCodec {
-    /// Serializes values as JSON with sorted keys.
+    /// Serializes values as JSON with sorted keys (the core's `JSONValue` does the escaping).
     public static func encode(_ values: [String: String]) -> String {
-        var out = "{"
-        for (i, key) in values.keys.sorted().enumerated() {
-            if i > 0 { out += "," }
-            out += quote(key) + ":" + quote(values[key]!)
-        }
-        return out + "}"
+        JSONValue.object(values.keys.sorted().map { ($0, .string(values[$0]!)) }).serialized()
     }
 
     /// Parses what `encode` wrote; `nil` when the text is not a JSON object of strings.
@@ -97,27 +92,6 @@ public enum SessionCodec {
             values[k] = s
         }
         return values
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }
 
