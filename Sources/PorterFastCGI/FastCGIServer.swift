@@ -495,6 +495,9 @@ struct ServerState: ~Copyable {
 
 /// Opens the listen socket a configuration names (unix path with mode and group, TCP, or inherited).
 public enum ListenSocket {
+    /// Whether `fd` is a listening socket (e.g. fd 0 handed over by spawn-fcgi).
+    public static func isListening(_ fd: Int32) -> Bool { Poller.isListeningSocket(fd) }
+
     /// Opens (or adopts) the listen socket; returns its fd and the unix socket path when one was created.
     public static func open(_ configuration: FastCGIServerConfiguration) throws(ServerStartError) -> (fd: Int32, path: String?) {
         switch configuration.listen {

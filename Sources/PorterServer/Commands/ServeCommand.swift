@@ -54,6 +54,10 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "porter")
+        // Started by spawn-fcgi or `cgi-fcgi -start` (a listening socket on fd 0) with no address given: serve it.
+        if socket == nil && listen == nil && !CGIRunner.isCGI() && ListenSocket.isListening(0) {
+            configuration.listen = "fd:0"
+        }
         let app = PorterApplication(configuration: configuration)
 
         if CGIRunner.isCGI() && socket == nil && listen == nil && getenv("GATEWAY_INTERFACE") != nil {
