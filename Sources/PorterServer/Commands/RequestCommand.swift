@@ -1,5 +1,6 @@
 import ArgumentParser
 import FastCGIWire
+import Porter
 
 /// `porter request`: sends one request straight to a FastCGI socket (no nginx) and prints the response.
 struct RequestCommand: ParsableCommand {
@@ -28,7 +29,7 @@ struct RequestCommand: ParsableCommand {
         var fields = HeaderFields()
         for header in headers {
             guard let colon = header.firstIndex(of: ":") else { throw ValidationError("header \"\(header)\" must look like 'Name: value'") }
-            fields.add(String(header[..<colon]), String(header[header.index(after: colon)...]).trimmingCharacters(in: " "))
+            fields.add(String(header[..<colon]), header[header.index(after: colon)...].trimmingSpaces())
         }
         var body: [UInt8] = []
         if let data {
@@ -58,14 +59,6 @@ struct RequestCommand: ParsableCommand {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-}
 
 import Glibc
 

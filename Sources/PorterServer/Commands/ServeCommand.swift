@@ -113,10 +113,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    /// The configuration from `path`, else `./porter.toml`, else the built-in demo.
+    /// The configuration from `path`, else `./porter.toml`, else the checkout's `deploy/porter.toml` (the demo
+    /// with its data beside it), else the built-in demo.
     static func loadConfiguration(_ path: String?) throws -> ServerConfiguration {
         if let path { return try ServerConfiguration.load(path: path) }
-        if access("porter.toml", R_OK) == 0 { return try ServerConfiguration.load(path: "porter.toml") }
+        for candidate in ["porter.toml", "deploy/porter.toml"] where access(candidate, R_OK) == 0 {
+            return try ServerConfiguration.load(path: candidate)
+        }
         return ServerConfiguration.demo
     }
 }
