@@ -1,5 +1,7 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 // Porter: ASP.NET-style HTTP handlers and modules for Swift, served over FastCGI (libfcgi) behind nginx.
+// Linux only: the transport is built on epoll (and libfcgi from Debian's libfcgi-dev). Swift 6.2 or later
+// (swift-log and swift-service-lifecycle declare tools 6.2).
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -9,11 +11,22 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "Porter",
-    platforms: [.macOS(.v15)],
     products: [
+        // The `porter` program: every built-in feature plus the demo.
         .executable(name: "porter", targets: ["porter"]),
+        // The model: context, handlers, registry, modules, pipeline (no C, no I/O).
         .library(name: "Porter", targets: ["Porter"]),
+        // The host: code-first mapping, porter.toml, the command line, master/worker processes, nginx rules.
+        .library(name: "PorterHost", targets: ["PorterHost"]),
+        // The transport (libfcgi + epoll) and the FastCGI protocol/client, for embedding without the host.
         .library(name: "PorterFastCGI", targets: ["PorterFastCGI"]),
+        .library(name: "FastCGIWire", targets: ["FastCGIWire"]),
+        // Features: each plugs into the host with `app.add(…Feature())`; libvips is linked only with PorterImages.
+        .library(name: "PorterFeeds", targets: ["PorterFeeds"]),
+        .library(name: "PorterImages", targets: ["PorterImages"]),
+        .library(name: "PorterState", targets: ["PorterState"]),
+        .library(name: "PorterOps", targets: ["PorterOps"]),
+        // Test tiers for your own handlers: pipeline (no sockets), FastCGI in-process, real nginx.
         .library(name: "PorterTesting", targets: ["PorterTesting"]),
     ],
     dependencies: [
@@ -48,44 +61,50 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
 
-        // Built-in handlers and modules.
+        // The host: configuration, catalogue, commands, master/worker, nginx rendering. No feature.
+        .target(name: "PorterHost", dependencies: [
+            "Porter", "PorterFastCGI", "FastCGIWire",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swiftSettings),
+
+        // Features (plug-ins).
         .target(name: "PorterFeeds", dependencies: [
-            "Porter", .product(name: "GRDB", package: "GRDB.swift"),
+            "Porter", "PorterHost", .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterImages", dependencies: [
-            "Porter", "CVipsShim", .product(name: "Crypto", package: "swift-crypto"),
+            "Porter", "PorterHost", "CVipsShim", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterState", dependencies: [
-            "Porter",
+            "Porter", "PorterHost",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterOps", dependencies: [
-            "Porter", .product(name: "GRDB", package: "GRDB.swift"),
+            "Porter", "PorterHost", "PorterFastCGI", .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
 
-        // Configuration, the catalogue of named handlers/modules, the demo set, and the commands.
-        .target(name: "PorterServer", dependencies: [
-            "Porter", "PorterFastCGI", "FastCGIWire", "PorterFeeds", "PorterState", "PorterImages", "PorterOps",
-            .product(name: "TOMLKit", package: "TOMLKit"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        // The demo (its handlers, `crash`, its configuration) and the `porter` executable.
+        .target(name: "PorterDemo", dependencies: [
+            "Porter", "PorterHost", "PorterFastCGI", "PorterFeeds", "PorterImages", "PorterState", "PorterOps",
         ], swiftSettings: swiftSettings),
-        .executableTarget(name: "porter", dependencies: ["PorterServer", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
+        .executableTarget(name: "porter", dependencies: ["PorterDemo", "PorterHost"], swiftSettings: swiftSettings),
 
-        // Test support shared by the three tiers: pipeline, in-process FastCGI, real nginx.
+        // Test support shared by the three tiers: pipeline, in-process FastCGI, real nginx. No feature.
         .target(name: "PorterTesting", dependencies: [
-            "Porter", "PorterFastCGI", "FastCGIWire", "PorterServer",
+            "Porter", "PorterFastCGI", "FastCGIWire", "PorterHost",
         ], swiftSettings: swiftSettings),
 
         .testTarget(name: "PorterTests", dependencies: ["Porter", "PorterTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "FastCGIWireTests", dependencies: ["FastCGIWire"], swiftSettings: swiftSettings),
         .testTarget(name: "PorterFastCGITests", dependencies: ["PorterFastCGI", "PorterTesting", "FastCGIWire"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["PorterTesting", "PorterServer", "FastCGIWire", "PorterFeeds", "PorterImages"],
+        .testTarget(name: "PorterHostTests", dependencies: ["PorterHost", "PorterTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["PorterTesting", "PorterHost", "PorterDemo", "FastCGIWire", "PorterFeeds", "PorterImages"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PorterFeedsTests", dependencies: [
             "PorterFeeds", "Porter", .product(name: "Logging", package: "swift-log"),

@@ -61,13 +61,10 @@ demo)
     say "building porter ($CONFIG)"
     swift build -c "$CONFIG" --product porter
     BIN="$REPO/.build/$CONFIG/porter"
-    mkdir -p "$RUN"/{nginx/logs,nginx/tmp,cache} "$REPO/deploy/data" "$REPO/deploy/www/images"
-    cd "$REPO/deploy"
-    [[ -f data/feeds.sqlite ]] || "$BIN" feed init --seed -d data/feeds.sqlite
-    "$BIN" users add demo --password demo --role admin -d data/users.sqlite >/dev/null
-    [[ -f www/images/sunset.jpg ]] || "$BIN" sample-images www/images
+    mkdir -p "$RUN"/{nginx/logs,nginx/tmp,cache}
+    STATE="$RUN/state"
     cp "$REPO/nginx/porter-locations.conf" "$REPO/nginx/porter-fastcgi.conf" "$RUN/nginx/"
-    "$BIN" nginx-site --template "$REPO/nginx/porter.conf" --socket "$RUN/porter.sock" --root "$REPO/deploy/www" \
+    "$BIN" nginx-site --template "$REPO/nginx/porter.conf" --socket "$RUN/porter.sock" --root "$STATE/www" \
         --listen "$PORT" --include-directory "$RUN/nginx" --cache-directory "$RUN/cache" >"$RUN/nginx/porter.conf"
     cat >"$RUN/nginx/nginx.conf" <<CONF
 daemon off;
@@ -88,7 +85,7 @@ http {
 }
 CONF
     rm -f "$RUN/porter.sock"
-    "$BIN" serve --config "$REPO/deploy/porter.toml" --socket "$RUN/porter.sock" --socket-mode 0666 &
+    "$BIN" serve --demo --demo-directory "$STATE" --socket "$RUN/porter.sock" --socket-mode 0666 &
     PORTER_PID=$!
     trap 'kill $PORTER_PID ${NGINX_PID:-} 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
     for _ in $(seq 100); do [[ -S "$RUN/porter.sock" ]] && break; sleep 0.1; done

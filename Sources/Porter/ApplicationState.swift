@@ -6,9 +6,11 @@ import Synchronization
 /// it runs a closure with exclusive access so read-modify-write sequences cannot interleave.
 public final class ApplicationState: Sendable {
     private let storage = Mutex<[String: any Sendable]>([:])
+    /// Services by type that Porter's parts register while the application is built (not the user's bag).
+    public let services: ApplicationServices
 
-    /// An empty store.
-    public init() {}
+    /// An empty store with its own service registry.
+    public init(services: ApplicationServices = ApplicationServices()) { self.services = services }
 
     /// Reads or writes one value; `nil` removes it.
     public subscript(key: String) -> (any Sendable)? {

@@ -18,8 +18,10 @@ public final class HTTPContext: @unchecked Sendable {
     public var session: HTTPSession?
     /// Overrides the handler's declared session use (ASP.NET's `SetSessionStateBehavior`); set before AcquireRequestState.
     public var sessionStateOverride: SessionStateBehavior?
-    /// Per-request values for modules and handlers to pass things to each other.
-    public var items: [String: any Sendable] = [:]
+    /// Per-request values for modules and handlers to pass things to each other, keyed by type.
+    public var items = RequestItems()
+    /// Process-wide services by type (session store, user store, trace log, …), registered at startup.
+    public var services: ApplicationServices { application.services }
     /// The handler chosen at MapRequestHandler (or by `remapHandler`).
     public internal(set) var handler: SelectedHandler?
     /// Errors raised during the request, first one first.

@@ -7,6 +7,9 @@ public protocol HTTPModule: Sendable {
     var name: String { get }
     /// Registers this module's event subscribers.
     func subscribe(to events: inout ModuleEvents)
+    /// Registers, at startup, the services this module offers others by type (a trace log, a user store);
+    /// the default offers none.
+    func publish(in services: ApplicationServices)
     /// Releases resources when the server stops; the default does nothing.
     func shutdown() async
 }
@@ -14,6 +17,7 @@ public protocol HTTPModule: Sendable {
 extension HTTPModule {
     public var name: String { String(describing: Self.self) }
     public func shutdown() async {}
+    public func publish(in services: ApplicationServices) {}
 }
 
 /// A subscriber: a sync or async closure run when its event fires.
@@ -58,3 +62,7 @@ public struct ClosureModule: HTTPModule {
 
     public func subscribe(to events: inout ModuleEvents) { register(&events) }
 }
+
+/// A module that loads and saves `HTTPContext.session` at AcquireRequestState/ReleaseRequestState; the
+/// pipeline's startup check (`Pipeline.validate()`) looks for one when a handler declares session state.
+public protocol SessionStateProvider: HTTPModule {}

@@ -255,3 +255,16 @@ enum Step: Sendable {
         }
     }
 }
+
+extension Pipeline {
+    /// Startup checks that would otherwise surface as wrong answers at request time: a handler that declares
+    /// session state (ASP.NET's `IRequiresSessionState`) needs a module that provides sessions.
+    public func validate() throws(ConfigurationError) {
+        guard !modules.contains(where: { $0 is any SessionStateProvider }) else { return }
+        for mapping in registry.mappings {
+            guard case .instance(let handler) = mapping.source, handler.sessionState != .disabled else { continue }
+            throw ConfigurationError("handler \"\(mapping.name)\" (\(mapping.pattern.text)) declares \(handler.sessionState) session state, "
+                                     + "but no session module is configured: add [[modules]] name = \"session\" (or use a SessionModule)")
+        }
+    }
+}

@@ -1,5 +1,5 @@
 public import Foundation
-import PorterServer
+import PorterHost
 
 /// Tier 3 of the tests: the shipped `nginx/` site, rendered to temporary paths, in front of a Porter
 /// (an in-process server or the `porter` binary) on a temporary unix socket.

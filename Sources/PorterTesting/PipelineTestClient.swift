@@ -12,12 +12,14 @@ public struct PipelineTestClient: Sendable {
     public init(registry: HandlerRegistry, modules: [any HTTPModule] = [], application: ApplicationState = ApplicationState()) {
         self.pipeline = Pipeline(registry: registry, modules: modules)
         self.application = application
+        for module in modules { module.publish(in: application.services) }
     }
 
     /// A client for an existing pipeline.
     public init(pipeline: Pipeline, application: ApplicationState = ApplicationState()) {
         self.pipeline = pipeline
         self.application = application
+        for module in pipeline.modules { module.publish(in: application.services) }
     }
 
     /// Runs one request and returns its context (response, user, session, trace, …).

@@ -1,6 +1,10 @@
-import ArgumentParser
-import PorterServer
+import PorterDemo
+import PorterHost
 
-/// The `porter` executable: everything lives in `PorterServer.PorterCommand`.
+/// The `porter` executable: every built-in feature plus the demo.
 @main
-extension PorterCommand {}
+enum PorterExecutable {
+    static func main() async {
+        await PorterApplication.porter.main()
+    }
+}

@@ -2,7 +2,8 @@ import Foundation
 import Porter
 import PorterFeeds
 import PorterImages
-import PorterServer
+import PorterHost
+import PorterDemo
 import PorterTesting
 import Testing
 

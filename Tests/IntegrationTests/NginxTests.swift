@@ -2,7 +2,8 @@ import FastCGIWire
 import Foundation
 import Porter
 import PorterFastCGI
-import PorterServer
+import PorterHost
+import PorterDemo
 import PorterTesting
 import Testing
 
@@ -53,10 +54,9 @@ struct NginxTests {
     static func site() throws -> (FastCGIServer, NginxPorterSite) {
         let dir = FastCGITestServer.makeShortTemporaryDirectory()
         let (configuration, _) = try integrationConfiguration(socket: dir + "/s")
-        let app = PorterApplication(configuration: configuration)
         var logger = Logging.Logger(label: "porter.nginx-test")
         logger.logLevel = .warning
-        let server = try app.makeServer(logger: logger)
+        let server = try PorterApplication.porter.build(configuration, logger: logger).makeServer(logger: logger)
         try server.start()
         let site = try NginxPorterSite(socketPath: dir + "/s", locations: NginxConfig.locations(for: configuration))
         return (server, site)
@@ -122,11 +122,11 @@ struct NginxTests {
         #expect(committed == generated, "regenerate with: porter nginx-config --config deploy/porter.toml > nginx/porter-locations.conf")
     }
 
-    @Test("the demo configuration in the binary is deploy/porter.toml")
-    func demoIsDeployConfig() throws {
-        let file = try String(contentsOfFile: NginxPorterSite.repositoryRoot + "/deploy/porter.toml", encoding: .utf8)
-        func trimmed(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
-        #expect(trimmed(file) == trimmed(ServerConfiguration.demoTOML))
+    @Test("the demo maps the same paths as deploy/porter.toml, so the committed nginx rules serve both")
+    func demoMatchesDeployConfig() throws {
+        let demo = try ServerConfiguration.parse(toml: DemoSetup.demoTOML, baseDirectory: "/srv/demo")
+        let committed = try String(contentsOfFile: NginxPorterSite.repositoryRoot + "/nginx/porter-locations.conf", encoding: .utf8)
+        #expect(NginxConfig.locations(for: demo) == committed)
     }
 }
 

@@ -243,7 +243,7 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         let app = ApplicationState()
         let ctx = await send(handlerPipeline, "/reports", method: .post, application: app)
         #expect(ctx.response.status == .accepted)
-        #expect(BackgroundWorkQueue.installed(in: app) === module.queue)
+        #expect(app.services[BackgroundWorkQueue.self] === module.queue)
         let location = try #require(ctx.response.headers["Location"])
         await handlerPipeline.shutdown()
         let status = try json(await send(handlerPipeline, location, application: app))

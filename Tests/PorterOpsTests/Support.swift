@@ -15,6 +15,7 @@ func makeContext(_ uri: String, method: HTTPMethod = .get, remote: String = "127
 func send(_ pipeline: Pipeline, _ uri: String, method: HTTPMethod = .get, remote: String = "127.0.0.1",
           application: ApplicationState, headers: HTTPHeaders = [:]) async -> HTTPContext {
     let ctx = makeContext(uri, method: method, remote: remote, application: application, headers: headers)
+    for module in pipeline.modules { module.publish(in: application.services) }   // as the host does at startup
     await pipeline.run(ctx)
     return ctx
 }

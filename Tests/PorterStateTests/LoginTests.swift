@@ -23,8 +23,8 @@ struct LoginFixture {
         let auth = try CookieAuthentication(keys: [keyA])
         sessions = MemorySessionStore()
         var registry = HandlerRegistry()
-        try registry.add(name: "login", verbs: "GET,HEAD,POST", path: "/login", handler: LoginHandler())
-        try registry.add(name: "logout", verbs: "GET,POST", path: "/logout", handler: LogoutHandler())
+        try registry.add(name: "login", verbs: "GET,HEAD,POST", path: "/login", handler: LoginHandler(authentication: auth, users: users))
+        try registry.add(name: "logout", verbs: "GET,POST", path: "/logout", handler: LogoutHandler(authentication: auth))
         try registry.add(name: "visits", path: "/visits", handler: VisitsHandler())
         try registry.add(name: "admin", path: "/admin/*", handler: VisitsHandler())
         pipeline = Pipeline(registry: registry, modules: [

@@ -4,14 +4,10 @@ import Porter
 /// status class, duration, slow) at LogRequest, active back down at EndRequest.
 ///
 /// Register it first so its BeginRequest runs before anything that might complete or fail the request.
-/// It publishes its statistics in `ApplicationState` (`ServerStatusSources.statisticsKey`) for `StatusHandler`
-/// and `MetricsHandler` built from options.
+/// It publishes its statistics as a service (`RequestStatistics`) for `StatusHandler` and `MetricsHandler`.
 ///
 /// Options: `slow_request_seconds` (1.0), `buckets` (histogram upper bounds in seconds).
 public struct MetricsModule: HTTPModule {
-    /// The per-request item marking that BeginRequest counted this request (so EndRequest only undoes that).
-    static let startedItemKey = "porter.ops.metrics.started"
-
     /// The counters this module feeds.
     public let statistics: RequestStatistics
 
@@ -44,12 +40,16 @@ public struct MetricsModule: HTTPModule {
 
     public var name: String { "metrics" }
 
+    public func publish(in services: ApplicationServices) { services.register(statistics) }
+
+    /// Marks that BeginRequest counted this request (so EndRequest only undoes that).
+    struct CountedRequest: Sendable {}
+
     public func subscribe(to events: inout ModuleEvents) {
         let stats = statistics
         events.on(.beginRequest) { ctx in
-            _ = ctx.application.publishIfAbsent(ServerStatusSources.statisticsKey) { stats }
             stats.requestStarted()
-            ctx.items[MetricsModule.startedItemKey] = true
+            ctx.items[CountedRequest.self] = CountedRequest()
         }
         events.on(.logRequest) { ctx in
             let elapsed = MonotonicClock.nanoseconds() &- ctx.trace.startedAt
@@ -57,7 +57,10 @@ public struct MetricsModule: HTTPModule {
                           duration: .nanoseconds(Int64(clamping: elapsed)))
         }
         events.on(.endRequest) { ctx in
-            if ctx.items.removeValue(forKey: MetricsModule.startedItemKey) != nil { stats.requestEnded() }
+            if ctx.items[CountedRequest.self] != nil {
+                ctx.items[CountedRequest.self] = nil
+                stats.requestEnded()
+            }
         }
     }
 }

@@ -1,3 +1,6 @@
+import PorterFastCGI
+import PorterHost
+import Synchronization
 import Foundation
 import Porter
 
@@ -137,38 +140,42 @@ public protocol ServerStatusSource: Sendable {
     func statusSnapshot() async -> ServerStatusSnapshot
 }
 
-/// The status sources of a process, kept in `ApplicationState` so handlers built from options can find them.
+/// The status sources of a process, kept as a service so handlers built from options can find them.
 public enum ServerStatusSources {
-    /// The well-known `ApplicationState` key holding `[any ServerStatusSource]`.
-    public static let applicationKey = "porter.ops.statusSources"
-    /// The well-known `ApplicationState` key holding the `RequestStatistics` that `MetricsModule` feeds.
-    public static let statisticsKey = "porter.ops.requestStatistics"
-
-    /// Adds `source` to the process's sources (the transport calls this once at start).
+    /// Adds `source` to the process's sources.
     public static func register(_ source: any ServerStatusSource, in application: ApplicationState) {
-        application.update { dict in
-            var list = dict[applicationKey] as? [any ServerStatusSource] ?? []
-            list.append(source)
-            dict[applicationKey] = list
-        }
+        application.services.resolve(StatusSourceList.self) { StatusSourceList() }.append(source)
     }
 
     /// The registered sources, in registration order.
     public static func all(in application: ApplicationState) -> [any ServerStatusSource] {
-        application.value(applicationKey, as: [any ServerStatusSource].self) ?? []
+        application.services[StatusSourceList.self]?.all ?? []
     }
 
-    /// The merged snapshot: `statistics` (or the published `RequestStatistics`) first, then every registered
-    /// source overlaid in registration order.
+    /// The merged snapshot: `statistics` (or the published `RequestStatistics`) first, then the transport's
+    /// counters when a server published them, then every registered source, in registration order.
     public static func snapshot(statistics: RequestStatistics?, extra: [any ServerStatusSource],
                                 application: ApplicationState) async -> ServerStatusSnapshot {
         var merged = ServerStatusSnapshot(processID: getpid())
-        if let stats = statistics ?? application.value(statisticsKey, as: RequestStatistics.self) {
+        let services = application.services
+        if let stats = statistics ?? services[RequestStatistics.self] {
             merged = merged.merged(with: await stats.statusSnapshot())
         }
-        for source in extra + all(in: application) {
+        var sources = extra
+        if let transport = services[TransportStatistics.self] {
+            sources.insert(TransportStatusSource(statistics: transport, startTime: Date(timeIntervalSince1970: Double(services[ProcessModel.self]?.startedAt ?? 0)),
+                                                  processManager: services[ProcessModel.self]?.name ?? "single"), at: 0)
+        }
+        for source in sources + all(in: application) {
             merged = merged.merged(with: await source.statusSnapshot())
         }
         return merged
     }
+}
+
+/// The registered status sources.
+final class StatusSourceList: Sendable {
+    private let list = Mutex<[any ServerStatusSource]>([])
+    func append(_ source: any ServerStatusSource) { list.withLock { $0.append(source) } }
+    var all: [any ServerStatusSource] { list.withLock { $0 } }
 }

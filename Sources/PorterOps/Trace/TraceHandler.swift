@@ -9,7 +9,7 @@ import Porter
 ///
 /// Options: `local_only` (true), `allow_roles`, `allow_users`, `limit` (rows shown; default: all kept).
 public struct TraceHandler: HTTPHandler {
-    /// The log to show; `nil` uses the one `TraceModule` published in `ApplicationState`.
+    /// The log to show; `nil` uses the one `TraceModule` published as a service.
     public let log: TraceLog?
     /// Who may see the page.
     public let access: AccessPolicy
@@ -31,9 +31,9 @@ public struct TraceHandler: HTTPHandler {
     }
 
     public func processRequest(_ context: HTTPContext) throws {
-        context.items[TraceModule.excludeItemKey] = true
+        context.items[TraceModule.Excluded.self] = TraceModule.Excluded()
         try access.check(context)
-        guard let log = log ?? context.application.value(TraceLog.applicationKey, as: TraceLog.self) else {
+        guard let log = log ?? context.services[TraceLog.self] else {
             throw HTTPError(.notFound, message: "Tracing is not enabled (no trace module).")
         }
         var snapshots = log.recent()

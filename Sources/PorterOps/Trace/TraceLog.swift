@@ -5,8 +5,6 @@ import Porter
 ///
 /// Thread-safe: any number of requests may record while the trace page reads.
 public final class TraceLog: Sendable {
-    /// The well-known `ApplicationState` key under which `TraceModule` publishes its log for `TraceHandler`.
-    public static let applicationKey = "porter.ops.traceLog"
 
     /// The default number of requests kept.
     public static let defaultLimit = 100

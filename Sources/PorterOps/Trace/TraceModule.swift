@@ -11,8 +11,11 @@ import Porter
 /// Options: `limit` (requests kept, default 100), `record_trace_page` (false: the trace page does not
 /// record itself), `exclude` (path patterns not to record, e.g. `["/ping", "/metrics"]`).
 public struct TraceModule: HTTPModule {
-    /// The per-request item a handler sets to `true` to keep its request out of the trace.
-    public static let excludeItemKey = "porter.ops.trace.exclude"
+    /// The per-request item a handler sets to keep its request out of the trace.
+    public struct Excluded: Sendable {
+        /// Marks the request as not to be recorded.
+        public init() {}
+    }
 
     /// Where snapshots go.
     public let log: TraceLog
@@ -46,15 +49,14 @@ public struct TraceModule: HTTPModule {
 
     public var name: String { "trace" }
 
+    public func publish(in services: ApplicationServices) { services.register(log) }
+
     public func subscribe(to events: inout ModuleEvents) {
         let log = self.log
         let recordTracePage = self.recordTracePage
         let exclude = self.exclude
-        events.on(.beginRequest) { ctx in
-            _ = ctx.application.publishIfAbsent(TraceLog.applicationKey) { log }
-        }
         events.on(.preSendRequestContent) { ctx in
-            if !recordTracePage, ctx.items[TraceModule.excludeItemKey] as? Bool == true { return }
+            if !recordTracePage, ctx.items[Excluded.self] != nil { return }
             if exclude.contains(where: { $0.matches(ctx.request.path) }) { return }
             log.record(RequestSnapshot(context: ctx))
         }

@@ -1,7 +1,7 @@
 import Porter
 
-/// Owns the process's `BackgroundWorkQueue`: opens it at construction, publishes it in `ApplicationState`
-/// (`BackgroundWorkQueue.applicationKey`) for handlers, and drains it in `shutdown()` (the pipeline's Dispose).
+/// Owns the process's `BackgroundWorkQueue`: opens it at construction, publishes it as a service for
+/// handlers, and drains it in `shutdown()` (the pipeline's Dispose).
 ///
 /// Options: `database` (SQLite file path, required), `max_concurrent` (2), `max_queued` (100),
 /// `retry_after` (seconds, 5), `shutdown_grace` (seconds, 30), `retention_days` (7; 0 keeps forever).
@@ -41,12 +41,9 @@ public struct BackgroundWorkModule: HTTPModule {
 
     public var name: String { "backgroundWork" }
 
-    public func subscribe(to events: inout ModuleEvents) {
-        let queue = self.queue
-        events.on(.beginRequest) { ctx in
-            _ = ctx.application.publishIfAbsent(BackgroundWorkQueue.applicationKey) { queue }
-        }
-    }
+    public func subscribe(to events: inout ModuleEvents) {}
+
+    public func publish(in services: ApplicationServices) { services.register(queue) }
 
     public func shutdown() async {
         await queue.shutdown(grace: shutdownGrace)

@@ -34,12 +34,9 @@ public struct WorkContext: Sendable {
 /// work, lets running items finish within the grace, cancels the rest and records everything unfinished as
 /// `interrupted`; a queue opened on a file that a dead process left items in marks those `interrupted` too.
 ///
-/// Handlers reach the queue through `ApplicationState` (`BackgroundWorkQueue.applicationKey`, published by
-/// `BackgroundWorkModule` or `install(in:)`) or by being given it in their init.
+/// Handlers reach the queue as a service (`ctx.services[BackgroundWorkQueue.self]`, published by
+/// `BackgroundWorkModule`) or by being given it in their init.
 public final class BackgroundWorkQueue: Sendable {
-    /// The well-known `ApplicationState` key holding the process's queue.
-    public static let applicationKey = "porter.ops.backgroundWork"
-
     /// Queue limits.
     public struct Limits: Sendable, Equatable {
         /// Items running at once.
@@ -114,16 +111,6 @@ public final class BackgroundWorkQueue: Sendable {
         if let retention {
             try store.purgeFinished(olderThan: Double(retention.components.seconds))
         }
-    }
-
-    /// Publishes this queue in `application` under `applicationKey` (for handlers built from options).
-    public func install(in application: ApplicationState) {
-        application[BackgroundWorkQueue.applicationKey] = self
-    }
-
-    /// The queue published in `application`, if any.
-    public static func installed(in application: ApplicationState) -> BackgroundWorkQueue? {
-        application.value(applicationKey, as: BackgroundWorkQueue.self)
     }
 
     /// Records a new item as `queued` and starts it when a slot is free; returns its id at once.

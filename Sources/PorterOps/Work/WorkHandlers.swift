@@ -1,9 +1,9 @@
 import Porter
 
-/// Finds the queue a handler should use: the one it was given, else the one published in `ApplicationState`.
+/// Finds the queue a handler should use: the one it was given, else the one published as a service.
 func resolveQueue(_ given: BackgroundWorkQueue?, _ context: HTTPContext) throws(HTTPError) -> BackgroundWorkQueue {
     if let given { return given }
-    if let queue = BackgroundWorkQueue.installed(in: context.application) { return queue }
+    if let queue = context.services[BackgroundWorkQueue.self] { return queue }
     throw HTTPError(.serviceUnavailable, message: "Background work is not configured.")
 }
 
@@ -11,7 +11,7 @@ func resolveQueue(_ given: BackgroundWorkQueue?, _ context: HTTPContext) throws(
 ///
 /// The id is the last path segment, so the handler can be mapped at `/work/*` (or any directory).
 public struct WorkStatusHandler: HTTPHandler {
-    /// The queue to ask; `nil` uses the one in `ApplicationState`.
+    /// The queue to ask; `nil` uses the published one.
     public let queue: BackgroundWorkQueue?
 
     /// A status endpoint for `queue` (or the published queue when `nil`).
@@ -35,7 +35,7 @@ public struct WorkStatusHandler: HTTPHandler {
 ///
 /// Options: `steps` (5), `step_seconds` (0.6), `status_path` (`/work/`, the prefix of the `Location`).
 public struct ReportHandler: HTTPHandler {
-    /// The queue to use; `nil` uses the one in `ApplicationState`.
+    /// The queue to use; `nil` uses the published one.
     public let queue: BackgroundWorkQueue?
     /// How many steps the job takes.
     public let steps: Int

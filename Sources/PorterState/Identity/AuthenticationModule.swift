@@ -13,9 +13,6 @@ import Porter
 ///    cleared with an expired `Set-Cookie`, and logged at debug level.
 /// Otherwise the user stays anonymous. Sync subscribers only: this module never makes a request async.
 public struct AuthenticationModule: HTTPModule {
-    /// The items key under which the user store is published for the login handler.
-    public static let usersItemKey = "porter.auth.users"
-
     /// The signed-cookie login, or `nil` when off.
     public let cookie: CookieAuthentication?
     /// Whether `REMOTE_USER` is trusted.
@@ -80,8 +77,6 @@ public struct AuthenticationModule: HTTPModule {
 
     /// AuthenticateRequest: sets `ctx.user` from the first trusted source.
     func authenticate(_ ctx: HTTPContext) {
-        if let cookie { ctx.items[CookieAuthentication.itemKey] = cookie }
-        if let users { ctx.items[Self.usersItemKey] = users }
         let params = ctx.request.parameters
         if trustRemoteUser, let user = params["REMOTE_USER"], let name = Self.cleanName(user) {
             ctx.user = Principal(name: name, authenticationType: "nginx")
@@ -119,6 +114,11 @@ public struct AuthenticationModule: HTTPModule {
         ctx.user.roles = roles
     }
 
+    /// Registers this module's cookie issuer and user store for the login and logout handlers.
+    public func publish(in services: ApplicationServices) {
+        services.register(AuthenticationServices(cookie: cookie, users: users))
+    }
+
     /// A user name as given by nginx: trimmed, non-empty, at most 256 bytes, no control characters.
     static func cleanName(_ raw: String) -> String? {
         let name = raw.trimmingSpacesAndTabs()
@@ -136,4 +136,13 @@ extension String {
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
         return String(s)
     }
+}
+
+/// What the authentication module offers other parts (the login and logout handlers): its signed-cookie
+/// issuer and its user store, found by type in `ApplicationServices`.
+public struct AuthenticationServices: Sendable {
+    /// The signed login cookie, when keys are configured.
+    public let cookie: CookieAuthentication?
+    /// The password store, when `users_database` is configured.
+    public let users: (any UserStore)?
 }

@@ -34,8 +34,6 @@ public enum TicketValidation: Sendable, Equatable {
 ///
 /// Cookie value: `base64url(user).expires.issued.base64url(HMAC-SHA256(key, "porter-auth-v1|user|expires|issued"))`.
 public struct CookieAuthentication: Sendable {
-    /// The items key under which the authentication module publishes this (for the login and logout handlers).
-    public static let itemKey = "porter.auth.cookie"
 
     /// Signing key bytes; the first signs, all verify. (`SymmetricKey` is not `Sendable` on Linux.)
     let keys: [[UInt8]]

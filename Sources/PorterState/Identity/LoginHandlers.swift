@@ -5,19 +5,19 @@ import Porter
 /// `returnUrl` when it is a local path, else to the default. A wrong password shows the form again with a message.
 ///
 /// A sync handler on purpose: the password KDF is CPU work and runs on a Porter worker thread, not on Swift's
-/// cooperative pool. Uses the authentication module's cookie settings and user store unless given its own.
+/// cooperative pool. Built from configuration, it uses the authentication module's cookie settings and user store.
 public struct LoginHandler: HTTPHandler {
-    /// The cookie issuer, or `nil` to use the one the authentication module publishes on the context.
-    public let authentication: CookieAuthentication?
-    /// The password store, or `nil` to use the authentication module's `users_database`.
-    public let users: (any UserStore)?
+    /// The cookie issuer.
+    public let authentication: CookieAuthentication
+    /// The password store.
+    public let users: any UserStore
     /// Where to go after login when `returnUrl` is missing or not local.
     public let defaultReturnURL: String
     /// The largest accepted form body in bytes.
     public let maxBodyBytes: Int
 
     /// A handler with explicit parts.
-    public init(authentication: CookieAuthentication? = nil, users: (any UserStore)? = nil, defaultReturnURL: String = "/",
+    public init(authentication: CookieAuthentication, users: any UserStore, defaultReturnURL: String = "/",
                 maxBodyBytes: Int = 16 * 1024) {
         self.authentication = authentication
         self.users = users
@@ -25,22 +25,24 @@ public struct LoginHandler: HTTPHandler {
         self.maxBodyBytes = maxBodyBytes
     }
 
-    /// Reads `default_return_url` ("/"); cookie settings and users come from the authentication module.
-    public init(options: Options) throws {
+    /// Reads `default_return_url` ("/"); cookie settings and users come from the authentication module in
+    /// `services` (a startup error names what is missing).
+    public init(options: Options, services: ApplicationServices) throws {
         let target = try options.string("default_return_url", default: "/")
         guard LocalURL.isLocal(target) else { throw ConfigurationError("\(options.origin): default_return_url must be a local path") }
-        self.init(defaultReturnURL: target)
+        let auth = try services.require(AuthenticationServices.self, by: "\(options.origin): the login handler",
+                                        hint: "add [[modules]] name = \"authentication\" before the handlers")
+        guard let cookie = auth.cookie, let users = auth.users else {
+            throw ConfigurationError("\(options.origin): the login handler needs the authentication module's signed cookie (keys) and users_database")
+        }
+        self.init(authentication: cookie, users: users, defaultReturnURL: target)
     }
 
     /// Exclusive: the login regenerates the session id.
     public var sessionState: SessionStateBehavior { .exclusive }
 
     public func processRequest(_ ctx: HTTPContext) throws {
-        guard let auth = authentication ?? ctx.items[CookieAuthentication.itemKey] as? CookieAuthentication,
-              let users = users ?? ctx.items[AuthenticationModule.usersItemKey] as? any UserStore else {
-            ctx.logger.error("login handler needs the authentication module with keys and users_database")
-            throw HTTPError(.internalServerError)
-        }
+        let auth = authentication
         switch ctx.request.method {
         case .get, .head:
             let returnURL = Self.returnURL(ctx.request.query["returnUrl"], default: defaultReturnURL)
@@ -103,22 +105,27 @@ public struct LoginHandler: HTTPHandler {
 /// Signs the user out: clears the login cookie, abandons the session, and redirects (303) to a local `returnUrl`
 /// or the configured page.
 public struct LogoutHandler: HTTPHandler {
-    /// The cookie settings, or `nil` to use the authentication module's.
-    public let authentication: CookieAuthentication?
+    /// The cookie settings.
+    public let authentication: CookieAuthentication
     /// Where to go afterwards when `returnUrl` is missing or not local.
     public let redirectURL: String
 
     /// A handler with explicit parts.
-    public init(authentication: CookieAuthentication? = nil, redirectURL: String = "/") {
+    public init(authentication: CookieAuthentication, redirectURL: String = "/") {
         self.authentication = authentication
         self.redirectURL = redirectURL
     }
 
-    /// Reads `redirect` ("/").
-    public init(options: Options) throws {
+    /// Reads `redirect` ("/"); the cookie settings come from the authentication module in `services`.
+    public init(options: Options, services: ApplicationServices) throws {
         let target = try options.string("redirect", default: "/")
         guard LocalURL.isLocal(target) else { throw ConfigurationError("\(options.origin): redirect must be a local path") }
-        self.init(redirectURL: target)
+        let auth = try services.require(AuthenticationServices.self, by: "\(options.origin): the logout handler",
+                                        hint: "add [[modules]] name = \"authentication\" before the handlers")
+        guard let cookie = auth.cookie else {
+            throw ConfigurationError("\(options.origin): the logout handler needs the authentication module's signed cookie (keys)")
+        }
+        self.init(authentication: cookie, redirectURL: target)
     }
 
     /// Exclusive: the session is abandoned.
@@ -128,9 +135,7 @@ public struct LogoutHandler: HTTPHandler {
         guard ctx.request.method == .post || ctx.request.method == .get else {
             throw HTTPError(.methodNotAllowed, headers: ["Allow": "GET, POST"])
         }
-        if let auth = authentication ?? ctx.items[CookieAuthentication.itemKey] as? CookieAuthentication {
-            ctx.response.cookies.append(auth.clearingCookie())
-        }
+        ctx.response.cookies.append(authentication.clearingCookie())
         ctx.session?.abandon()
         if ctx.user.isAuthenticated { ctx.logger.info("logout", metadata: ["user": .string(ctx.user.name)]) }
         ctx.user = .anonymous

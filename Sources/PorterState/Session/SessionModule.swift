@@ -14,10 +14,7 @@ import Synchronization
 ///   Cookie ids Porter did not issue, or whose session expired, are replaced by a fresh id (no fixation).
 /// - `HTTPSession.abandon()` deletes the session and clears the cookie; `context.regenerateSessionID()`
 ///   (called at login) moves the values to a new id and deletes the old one.
-public struct SessionModule: HTTPModule {
-    /// The items key of the per-request session bookkeeping.
-    static let stateKey = "porter.session.state"
-
+public struct SessionModule: SessionStateProvider {
     /// Where sessions are kept.
     public let store: any SessionStore
     /// Cookie, timeout and limit settings.
@@ -46,16 +43,16 @@ public struct SessionModule: HTTPModule {
     public func subscribe(to events: inout ModuleEvents) {
         events.onAsync(.acquireRequestState) { ctx in try await self.acquire(ctx) }
         events.onAsync(.releaseRequestState) { ctx in
-            guard let state = ctx.items[Self.stateKey] as? SessionRequestState else { return }
+            guard let state = ctx.items[SessionRequestState.self] else { return }
             try await self.finish(ctx, state, save: !state.failed)
         }
         events.on(.error) { ctx in
-            (ctx.items[Self.stateKey] as? SessionRequestState)?.failed = true
+            (ctx.items[SessionRequestState.self])?.failed = true
         }
         events.onAsync(.endRequest) { ctx in
             defer { self.purger.maybePurge(store: self.store, every: self.configuration.purgeInterval,
                                            clock: self.clock, logger: ctx.logger) }
-            guard let state = ctx.items[Self.stateKey] as? SessionRequestState, !state.finished else { return }
+            guard let state = ctx.items[SessionRequestState.self], !state.finished else { return }
             try await self.finish(ctx, state, save: !state.failed)
         }
     }
@@ -71,7 +68,7 @@ public struct SessionModule: HTTPModule {
         let behavior = ctx.effectiveSessionState
         guard behavior != .disabled else { return }
         let state = SessionRequestState(behavior: behavior)
-        ctx.items[Self.stateKey] = state
+        ctx.items[SessionRequestState.self] = state
         let timeout = configuration.timeout
         if let id = ctx.request.cookies[configuration.cookieName], SessionID.isWellFormed(id) {
             switch behavior {
@@ -237,6 +234,6 @@ extension HTTPContext {
     /// Gives the visitor a new session id at ReleaseRequestState, keeping the values and deleting the old id
     /// (call it at login, to defeat session fixation). Does nothing without a session module or session.
     public func regenerateSessionID() {
-        (items[SessionModule.stateKey] as? SessionRequestState)?.regenerate = true
+        items[SessionRequestState.self]?.regenerate = true
     }
 }

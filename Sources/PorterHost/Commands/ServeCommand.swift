@@ -9,8 +9,7 @@ import Glibc
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve the configured handlers over FastCGI.")
 
-    @Option(name: .shortAndLong, help: "Configuration file (default: ./porter.toml if present, else the built-in demo).")
-    var config: String?
+    @OptionGroup var source: ConfigurationSource
 
     @Option(help: "Unix socket path to listen on (overrides `listen`).")
     var socket: String?
@@ -34,7 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        var configuration = try ServeCommand.loadConfiguration(config)
+        let app = PorterApplication.current
+        var configuration = try source.resolve(app)
         if let socket { configuration.listen = socket }
         if let listen { configuration.listen = listen }
         if let socketMode {
@@ -48,50 +48,46 @@ struct ServeCommand: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: configuration.logLevel) else {
             throw ValidationError("unknown log level \(configuration.logLevel)")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        if case .porter = app.logging {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
-        let logger = Logger(label: "porter")
+        let logger = { var l = Logger(label: app.name); l.logLevel = level; return l }()
         // Started by spawn-fcgi or `cgi-fcgi -start` (a listening socket on fd 0) with no address given: serve it.
         if socket == nil && listen == nil && !CGIRunner.isCGI() && ListenSocket.isListening(0) {
             configuration.listen = "fd:0"
         }
-        let app = PorterApplication(configuration: configuration)
-
         if CGIRunner.isCGI() && socket == nil && listen == nil && getenv("GATEWAY_INTERFACE") != nil {
-            let pipeline = try app.makePipeline(logger: logger)
-            await CGIRunner.run(pipeline: pipeline, application: app.application, logger: logger)
+            let built = try app.build(configuration, logger: logger)
+            await CGIRunner.run(pipeline: built.pipeline, application: built.application, logger: logger)
             return
         }
         if configuration.workers > 0 && getenv(MasterProcess.workerEnvironmentKey) == nil {
-            try await MasterProcess(configuration: configuration, configPath: config, logger: logger).run()
+            _ = try app.build(configuration, logger: logger) // refuse to start a master on a configuration workers cannot build
+            try await MasterProcess(app: app, configuration: configuration, source: source, logger: logger).run()
             return
         }
         let isWorker = MasterProcess.isWorker
         if isWorker { ProcessControl.terminateWithParent() }
-        let server = try app.makeServer(logger: logger, listenOverride: MasterProcess.inheritedListen()) { transport in
+        let built = try app.build(configuration, logger: logger)
+        let server = try built.makeServer(logger: logger, listenOverride: MasterProcess.inheritedListen()) { transport in
             if isWorker {
                 // PHP-FPM's request_terminate_timeout: a stuck sync handler costs this worker, not the site.
-                transport.onStuckRequest = { _ in
-                    logger.critical("worker exiting: a request is stuck past its timeout")
+                transport.onStuckRequest = { path in
+                    logger.critical("worker exiting: a request is stuck past its timeout", metadata: ["path": .string(path)])
                     Glibc.exit(70)
                 }
             }
         }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
-        ]
+        var extra: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if isWorker && configuration.maxRequests > 0 {
-            services.append(.init(service: RecyclingService(server: server, maxRequests: configuration.maxRequests, logger: logger),
-                                  successTerminationBehavior: .gracefullyShutdownGroup))
+            extra.append(.init(service: RecyclingService(server: server, maxRequests: configuration.maxRequests, logger: logger),
+                               successTerminationBehavior: .gracefullyShutdownGroup))
         }
-        let group = ServiceGroup(configuration: .init(services: services,
-                                                      gracefulShutdownSignals: [.sigterm, .sigint, .sigquit],
-                                                      logger: logger))
-        try await group.run()
-        await server.pipeline.shutdown()
+        try await built.serve(server, extra: extra, logger: logger)
     }
 
     /// Stops a worker process gracefully after `maxRequests` requests (PHP-FPM's `pm.max_requests`).
@@ -111,15 +107,5 @@ struct ServeCommand: AsyncParsableCommand {
                 try? await Task.sleep(for: .milliseconds(100))
             }
         }
-    }
-
-    /// The configuration from `path`, else `./porter.toml`, else the checkout's `deploy/porter.toml` (the demo
-    /// with its data beside it), else the built-in demo.
-    static func loadConfiguration(_ path: String?) throws -> ServerConfiguration {
-        if let path { return try ServerConfiguration.load(path: path) }
-        for candidate in ["porter.toml", "deploy/porter.toml"] where access(candidate, R_OK) == 0 {
-            return try ServerConfiguration.load(path: candidate)
-        }
-        return ServerConfiguration.demo
     }
 }

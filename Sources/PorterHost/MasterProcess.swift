@@ -12,8 +12,9 @@ struct MasterProcess {
     /// Set in a worker's environment: the inherited listen socket's fd number.
     static let workerEnvironmentKey = "PORTER_WORKER_FD"
 
+    let app: PorterApplication
     let configuration: ServerConfiguration
-    let configPath: String?
+    let source: ConfigurationSource
     let logger: Logger
 
     /// The listen socket a worker process inherited from its master, or from systemd socket activation.
@@ -85,8 +86,9 @@ struct MasterProcess {
                 }
             case SIGHUP where !stopping:
                 do {
-                    let reloaded = try configPath.map { try ServerConfiguration.load(path: $0) } ?? current
-                    _ = try PorterApplication(configuration: reloaded).makePipeline(logger: logger) // validate before switching
+                    var reloaded = try source.resolve(app)
+                    reloaded.workers = current.workers
+                    _ = try app.build(reloaded, logger: logger) // validate before switching
                     current = reloaded
                     let old = workers.filter { $0.value == generation }.map(\.key)
                     generation += 1

@@ -66,62 +66,66 @@ public struct ServerConfiguration: Sendable {
         return t
     }
 
-    /// Parses TOML text; `baseDirectory` is where relative paths point.
-    public static func parse(toml text: String, baseDirectory: String) throws(ConfigurationError) -> ServerConfiguration {
+    /// Parses TOML text over `base` (settings the text leaves out keep `base`'s values; its handlers and
+    /// modules come after `base`'s); `baseDirectory` is where relative paths point.
+    public static func parse(toml text: String, baseDirectory: String, over base: ServerConfiguration = ServerConfiguration(),
+                             origin: String = "porter.toml") throws(ConfigurationError) -> ServerConfiguration {
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
         } catch {
-            throw ConfigurationError("invalid TOML: \(error)")
+            throw ConfigurationError("\(origin): invalid TOML: \(error)")
         }
-        guard case .table(let root) = ConfigValue(toml: table) else { throw ConfigurationError("invalid TOML root") }
-        return try ServerConfiguration(root: Options(root, origin: "porter.toml"), baseDirectory: baseDirectory)
+        guard case .table(let root) = ConfigValue(toml: table) else { throw ConfigurationError("\(origin): invalid TOML root") }
+        var configuration = base
+        try configuration.apply(Options(root, origin: origin), baseDirectory: baseDirectory)
+        return configuration
     }
 
-    /// Reads and parses a TOML file.
-    public static func load(path: String) throws(ConfigurationError) -> ServerConfiguration {
+    /// Reads and parses a TOML file over `base`.
+    public static func load(path: String, over base: ServerConfiguration = ServerConfiguration()) throws(ConfigurationError) -> ServerConfiguration {
         guard let text = FileText.read(path) else { throw ConfigurationError("cannot read configuration file \(path)") }
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        return try parse(toml: text, baseDirectory: dir.isEmpty ? "/" : dir)
+        return try parse(toml: text, baseDirectory: dir.isEmpty ? "/" : dir, over: base, origin: path)
     }
 
-    init(root: Options, baseDirectory: String) throws(ConfigurationError) {
+    mutating func apply(_ root: Options, baseDirectory: String) throws(ConfigurationError) {
         let known: Set<String> = ["listen", "socket_mode", "socket_group", "threads", "max_body_bytes", "drain_timeout_seconds",
                                   "log_level", "workers", "max_requests", "request_timeout_seconds", "modules", "handlers"]
         for key in root.values.keys where !known.contains(key) {
-            throw ConfigurationError("porter.toml: unknown setting \"\(key)\" (known: \(known.sorted().joined(separator: ", ")))")
+            throw ConfigurationError("\(root.origin): unknown setting \"\(key)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
         self.baseDirectory = baseDirectory
         listen = try root.string("listen", default: listen)
         if let mode = try root.string("socket_mode") {
-            guard let m = UInt32(mode, radix: 8), m <= 0o777 else { throw ConfigurationError("porter.toml: socket_mode must be octal like \"0660\"") }
+            guard let m = UInt32(mode, radix: 8), m <= 0o777 else { throw ConfigurationError("\(root.origin): socket_mode must be octal like \"0660\"") }
             socketMode = m
         }
         socketGroup = try root.string("socket_group")
         threads = try root.int("threads", default: threads)
-        guard (1...1024).contains(threads) else { throw ConfigurationError("porter.toml: threads must be 1...1024") }
+        guard (1...1024).contains(threads) else { throw ConfigurationError("\(root.origin): threads must be 1...1024") }
         maxBodyBytes = try root.int("max_body_bytes", default: maxBodyBytes)
         drainTimeoutSeconds = try root.int("drain_timeout_seconds", default: drainTimeoutSeconds)
         logLevel = try root.string("log_level", default: logLevel)
-        workers = try root.int("workers", default: 0)
-        maxRequests = try root.int("max_requests", default: 0)
-        requestTimeoutSeconds = try root.int("request_timeout_seconds", default: 0)
+        workers = try root.int("workers", default: workers)
+        maxRequests = try root.int("max_requests", default: maxRequests)
+        requestTimeoutSeconds = try root.int("request_timeout_seconds", default: requestTimeoutSeconds)
         for (i, item) in (root.values["modules"]?.array ?? []).enumerated() {
             guard let t = item.table, let name = t["name"]?.string else {
-                throw ConfigurationError("porter.toml: modules[\(i)] needs name = \"…\"")
+                throw ConfigurationError("\(root.origin): modules[\(i)] needs name = \"…\"")
             }
             var opts = t
             opts["name"] = nil
             if let nested = t["options"]?.table { opts["options"] = nil; opts.merge(nested) { a, _ in a } }
-            modules.append(ModuleEntry(name: name, options: Options(Self.resolvePaths(opts, baseDirectory), origin: "modules[\(i)] (\(name))")))
+            modules.append(ModuleEntry(name: name, options: Options(Self.resolvePaths(opts, baseDirectory), origin: "\(root.origin): modules[\(i)] (\(name))")))
         }
         for (i, item) in (root.values["handlers"]?.array ?? []).enumerated() {
             guard let t = item.table, let path = t["path"]?.string, let handler = t["handler"]?.string else {
-                throw ConfigurationError("porter.toml: handlers[\(i)] needs path = \"…\" and handler = \"…\"")
+                throw ConfigurationError("\(root.origin): handlers[\(i)] needs path = \"…\" and handler = \"…\"")
             }
             var opts = t["options"]?.table ?? [:]
             for (k, v) in t where !["path", "handler", "verb", "options"].contains(k) { opts[k] = v }
-            let origin = "handlers[\(i)] (\(handler) \(path))"
+            let origin = "\(root.origin): handlers[\(i)] (\(handler) \(path))"
             do { _ = try PathPattern(path) } catch { throw ConfigurationError("\(origin): \(error)") }
             handlers.append(HandlerEntry(verb: t["verb"]?.string ?? "*", path: path, handler: handler,
                                          options: Options(Self.resolvePaths(opts, baseDirectory), origin: origin)))

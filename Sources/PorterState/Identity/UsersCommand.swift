@@ -1,4 +1,5 @@
 import ArgumentParser
+import PorterHost
 import PorterState
 import Glibc
 

@@ -1,14 +1,14 @@
 import Foundation
 import Porter
 import PorterFastCGI
-import PorterOps
+import PorterHost
 import Glibc
 
 /// What the FastCGI transport knows for the status page: threads, parked kept-alive connections, requests
 /// in flight, the process model and this process.
 struct TransportStatusSource: ServerStatusSource {
     let statistics: TransportStatistics
-    let startTime = Date()
+    let startTime: Date
     let processManager: String
 
     func statusSnapshot() async -> ServerStatusSnapshot {

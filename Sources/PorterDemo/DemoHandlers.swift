@@ -1,4 +1,5 @@
 public import Porter
+import PorterFastCGI
 import Synchronization
 
 /// Answers `Hello, world` (or the configured greeting) as text/plain: the smallest sync handler.
@@ -112,4 +113,3 @@ public enum FastCGIWorkerCheck {
     public static func isWorkerThread() -> Bool { FastCGIServer.workerExecutor.isCurrentThreadWorker }
 }
 
-import PorterFastCGI

@@ -1,5 +1,6 @@
 import Porter
 import ArgumentParser
+import PorterHost
 import Foundation
 import PorterFeeds
 

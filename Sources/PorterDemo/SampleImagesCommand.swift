@@ -1,4 +1,5 @@
 import ArgumentParser
+import PorterHost
 import PorterImages
 
 /// `porter sample-images DIR`: writes the demo's sample source images.

@@ -1,0 +1,129 @@
+public import Porter
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// What a handler or module builder gets besides its options: shared state, typed services, and a way to
+/// hand long-running work (database clients, purgers, queues) to the host's `ServiceGroup`.
+public struct BuildContext: Sendable {
+    /// The application state all requests share (the user's `Application` bag).
+    public let application: ApplicationState
+    /// The server's logger.
+    public let logger: Logger
+    /// Where relative data paths (databases, key files) are anchored.
+    public let dataDirectory: String
+    private let lifecycle: ServiceCollector
+
+    /// A build context; `lifecycle` collects the services builders start.
+    public init(application: ApplicationState, logger: Logger, dataDirectory: String = ".", lifecycle: ServiceCollector = ServiceCollector()) {
+        self.application = application
+        self.logger = logger
+        self.dataDirectory = dataDirectory
+        self.lifecycle = lifecycle
+    }
+
+    /// Process-wide services by type: register what your module provides, `require` what your handler needs.
+    public var services: ApplicationServices { application.services }
+
+    /// Runs `service` for as long as the server runs (started before it serves, shut down after it drained).
+    public func run(_ service: some Service) { lifecycle.add(service) }
+}
+
+/// The long-running services builders asked the host to run, in the order they were added.
+public final class ServiceCollector: Sendable {
+    private let list = Mutex<[any Service]>([])
+    /// An empty collector.
+    public init() {}
+    /// Adds a service.
+    public func add(_ service: any Service) { list.withLock { $0.append(service) } }
+    /// The services added so far.
+    public var services: [any Service] { list.withLock { $0 } }
+}
+
+/// One named builder in a catalogue, with the one-line summary `porter handlers` prints.
+public struct CatalogEntry<Built>: Sendable {
+    /// What it is for, shown by `porter handlers`.
+    public let summary: String
+    /// The feature that registered it (`core`, `feeds`, …).
+    public let feature: String
+    /// Builds it from options.
+    public let build: @Sendable (Options, BuildContext) throws -> Built
+}
+
+/// Named handler builders: the configuration binds paths to these names (`handler = "rss"`).
+public struct HandlerCatalog: Sendable {
+    /// Builds a handler source from options.
+    public typealias Builder = @Sendable (Options, BuildContext) throws -> HandlerSource
+    /// The registered builders by name.
+    public private(set) var entries: [String: CatalogEntry<HandlerSource>] = [:]
+    /// The feature whose `register` is running (set by the host).
+    var currentFeature = "app"
+
+    /// An empty catalogue.
+    public init() {}
+
+    /// Registers (or replaces) a builder under `name`.
+    public mutating func register(_ name: String, summary: String, build: @escaping Builder) {
+        entries[name] = CatalogEntry(summary: summary, feature: currentFeature, build: build)
+    }
+
+    /// Builds the named handler; unknown names are a configuration error listing the known ones.
+    public func build(_ name: String, options: Options, context: BuildContext) throws -> HandlerSource {
+        guard let entry = entries[name] else {
+            throw ConfigurationError("\(options.origin): unknown handler \"\(name)\" (known: \(entries.keys.sorted().joined(separator: ", ")))")
+        }
+        return try entry.build(options, context)
+    }
+}
+
+/// Named module builders: the configuration lists modules by these names (`name = "session"`).
+public struct ModuleCatalog: Sendable {
+    /// Builds a module from options.
+    public typealias Builder = @Sendable (Options, BuildContext) throws -> any HTTPModule
+    /// The registered builders by name.
+    public private(set) var entries: [String: CatalogEntry<any HTTPModule>] = [:]
+    /// The feature whose `register` is running (set by the host).
+    var currentFeature = "app"
+
+    /// An empty catalogue.
+    public init() {}
+
+    /// Registers (or replaces) a builder under `name`.
+    public mutating func register(_ name: String, summary: String, build: @escaping Builder) {
+        entries[name] = CatalogEntry(summary: summary, feature: currentFeature, build: build)
+    }
+
+    /// Builds the named module; unknown names are a configuration error listing the known ones.
+    public func build(_ name: String, options: Options, context: BuildContext) throws -> any HTTPModule {
+        guard let entry = entries[name] else {
+            throw ConfigurationError("\(options.origin): unknown module \"\(name)\" (known: \(entries.keys.sorted().joined(separator: ", ")))")
+        }
+        return try entry.build(options, context)
+    }
+}
+
+/// The handler and module names a configuration may use.
+public struct Catalog: Sendable {
+    /// Handler builders.
+    public var handlers = HandlerCatalog()
+    /// Module builders.
+    public var modules = ModuleCatalog()
+
+    /// The core's own names: the `log` and `errors` modules.
+    public init() {
+        modules.currentFeature = "core"
+        modules.register("log", summary: "one log line per request; slow requests as warnings (options: slow_ms)") { options, _ in
+            RequestLoggingModule(slowThreshold: .milliseconds(try options.int("slow_ms", default: 1000)))
+        }
+        modules.register("errors", summary: "HTML error pages; no internals leaked") { _, _ in ErrorPageModule() }
+        modules.currentFeature = "app"
+    }
+
+    mutating func withFeature(_ name: String, _ body: (inout Catalog) -> Void) {
+        handlers.currentFeature = name
+        modules.currentFeature = name
+        body(&self)
+        handlers.currentFeature = "app"
+        modules.currentFeature = "app"
+    }
+}

@@ -1,0 +1,258 @@
+public import Porter
+public import PorterFastCGI
+public import Logging
+public import ServiceLifecycle
+import ArgumentParser
+import Glibc
+
+/// A Porter server (ASP.NET's `HttpApplication` plus its `web.config`): handlers mapped in code and/or
+/// bound by name in `porter.toml`, modules, features, settings, and the `porter`-style command line.
+///
+/// ```swift
+/// var app = PorterApplication()
+/// app.map("GET", "/time", TimeHandler())
+/// app.use(ServerTimingModule())
+/// await app.main()          // serve (default), check, request, nginx-config, handlers, …
+/// ```
+/// Code mappings come first (first match wins), then `[[handlers]]` from the configuration; code modules
+/// subscribe before configured ones. Both end up in one registry, so `nginx-config` covers both.
+public struct PorterApplication: Sendable {
+    /// The program's name in help and logs (default: the executable's file name).
+    public var name: String
+    /// Settings and configured entries before any `porter.toml` is read: a file overrides the settings it names
+    /// and appends its handlers and modules; command-line flags override both.
+    public var configuration = ServerConfiguration()
+    /// The handler and module names a configuration may use (the core's `log` and `errors`, plus features').
+    public private(set) var catalog = Catalog()
+    /// Who sets up swift-log: Porter (at `serve`, from `log_level`), or you, before calling `main()`.
+    public var logging: LoggingSetup = .porter
+    /// What `serve --demo` runs, if this program has a demo.
+    public var demo: DemoProvider?
+
+    private(set) var routes: [CodeRoute] = []
+    private(set) var codeModules: [any HTTPModule] = []
+    private(set) var features: [any PorterFeature] = []
+    private(set) var extraServices: [any Service] = []
+    private(set) var deferredErrors: [String] = []
+
+    /// An application with no handlers yet.
+    public init(name: String? = nil) {
+        self.name = name ?? PorterApplication.executableName
+    }
+
+    // MARK: - Code-first mapping
+
+    /// Maps `verbs` (`"GET,HEAD"`, `"*"`) + `path` (`/x`, `*.ext`, `/dir/*`, `/dir/*.ext`, `*`) to a sync handler.
+    public mutating func map(_ verbs: String, _ path: String, _ handler: some HTTPHandler, name: String? = nil,
+                             maxBodyBytes: Int? = nil) {
+        add(verbs, path, .instance(.sync(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes)
+    }
+
+    /// Maps `verbs` + `path` to an async handler (awaiting holds no thread).
+    public mutating func map(_ verbs: String, _ path: String, _ handler: some AsyncHTTPHandler, name: String? = nil,
+                             maxBodyBytes: Int? = nil) {
+        add(verbs, path, .instance(.async(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes)
+    }
+
+    /// Maps `verbs` + `path` to a handler factory (one handler chosen or built per request).
+    public mutating func map(_ verbs: String, _ path: String, factory: some HTTPHandlerFactory, name: String? = nil,
+                             maxBodyBytes: Int? = nil) {
+        add(verbs, path, .factory(factory), name: name ?? String(describing: type(of: factory)), maxBodyBytes: maxBodyBytes)
+    }
+
+    /// Maps `verbs` + `path` to a non-reusable sync handler: `make` builds one per request (`isReusable == false`).
+    public mutating func map<H: HTTPHandler>(_ verbs: String, _ path: String, name: String? = nil, maxBodyBytes: Int? = nil,
+                                             make: @escaping @Sendable () throws -> H) {
+        add(verbs, path, .make { .sync(try make()) }, name: name ?? String(describing: H.self), maxBodyBytes: maxBodyBytes)
+    }
+
+    /// Maps `verbs` + `path` to a closure, for small endpoints.
+    public mutating func map(_ verbs: String, _ path: String, name: String? = nil,
+                             _ body: @escaping @Sendable (HTTPContext) async throws -> Void) {
+        add(verbs, path, .instance(.async(AsyncClosureHandler(body))), name: name ?? path, maxBodyBytes: nil)
+    }
+
+    /// Maps `verbs` + `path` to a handler source (instance, maker or factory), as catalogue builders return.
+    public mutating func map(_ verbs: String, _ path: String, source: HandlerSource, name: String, maxBodyBytes: Int? = nil) {
+        add(verbs, path, source, name: name, maxBodyBytes: maxBodyBytes)
+    }
+
+    private mutating func add(_ verbs: String, _ path: String, _ source: HandlerSource, name: String, maxBodyBytes: Int?) {
+        do {
+            routes.append(CodeRoute(name: name, verbs: VerbSet(verbs), pattern: try PathPattern(path), source: source, maxBodyBytes: maxBodyBytes))
+        } catch {
+            deferredErrors.append("map(\"\(verbs)\", \"\(path)\"): \(error)")
+        }
+    }
+
+    /// Adds a module; its subscribers run in the order modules were added, before configured modules'.
+    public mutating func use(_ module: some HTTPModule) { codeModules.append(module) }
+
+    /// Adds a feature's named handlers, modules and subcommands.
+    public mutating func add(_ feature: some PorterFeature) {
+        catalog.withFeature(feature.name) { feature.register(&$0) }
+        features.append(feature)
+    }
+
+    /// Registers your own named handlers and modules for `porter.toml` to use.
+    public mutating func register(_ body: (inout Catalog) -> Void) { body(&catalog) }
+
+    /// Runs `service` alongside the server (started before serving, shut down after draining).
+    public mutating func run(_ service: some Service) { extraServices.append(service) }
+
+    // MARK: - Building
+
+    /// Whether anything is mapped in code (then a configuration file is optional).
+    public var hasCodeRoutes: Bool { !routes.isEmpty }
+
+    /// Builds registry, modules and pipeline for `configuration` (code parts first), checking everything a
+    /// request would otherwise find out: unknown names, bad options, handlers without the modules they need.
+    public func build(_ configuration: ServerConfiguration, logger: Logger) throws -> BuiltApplication {
+        if let first = deferredErrors.first { throw ConfigurationError(first) }
+        let application = ApplicationState()
+        let lifecycle = ServiceCollector()
+        for service in extraServices { lifecycle.add(service) }
+        let context = BuildContext(application: application, logger: logger, dataDirectory: configuration.baseDirectory,
+                                   lifecycle: lifecycle)
+        var modules = codeModules
+        for module in codeModules { module.publish(in: application.services) }
+        for entry in configuration.modules {
+            let module = try catalog.modules.build(entry.name, options: entry.options, context: context)
+            module.publish(in: application.services)
+            modules.append(module)
+        }
+        var registry = HandlerRegistry()
+        for route in routes {
+            registry.add(HandlerMapping(name: route.name, verbs: route.verbs, pattern: route.pattern, source: route.source))
+        }
+        for entry in configuration.handlers {
+            var options = entry.options
+            let limit = try options.int("max_concurrency", default: 0)
+            options.values["max_concurrency"] = nil
+            var source = try catalog.handlers.build(entry.handler, options: options, context: context)
+            if limit > 0 { source = Bulkhead(limit: limit).wrap(source) }
+            do {
+                try registry.add(name: entry.handler, verbs: entry.verb, path: entry.path, source: source)
+            } catch {
+                throw ConfigurationError("\(entry.options.origin): \(error)")
+            }
+        }
+        let pipeline = Pipeline(registry: registry, modules: modules)
+        try pipeline.validate()
+        return BuiltApplication(configuration: configuration, pipeline: pipeline, application: application,
+                                services: lifecycle.services)
+    }
+
+    /// Subcommands features add.
+    var featureCommands: [any ParsableCommand.Type] { features.flatMap(\.commands) }
+
+    /// The running program's file name.
+    static var executableName: String {
+        let path = CommandLine.arguments.first ?? "porter"
+        return path.split(separator: "/").last.map(String.init) ?? "porter"
+    }
+}
+
+/// A handler mapped in code.
+struct CodeRoute: Sendable {
+    let name: String
+    let verbs: VerbSet
+    let pattern: PathPattern
+    let source: HandlerSource
+    let maxBodyBytes: Int?
+}
+
+/// Who bootstraps swift-log.
+public enum LoggingSetup: Sendable {
+    /// Porter does, when it serves: text lines on standard error at the configured `log_level`.
+    case porter
+    /// You already called `LoggingSystem.bootstrap` (e.g. for OpenTelemetry); Porter leaves it alone.
+    case external
+}
+
+/// Supplies the configuration `serve --demo` runs, after preparing its state (sample data, generated keys)
+/// in `directory`.
+public struct DemoProvider: Sendable {
+    /// Prepares `directory` and returns the demo's configuration (paths inside `directory`).
+    public let prepare: @Sendable (_ directory: String) throws -> ServerConfiguration
+    /// A demo provider.
+    public init(prepare: @escaping @Sendable (_ directory: String) throws -> ServerConfiguration) { self.prepare = prepare }
+}
+
+/// An application built for one configuration: the compiled pipeline, the shared state, and the services
+/// its parts asked the host to run.
+public struct BuiltApplication: Sendable {
+    /// The configuration it was built from.
+    public let configuration: ServerConfiguration
+    /// The compiled pipeline.
+    public let pipeline: Pipeline
+    /// The state shared by every request (with its typed services).
+    public let application: ApplicationState
+    /// Long-running services (database clients, purgers, queues) to run beside the server.
+    public let services: [any Service]
+
+    /// The FastCGI server for this application (`listenOverride` replaces `listen`); registers the
+    /// transport's counters as a service for status pages.
+    public func makeServer(logger: Logger, listenOverride: FastCGIServerConfiguration.Listen? = nil,
+                           adjust: (inout FastCGIServerConfiguration) -> Void = { _ in }) throws -> FastCGIServer {
+        var transport = try configuration.transport()
+        if let listenOverride { transport.listen = listenOverride }
+        adjust(&transport)
+        let server = FastCGIServer(configuration: transport, pipeline: pipeline, application: application, logger: logger)
+        application.services.register(server.statistics)
+        application.services.register(ProcessModel(isWorker: MasterProcess.isWorker))
+        return server
+    }
+
+    /// Serves `server` with the long-running services in one `ServiceGroup`: SIGTERM/SIGINT/SIGQUIT drain the
+    /// server first, then stop the services in reverse order; modules' `shutdown()` runs last.
+    public func serve(_ server: FastCGIServer, extra: [ServiceGroupConfiguration.ServiceConfiguration] = [], logger: Logger) async throws {
+        var configurations = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        configurations.append(contentsOf: extra)
+        configurations.append(.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup))
+        let group = ServiceGroup(configuration: .init(services: configurations,
+                                                      gracefulShutdownSignals: [.sigterm, .sigint, .sigquit],
+                                                      logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await pipeline.shutdown()
+            throw error
+        }
+        await pipeline.shutdown()
+    }
+}
+
+/// How this process serves: alone, or as one worker of a master (for status pages).
+public struct ProcessModel: Sendable {
+    /// Whether a master process started this one.
+    public let isWorker: Bool
+    /// When this process started serving (seconds since 1970).
+    public let startedAt: Int = time(nil)
+    /// PHP-FPM's `process manager` field: `single` or `master-worker`.
+    public var name: String { isWorker ? "master-worker" : "single" }
+}
+
+/// A route as the edge (nginx) needs to know it, without building its handler: name, verbs, pattern, options.
+public struct RouteDescription: Sendable {
+    /// The handler's name (catalogue name, or the name given in code).
+    public let handler: String
+    /// The verbs, as written.
+    public let verbs: String
+    /// The path pattern.
+    public let pattern: PathPattern
+    /// The configured options (empty for code routes).
+    public let options: Options
+}
+
+extension PorterApplication {
+    /// Every route `configuration` describes, code routes first, in match order.
+    public func routes(for configuration: ServerConfiguration) -> [RouteDescription] {
+        var out = routes.map { RouteDescription(handler: $0.name, verbs: $0.verbs.description, pattern: $0.pattern, options: Options()) }
+        for entry in configuration.handlers {
+            guard let pattern = try? PathPattern(entry.path) else { continue }
+            out.append(RouteDescription(handler: entry.handler, verbs: entry.verb, pattern: pattern, options: entry.options))
+        }
+        return out
+    }
+}

@@ -1,0 +1,16 @@
+public import PorterHost
+import Porter
+
+/// On-the-fly image resizing with libvips: the `image` handler.
+public struct ImagesFeature: PorterFeature {
+    /// The feature.
+    public init() {}
+
+    public var name: String { "images" }
+
+    public func register(_ catalog: inout Catalog) {
+        catalog.handlers.register("image", summary: "resizes images with libvips: ?w=&h=&fit=&fmt=&q=&dpr= (options: root, signing_key, max_source_pixels, …)") { options, _ in
+            .instance(.async(try ImageHandler(options: options)))
+        }
+    }
+}

@@ -1,0 +1,37 @@
+public import PorterHost
+import Porter
+
+/// Operations: trace.axd, PHP-FPM-style status and ping, Prometheus metrics, and the background work queue.
+public struct OpsFeature: PorterFeature {
+    /// The feature.
+    public init() {}
+
+    public var name: String { "ops" }
+
+    public func register(_ catalog: inout Catalog) {
+        catalog.handlers.register("trace", summary: "trace.axd: recent requests with every event's timing as a waterfall (options: local_only, allow_roles)") { options, _ in
+            .instance(.sync(try TraceHandler(options: options)))
+        }
+        catalog.handlers.register("status", summary: "PHP-FPM-style status: text, ?json, ?format=prometheus (options: local_only, allow_roles)") { options, _ in
+            .instance(.async(try StatusHandler(options: options)))
+        }
+        catalog.handlers.register("metrics", summary: "Prometheus exposition of the status counters and request durations") { options, _ in
+            .instance(.async(try MetricsHandler(options: options)))
+        }
+        catalog.handlers.register("ping", summary: "answers pong (PHP-FPM's ping.path)") { options, _ in
+            .instance(.sync(try PingHandler(options: options)))
+        }
+        catalog.handlers.register("work-status", summary: "GET /work/<id>: a background work item's status as JSON") { options, _ in
+            .instance(.sync(try WorkStatusHandler(options: options)))
+        }
+        catalog.modules.register("trace", summary: "records the last N requests with per-event and per-module timings for the trace page") { options, _ in
+            try TraceModule(options: options)
+        }
+        catalog.modules.register("metrics", summary: "request counters and duration histograms for the status and metrics pages") { options, _ in
+            try MetricsModule(options: options)
+        }
+        catalog.modules.register("work", summary: "background work queue (SQLite-backed; drained at shutdown, unfinished items recorded as interrupted)") { options, _ in
+            try BackgroundWorkModule(options: options)
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import Logging
+import Porter
+import PorterHost
+import PorterTesting
+import Testing
+
+/// A handler that answers a fixed text.
+struct TextHandler: HTTPHandler {
+    let text: String
+    func processRequest(_ context: HTTPContext) throws {
+        context.response.contentType = "text/plain"
+        context.response.write(text)
+    }
+}
+
+/// A handler that says it needs an exclusive session.
+struct SessionNeedingHandler: HTTPHandler {
+    var sessionState: SessionStateBehavior { .exclusive }
+    func processRequest(_ context: HTTPContext) throws {}
+}
+
+/// A module that adds a header, to see that code modules run.
+struct StampModule: HTTPModule {
+    var name: String { "stamp" }
+    func subscribe(to events: inout ModuleEvents) {
+        events.on(.preSendRequestHeaders) { ctx in ctx.response.headers["X-Stamp"] = "1" }
+    }
+}
+
+let quiet: Logger = {
+    var logger = Logger(label: "porter.host-test")
+    logger.logLevel = .critical
+    return logger
+}()
+
+@Suite("PorterApplication: code-first mapping, configuration on top")
+struct ApplicationTests {
+    @Test("handlers mapped in code answer through the pipeline, with code modules")
+    func codeFirst() async throws {
+        var app = PorterApplication(name: "mine")
+        app.map("GET", "/time", TextHandler(text: "now"))
+        app.map("GET,POST", "*.txt") { ctx in ctx.response.write("async \(ctx.request.path)") }
+        app.use(StampModule())
+        let built = try app.build(app.configuration, logger: quiet)
+        let client = PipelineTestClient(pipeline: built.pipeline, application: built.application)
+        let time = await client.execute(.get, "/time")
+        #expect(time.response.bodyText == "now" && time.response.headers["X-Stamp"] == "1")
+        #expect(await client.execute(.post, "/a/b.txt").response.bodyText == "async /a/b.txt")
+        #expect(await client.execute(.delete, "/time").response.status == .methodNotAllowed)
+        #expect(await client.execute(.get, "/nothing").response.status == .notFound)
+    }
+
+    @Test("configured handlers come after code routes (first match wins) and use catalogue names")
+    func codeThenConfiguration() async throws {
+        var app = PorterApplication(name: "mine")
+        app.map("GET", "/a", TextHandler(text: "code"))
+        app.register { catalog in
+            catalog.handlers.register("text", summary: "fixed text (options: text)") { options, _ in
+                .instance(.sync(TextHandler(text: try options.string("text", default: "?"))))
+            }
+        }
+        let configuration = try ServerConfiguration.parse(toml: """
+            [[handlers]]
+            verb = "GET"
+            path = "/a"
+            handler = "text"
+            text = "config-a"
+
+            [[handlers]]
+            verb = "GET"
+            path = "/b"
+            handler = "text"
+            text = "config-b"
+            """, baseDirectory: ".", over: app.configuration)
+        let built = try app.build(configuration, logger: quiet)
+        let client = PipelineTestClient(pipeline: built.pipeline, application: built.application)
+        #expect(await client.execute(.get, "/a").response.bodyText == "code")
+        #expect(await client.execute(.get, "/b").response.bodyText == "config-b")
+        let routes = app.routes(for: configuration).map { "\($0.handler) \($0.pattern.text)" }
+        #expect(routes == ["TextHandler /a", "text /a", "text /b"])
+        let nginx = NginxConfig.locations(for: app.routes(for: configuration))
+        #expect(nginx.contains("location = /a {") && nginx.contains("location = /b {"))
+    }
+
+    @Test("a bad pattern in code is a startup error that names the call")
+    func badPatternInCode() throws {
+        var app = PorterApplication(name: "mine")
+        app.map("GET", "no-slash", TextHandler(text: "x"))
+        #expect { try app.build(app.configuration, logger: quiet) } throws: { error in
+            "\(error)".contains("map(\"GET\", \"no-slash\")")
+        }
+    }
+
+    @Test("a handler that declares session state without a session module fails at startup, saying what to add")
+    func sessionWithoutModule() throws {
+        var app = PorterApplication(name: "mine")
+        app.map("GET", "/visits", SessionNeedingHandler())
+        #expect { try app.build(app.configuration, logger: quiet) } throws: { error in
+            let text = "\(error)"
+            return text.contains("/visits") && text.contains("session")
+        }
+    }
+
+    @Test("unknown handler and module names list the known ones")
+    func unknownNames() throws {
+        let app = PorterApplication(name: "mine")
+        let handler = try ServerConfiguration.parse(toml: "[[handlers]]\npath = \"/x\"\nhandler = \"nope\"\n", baseDirectory: ".")
+        #expect { try app.build(handler, logger: quiet) } throws: { "\($0)".contains("unknown handler \"nope\"") }
+        let module = try ServerConfiguration.parse(toml: "[[modules]]\nname = \"nope\"\n", baseDirectory: ".")
+        #expect { try app.build(module, logger: quiet) } throws: { "\($0)".contains("unknown module \"nope\"") && "\($0)".contains("errors") }
+    }
+
+    @Test("typed services: a module publishes, a builder requires; a missing provider is a startup error")
+    func typedServices() throws {
+        struct Clock: Sendable { let name: String }
+        struct ClockModule: HTTPModule {
+            func subscribe(to events: inout ModuleEvents) {}
+            func publish(in services: ApplicationServices) { services.register(Clock(name: "wall")) }
+        }
+        var app = PorterApplication(name: "mine")
+        app.register { catalog in
+            catalog.modules.register("clock", summary: "a clock") { _, _ in ClockModule() }
+            catalog.handlers.register("clock-page", summary: "needs a clock") { _, context in
+                let clock = try context.services.require(Clock.self, by: "clock-page", hint: "add the clock module")
+                return .instance(.sync(TextHandler(text: clock.name)))
+            }
+        }
+        let without = try ServerConfiguration.parse(toml: "[[handlers]]\npath = \"/c\"\nhandler = \"clock-page\"\n", baseDirectory: ".")
+        #expect { try app.build(without, logger: quiet) } throws: { "\($0)".contains("add the clock module") }
+        let with = try ServerConfiguration.parse(toml: "[[modules]]\nname = \"clock\"\n[[handlers]]\npath = \"/c\"\nhandler = \"clock-page\"\n",
+                                                 baseDirectory: ".")
+        let built = try app.build(with, logger: quiet)
+        #expect(built.application.services[Clock.self]?.name == "wall")
+    }
+}
+
+@Suite("porter.toml")
+struct ConfigurationTests {
+    @Test("a file overrides only the settings it names; code defaults stay")
+    func overlay() throws {
+        var base = ServerConfiguration()
+        base.threads = 3
+        base.listen = "127.0.0.1:9001"
+        let c = try ServerConfiguration.parse(toml: "threads = 5\n", baseDirectory: ".", over: base)
+        #expect(c.threads == 5 && c.listen == "127.0.0.1:9001")
+    }
+
+    @Test("errors name the file and the setting", arguments: [
+        ("lissen = \"x\"", "unknown setting \"lissen\""),
+        ("threads = 0", "threads must be 1...1024"),
+        ("socket_mode = \"999\"", "socket_mode must be octal"),
+        ("[[handlers]]\npath = \"x\"\nhandler = \"h\"", "handlers[0]"),
+        ("[[modules]]\noptions = 1", "modules[0] needs name"),
+        ("threads = [", "invalid TOML"),
+    ])
+    func errors(text: String, expected: String) throws {
+        #expect { try ServerConfiguration.parse(toml: text, baseDirectory: ".", origin: "/etc/porter/porter.toml") } throws: { error in
+            let message = "\(error)"
+            return message.contains(expected) && message.contains("/etc/porter/porter.toml")
+        }
+    }
+
+    @Test("relative data paths in options resolve against the configuration's directory")
+    func relativePaths() throws {
+        let c = try ServerConfiguration.parse(toml: """
+            [[handlers]]
+            path = "*.rss"
+            handler = "feed"
+            database = "data/feeds.sqlite"
+            cache_control = "public"
+            """, baseDirectory: "/etc/porter")
+        #expect(c.handlers[0].options.values["database"] == .string("/etc/porter/data/feeds.sqlite"))
+        #expect(c.handlers[0].options.values["cache_control"] == .string("public"))
+    }
+}
+
+@Suite("The command line")
+struct CommandLineTests {
+    @Test("serve with no configuration and nothing mapped refuses, and says how to run the demo when there is one")
+    func refusesWithoutConfiguration() async throws {
+        var app = PorterApplication(name: "porter")
+        app.demo = DemoProvider { _ in ServerConfiguration() }
+        await #expect { try await app.run(arguments: ["serve"]) } throws: { error in
+            let text = "\(error)"
+            return text.contains("no configuration") && text.contains("serve --demo")
+        }
+        await #expect { try await app.run(arguments: ["check"]) } throws: { "\($0)".contains("no configuration") }
+    }
+
+    @Test("check builds the configuration and reports its first mistake")
+    func checkReportsMistakes() async throws {
+        let dir = try TemporaryDirectory(prefix: "porter-check")
+        let path = try dir.write("[[handlers]]\npath = \"/x\"\nhandler = \"missing\"\n", to: "porter.toml")
+        let app = PorterApplication(name: "porter")
+        await #expect { try await app.run(arguments: ["check", "--config", path]) } throws: { "\($0)".contains("unknown handler \"missing\"") }
+        let good = try dir.write("threads = 2\n", to: "good.toml")
+        var coded = PorterApplication(name: "porter")
+        coded.map("GET", "/x", TextHandler(text: "x"))
+        try await coded.run(arguments: ["check", "--config", good])
+    }
+}
