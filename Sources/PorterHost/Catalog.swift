@@ -48,6 +48,8 @@ public struct CatalogEntry<Built>: Sendable {
     public let feature: String
     /// Builds it from options.
     public let build: @Sendable (Options, BuildContext) throws -> Built
+    /// What nginx should do in front of a route to it, from the same options (handlers only).
+    public let edge: @Sendable (Options) throws -> EdgePolicy
 }
 
 /// Named handler builders: the configuration binds paths to these names (`handler = "rss"`).
@@ -62,9 +64,16 @@ public struct HandlerCatalog: Sendable {
     /// An empty catalogue.
     public init() {}
 
-    /// Registers (or replaces) a builder under `name`.
-    public mutating func register(_ name: String, summary: String, build: @escaping Builder) {
-        entries[name] = CatalogEntry(summary: summary, feature: currentFeature, build: build)
+    /// Registers (or replaces) a builder under `name`; `edge` derives the route's nginx policy from its options.
+    public mutating func register(_ name: String, summary: String,
+                                  edge: @escaping @Sendable (Options) throws -> EdgePolicy = { _ in EdgePolicy() },
+                                  build: @escaping Builder) {
+        entries[name] = CatalogEntry(summary: summary, feature: currentFeature, build: build, edge: edge)
+    }
+
+    /// The nginx policy for a route to the named handler with `options` (none for unknown names).
+    public func edge(_ name: String, options: Options) throws -> EdgePolicy {
+        try entries[name]?.edge(options) ?? EdgePolicy()
     }
 
     /// Builds the named handler; unknown names are a configuration error listing the known ones.
@@ -90,7 +99,7 @@ public struct ModuleCatalog: Sendable {
 
     /// Registers (or replaces) a builder under `name`.
     public mutating func register(_ name: String, summary: String, build: @escaping Builder) {
-        entries[name] = CatalogEntry(summary: summary, feature: currentFeature, build: build)
+        entries[name] = CatalogEntry(summary: summary, feature: currentFeature, build: build, edge: { _ in EdgePolicy() })
     }
 
     /// Builds the named module; unknown names are a configuration error listing the known ones.

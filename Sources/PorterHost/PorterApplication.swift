@@ -44,42 +44,44 @@ public struct PorterApplication: Sendable {
 
     /// Maps `verbs` (`"GET,HEAD"`, `"*"`) + `path` (`/x`, `*.ext`, `/dir/*`, `/dir/*.ext`, `*`) to a sync handler.
     public mutating func map(_ verbs: String, _ path: String, _ handler: some HTTPHandler, name: String? = nil,
-                             maxBodyBytes: Int? = nil) {
-        add(verbs, path, .instance(.sync(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes)
+                             maxBodyBytes: Int? = nil, edge: EdgePolicy = EdgePolicy()) {
+        add(verbs, path, .instance(.sync(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes, edge: edge)
     }
 
     /// Maps `verbs` + `path` to an async handler (awaiting holds no thread).
     public mutating func map(_ verbs: String, _ path: String, _ handler: some AsyncHTTPHandler, name: String? = nil,
-                             maxBodyBytes: Int? = nil) {
-        add(verbs, path, .instance(.async(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes)
+                             maxBodyBytes: Int? = nil, edge: EdgePolicy = EdgePolicy()) {
+        add(verbs, path, .instance(.async(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes, edge: edge)
     }
 
     /// Maps `verbs` + `path` to a handler factory (one handler chosen or built per request).
     public mutating func map(_ verbs: String, _ path: String, factory: some HTTPHandlerFactory, name: String? = nil,
-                             maxBodyBytes: Int? = nil) {
-        add(verbs, path, .factory(factory), name: name ?? String(describing: type(of: factory)), maxBodyBytes: maxBodyBytes)
+                             maxBodyBytes: Int? = nil, edge: EdgePolicy = EdgePolicy()) {
+        add(verbs, path, .factory(factory), name: name ?? String(describing: type(of: factory)), maxBodyBytes: maxBodyBytes, edge: edge)
     }
 
     /// Maps `verbs` + `path` to a non-reusable sync handler: `make` builds one per request (`isReusable == false`).
     public mutating func map<H: HTTPHandler>(_ verbs: String, _ path: String, name: String? = nil, maxBodyBytes: Int? = nil,
-                                             make: @escaping @Sendable () throws -> H) {
-        add(verbs, path, .make { .sync(try make()) }, name: name ?? String(describing: H.self), maxBodyBytes: maxBodyBytes)
+                                             edge: EdgePolicy = EdgePolicy(), make: @escaping @Sendable () throws -> H) {
+        add(verbs, path, .make { .sync(try make()) }, name: name ?? String(describing: H.self), maxBodyBytes: maxBodyBytes, edge: edge)
     }
 
     /// Maps `verbs` + `path` to a closure, for small endpoints.
     public mutating func map(_ verbs: String, _ path: String, name: String? = nil,
                              _ body: @escaping @Sendable (HTTPContext) async throws -> Void) {
-        add(verbs, path, .instance(.async(AsyncClosureHandler(body))), name: name ?? path, maxBodyBytes: nil)
+        add(verbs, path, .instance(.async(AsyncClosureHandler(body))), name: name ?? path, maxBodyBytes: nil, edge: EdgePolicy())
     }
 
     /// Maps `verbs` + `path` to a handler source (instance, maker or factory), as catalogue builders return.
-    public mutating func map(_ verbs: String, _ path: String, source: HandlerSource, name: String, maxBodyBytes: Int? = nil) {
-        add(verbs, path, source, name: name, maxBodyBytes: maxBodyBytes)
+    public mutating func map(_ verbs: String, _ path: String, source: HandlerSource, name: String, maxBodyBytes: Int? = nil,
+                             edge: EdgePolicy = EdgePolicy()) {
+        add(verbs, path, source, name: name, maxBodyBytes: maxBodyBytes, edge: edge)
     }
 
-    private mutating func add(_ verbs: String, _ path: String, _ source: HandlerSource, name: String, maxBodyBytes: Int?) {
+    private mutating func add(_ verbs: String, _ path: String, _ source: HandlerSource, name: String, maxBodyBytes: Int?, edge: EdgePolicy) {
         do {
-            routes.append(CodeRoute(name: name, verbs: VerbSet(verbs), pattern: try PathPattern(path), source: source, maxBodyBytes: maxBodyBytes))
+            routes.append(CodeRoute(name: name, verbs: VerbSet(verbs), pattern: try PathPattern(path), source: source,
+                                    maxBodyBytes: maxBodyBytes, edge: edge))
         } catch {
             deferredErrors.append("map(\"\(verbs)\", \"\(path)\"): \(error)")
         }
@@ -160,6 +162,7 @@ struct CodeRoute: Sendable {
     let pattern: PathPattern
     let source: HandlerSource
     let maxBodyBytes: Int?
+    let edge: EdgePolicy
 }
 
 /// Who bootstraps swift-log.
@@ -243,15 +246,26 @@ public struct RouteDescription: Sendable {
     public let pattern: PathPattern
     /// The configured options (empty for code routes).
     public let options: Options
+    /// What nginx should do in front of it.
+    public let edge: EdgePolicy
 }
 
 extension PorterApplication {
-    /// Every route `configuration` describes, code routes first, in match order.
-    public func routes(for configuration: ServerConfiguration) -> [RouteDescription] {
-        var out = routes.map { RouteDescription(handler: $0.name, verbs: $0.verbs.description, pattern: $0.pattern, options: Options()) }
+    /// The nginx `location` rules for every route `configuration` describes (what `nginx-config` prints).
+    public func nginxLocations(for configuration: ServerConfiguration) throws -> String {
+        NginxConfig.locations(for: try routes(for: configuration))
+    }
+
+    /// Every route `configuration` describes, code routes first, in match order, with its nginx policy.
+    public func routes(for configuration: ServerConfiguration) throws -> [RouteDescription] {
+        var out = routes.map {
+            RouteDescription(handler: $0.name, verbs: $0.verbs.description, pattern: $0.pattern, options: Options(), edge: $0.edge)
+        }
         for entry in configuration.handlers {
-            guard let pattern = try? PathPattern(entry.path) else { continue }
-            out.append(RouteDescription(handler: entry.handler, verbs: entry.verb, pattern: pattern, options: entry.options))
+            let pattern: PathPattern
+            do { pattern = try PathPattern(entry.path) } catch { throw ConfigurationError("\(entry.options.origin): \(error)") }
+            out.append(RouteDescription(handler: entry.handler, verbs: entry.verb, pattern: pattern, options: entry.options,
+                                        edge: try catalog.handlers.edge(entry.handler, options: entry.options)))
         }
         return out
     }

@@ -18,7 +18,7 @@ struct FeatureNginxTests {
         let config = try dir.write(text, to: "porter-\(socket).toml")
         let porter = try PorterProcess(arguments: ["serve", "--config", config], logPath: dir.path("porter-\(socket).log"))
         #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path(socket)) })
-        let site = try NginxPorterSite(socketPath: dir.path(socket), locations: NginxConfig.locations(for: configuration),
+        let site = try NginxPorterSite(socketPath: dir.path(socket), locations: try PorterApplication.porter.nginxLocations(for: configuration),
                                        staticFiles: staticFiles)
         return (porter, site)
     }

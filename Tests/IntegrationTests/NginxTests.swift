@@ -58,7 +58,7 @@ struct NginxTests {
         logger.logLevel = .warning
         let server = try PorterApplication.porter.build(configuration, logger: logger).makeServer(logger: logger)
         try server.start()
-        let site = try NginxPorterSite(socketPath: dir + "/s", locations: NginxConfig.locations(for: configuration))
+        let site = try NginxPorterSite(socketPath: dir + "/s", locations: try PorterApplication.porter.nginxLocations(for: configuration))
         return (server, site)
     }
 
@@ -118,7 +118,7 @@ struct NginxTests {
     @Test("the committed nginx/porter-locations.conf matches `porter nginx-config` for the demo configuration")
     func noDrift() throws {
         let committed = try String(contentsOfFile: NginxPorterSite.repositoryRoot + "/nginx/porter-locations.conf", encoding: .utf8)
-        let generated = NginxConfig.locations(for: try ServerConfiguration.load(path: NginxPorterSite.repositoryRoot + "/deploy/porter.toml"))
+        let generated = try PorterApplication.porter.nginxLocations(for: try ServerConfiguration.load(path: NginxPorterSite.repositoryRoot + "/deploy/porter.toml"))
         #expect(committed == generated, "regenerate with: porter nginx-config --config deploy/porter.toml > nginx/porter-locations.conf")
     }
 
@@ -126,7 +126,7 @@ struct NginxTests {
     func demoMatchesDeployConfig() throws {
         let demo = try ServerConfiguration.parse(toml: DemoSetup.demoTOML, baseDirectory: "/srv/demo")
         let committed = try String(contentsOfFile: NginxPorterSite.repositoryRoot + "/nginx/porter-locations.conf", encoding: .utf8)
-        #expect(NginxConfig.locations(for: demo) == committed)
+        #expect(try PorterApplication.porter.nginxLocations(for: demo) == committed)
     }
 }
 
@@ -138,7 +138,7 @@ struct PorterProcessTests {
         let configPath = try dir.write(text, to: "porter.toml")
         let porter = try PorterProcess(arguments: ["serve", "--config", configPath] + arguments, logPath: dir.path("porter.log"))
         #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path("s")) }, "porter started")
-        let site = try NginxPorterSite(socketPath: dir.path("s"), locations: NginxConfig.locations(for: configuration))
+        let site = try NginxPorterSite(socketPath: dir.path("s"), locations: try PorterApplication.porter.nginxLocations(for: configuration))
         let probe = try await site.client().fetch("/hello")
         if probe.status != 200 {
             Issue.record("porter not answering through nginx (\(probe.status)).\nporter log:\n\(porter.log)\nnginx log:\n\(site.nginx.errorLog)")

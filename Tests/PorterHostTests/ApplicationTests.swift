@@ -76,9 +76,9 @@ struct ApplicationTests {
         let client = PipelineTestClient(pipeline: built.pipeline, application: built.application)
         #expect(await client.execute(.get, "/a").response.bodyText == "code")
         #expect(await client.execute(.get, "/b").response.bodyText == "config-b")
-        let routes = app.routes(for: configuration).map { "\($0.handler) \($0.pattern.text)" }
+        let routes = try app.routes(for: configuration).map { "\($0.handler) \($0.pattern.text)" }
         #expect(routes == ["TextHandler /a", "text /a", "text /b"])
-        let nginx = NginxConfig.locations(for: app.routes(for: configuration))
+        let nginx = try app.nginxLocations(for: configuration)
         #expect(nginx.contains("location = /a {") && nginx.contains("location = /b {"))
     }
 

@@ -11,7 +11,7 @@ struct NginxConfigCommand: ParsableCommand {
 
     func run() throws {
         let app = PorterApplication.current
-        print(NginxConfig.locations(for: app.routes(for: try source.resolve(app))), terminator: "")
+        print(try app.nginxLocations(for: try source.resolve(app)), terminator: "")
     }
 }
 

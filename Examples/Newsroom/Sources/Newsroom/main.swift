@@ -32,7 +32,10 @@ struct NewsFeedHandler: HTTPHandler {
                                     context: FeedRenderContext(siteURL: site, selfURL: site + context.request.path))
         let etag = EntityTag(hashing: body)
         context.response.headers["ETag"] = etag.description
-        if ConditionalGET.isNotModified(method: context.request.method, headers: context.request.headers, etag: etag) {
+        let lastModified = Int64(channel.updatedAt.timeIntervalSince1970)
+        context.response.headers["Last-Modified"] = HTTPDate.rfc1123(lastModified)
+        if ConditionalGET.isNotModified(method: context.request.method, headers: context.request.headers, etag: etag,
+                                        lastModified: lastModified) {
             context.response.status = .notModified
             return
         }

@@ -1,0 +1,67 @@
+public import Porter
+
+/// What nginx should do in front of one route; `porter nginx-config` renders it into the route's `location`.
+///
+/// A catalogue entry derives it from the handler's options (`HandlerCatalog.register(_:summary:edge:build:)`);
+/// code routes pass it to `map(…, edge:)`. Porter enforces the same limits itself: this is defence in depth
+/// and keeps the work at the edge (a 413 from nginx costs Porter nothing).
+public struct EdgePolicy: Sendable, Equatable {
+    /// Serve the file from disk when the request has no query string; only requests with parameters reach
+    /// Porter, through the named cached location (image originals vs resized variants).
+    public var staticUnlessQuery: String?
+    /// The largest request body nginx accepts (`client_max_body_size`); `nil` leaves the site's default.
+    public var maxBodyBytes: Int?
+    /// Only clients on this machine (`allow 127.0.0.1; allow ::1; deny all;`).
+    public var localOnly = false
+    /// A `limit_req` zone name (declared in the site file) and burst for this location.
+    public var rateLimit: RateLimit?
+    /// Stream the response to the client as Porter writes it (`fastcgi_buffering off`).
+    public var streaming = false
+    /// Extra nginx snippets this location includes after `porter-fastcgi.conf` (e.g. one that sets a trusted identity).
+    public var includes: [String] = []
+
+    /// No special treatment.
+    public init(staticUnlessQuery: String? = nil, maxBodyBytes: Int? = nil, localOnly: Bool = false, rateLimit: RateLimit? = nil,
+                streaming: Bool = false, includes: [String] = []) {
+        self.staticUnlessQuery = staticUnlessQuery
+        self.maxBodyBytes = maxBodyBytes
+        self.localOnly = localOnly
+        self.rateLimit = rateLimit
+        self.streaming = streaming
+        self.includes = includes
+    }
+
+    /// A `limit_req` use: the zone (declared in the site file with `limit_req_zone`) and how many requests may queue.
+    public struct RateLimit: Sendable, Equatable {
+        /// The zone's name.
+        public var zone: String
+        /// Requests allowed above the rate before nginx answers 429 (`burst=`, with `nodelay`).
+        public var burst: Int
+        /// A rate-limit use.
+        public init(zone: String, burst: Int) {
+            self.zone = zone
+            self.burst = burst
+        }
+    }
+
+    /// The directives inside the route's `location` block, before or after the FastCGI include.
+    func directives() -> (before: [String], after: [String]) {
+        var before: [String] = []
+        if localOnly { before += ["allow 127.0.0.1;", "allow ::1;", "deny all;"] }
+        if let maxBodyBytes { before.append("client_max_body_size \(NginxSize.format(maxBodyBytes));") }
+        if let rateLimit { before.append("limit_req zone=\(rateLimit.zone) burst=\(rateLimit.burst) nodelay;") }
+        var after: [String] = []
+        if streaming { after.append("fastcgi_buffering off;") }
+        for include in includes { after.append("include \(include);") }
+        return (before, after)
+    }
+}
+
+/// nginx size syntax (`1m`, `16k`, bytes otherwise).
+enum NginxSize {
+    static func format(_ bytes: Int) -> String {
+        if bytes > 0 && bytes % (1 << 20) == 0 { return "\(bytes >> 20)m" }
+        if bytes > 0 && bytes % (1 << 10) == 0 { return "\(bytes >> 10)k" }
+        return "\(bytes)"
+    }
+}
