@@ -44,6 +44,8 @@ test)
     ensure_swift
     say "building (first build fetches and compiles the Swift dependencies: a few minutes)"
     swift build --build-tests
+    say "building the examples (Examples/*, against this checkout; they share .build)"
+    for example in Examples/*/; do swift build --package-path "$example" --scratch-path .build; done
     say "running the tests"
     set +e
     swift test --skip-build 2>&1 | tee /tmp/porter-test.log

@@ -25,14 +25,17 @@ public final class PorterProcess: Sendable {
         return ".build/debug/porter"
     }
 
-    /// Starts `porter` with `arguments` (e.g. `["serve", "--config", path]`), output to `logPath`.
-    public init(arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
+    /// Starts `porter` (or `executable`, e.g. an example's binary) with `arguments` (e.g. `["serve", "--config", path]`),
+    /// output to `logPath`, in `workingDirectory` (default: the test's).
+    public init(arguments: [String], logPath: String, environment: [String: String] = [:], executable: String? = nil,
+                workingDirectory: String? = nil) throws {
         FileManager.default.createFile(atPath: logPath, contents: nil)
         guard let log = FileHandle(forWritingAtPath: logPath) else {
             throw TemporaryDirectoryError(message: "cannot open \(logPath)")
         }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: PorterProcess.binaryPath())
+        process.executableURL = URL(fileURLWithPath: executable ?? PorterProcess.binaryPath())
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
@@ -70,6 +73,24 @@ public final class PorterProcess: Sendable {
             usleep(20_000)
         }
         return nil
+    }
+
+    /// The directory holding the built products (`porter` and, after `deploy/dev.sh test`, the examples' binaries).
+    public static var productsDirectory: String { (binaryPath() as NSString).deletingLastPathComponent }
+
+    /// Runs `executable` with `arguments` to completion and returns its standard output (nil if it failed).
+    public static func output(of executable: String, _ arguments: [String]) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Waits for a unix socket file to appear.
