@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A configuration value as written in `porter.toml` (handler and module options), independent of the parser.
 public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
     case string(String)
@@ -66,16 +68,33 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
 
 /// The options given to a handler or module in the configuration, with typed accessors that explain bad values.
 public struct Options: Sendable, Equatable {
-    /// The raw values.
+    /// The raw values (reading them here does not count as using them; see `value(_:)`).
     public var values: [String: ConfigValue]
     /// Where these options came from, for error messages (e.g. `handlers[2] (rss)`).
     public var origin: String
+    /// The keys read so far through the accessors (shared by copies), so misspelled keys can be reported.
+    private let usage: OptionUsage
 
     /// Options from a table.
     public init(_ values: [String: ConfigValue] = [:], origin: String = "options") {
         self.values = values
         self.origin = origin
+        self.usage = OptionUsage()
     }
+
+    public static func == (a: Options, b: Options) -> Bool { a.values == b.values && a.origin == b.origin }
+
+    /// The raw value for `key`, if given, counted as used.
+    public func value(_ key: String) -> ConfigValue? {
+        usage.mark(key)
+        return values[key]
+    }
+
+    /// Keys that were given but that no builder read: misspellings, or options the component does not have.
+    public var unusedKeys: [String] { values.keys.filter { !usage.contains($0) }.sorted() }
+
+    /// The keys read so far, sorted.
+    public var usedKeys: [String] { usage.all }
 
     /// A string option, or `defaultValue` when absent.
     public func string(_ key: String, default defaultValue: String) throws(ConfigurationError) -> String {
@@ -84,35 +103,35 @@ public struct Options: Sendable, Equatable {
 
     /// A string option, or `nil` when absent.
     public func string(_ key: String) throws(ConfigurationError) -> String? {
-        guard let v = values[key] else { return nil }
+        guard let v = value(key) else { return nil }
         guard let s = v.string else { throw ConfigurationError("\(origin): \(key) must be a string, got \(v)") }
         return s
     }
 
     /// An integer option, or `defaultValue` when absent.
     public func int(_ key: String, default defaultValue: Int) throws(ConfigurationError) -> Int {
-        guard let v = values[key] else { return defaultValue }
+        guard let v = value(key) else { return defaultValue }
         guard let i = v.int else { throw ConfigurationError("\(origin): \(key) must be an integer, got \(v)") }
         return i
     }
 
     /// A floating-point option, or `defaultValue` when absent.
     public func double(_ key: String, default defaultValue: Double) throws(ConfigurationError) -> Double {
-        guard let v = values[key] else { return defaultValue }
+        guard let v = value(key) else { return defaultValue }
         guard let d = v.double else { throw ConfigurationError("\(origin): \(key) must be a number, got \(v)") }
         return d
     }
 
     /// A boolean option, or `defaultValue` when absent.
     public func bool(_ key: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {
-        guard let v = values[key] else { return defaultValue }
+        guard let v = value(key) else { return defaultValue }
         guard let b = v.bool else { throw ConfigurationError("\(origin): \(key) must be true or false, got \(v)") }
         return b
     }
 
     /// A list of strings (a single string counts as a one-element list), or `defaultValue` when absent.
     public func strings(_ key: String, default defaultValue: [String]) throws(ConfigurationError) -> [String] {
-        guard let v = values[key] else { return defaultValue }
+        guard let v = value(key) else { return defaultValue }
         if let s = v.string { return [s] }
         guard let a = v.array else { throw ConfigurationError("\(origin): \(key) must be a list of strings, got \(v)") }
         var out: [String] = []
@@ -125,10 +144,18 @@ public struct Options: Sendable, Equatable {
 
     /// A nested table option, empty when absent.
     public func table(_ key: String) throws(ConfigurationError) -> Options {
-        guard let v = values[key] else { return Options(origin: "\(origin).\(key)") }
+        guard let v = value(key) else { return Options(origin: "\(origin).\(key)") }
         guard let t = v.table else { throw ConfigurationError("\(origin): \(key) must be a table, got \(v)") }
         return Options(t, origin: "\(origin).\(key)")
     }
+}
+
+/// Which option keys a builder read.
+final class OptionUsage: Sendable {
+    private let keys = Mutex<Set<String>>([])
+    func mark(_ key: String) { _ = keys.withLock { $0.insert(key) } }
+    func contains(_ key: String) -> Bool { keys.withLock { $0.contains(key) } }
+    var all: [String] { keys.withLock { $0.sorted() } }
 }
 
 /// A configuration mistake, with a message that says where and what.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PorterHost
 import Synchronization
 
 /// The feeds database: an SQLite file of channels and items (GRDB, WAL mode), safe to share between threads.
@@ -24,6 +25,7 @@ public final class FeedStore: Sendable {
         config.busyMode = .timeout(5)
         config.maximumReaderCount = 8
         config.foreignKeysEnabled = true
+        try FileSystem.makeParentDirectory(of: path)
         pool = try DatabasePool(path: path, configuration: config)
         try FeedStore.migrator.migrate(pool)
     }

@@ -47,6 +47,16 @@ public enum FileSystem {
         }
     }
 
+    /// Creates the directory that will hold `file` (and its parents, mode 0750) unless it exists.
+    public static func makeParentDirectory(of file: String) throws(ConfigurationError) {
+        guard let slash = file.lastIndex(of: "/"), slash != file.startIndex else { return }
+        let dir = String(file[..<slash])
+        var st = stat()
+        if stat(dir, &st) == 0 { return }
+        try makeParentDirectory(of: dir)
+        try makeDirectory(dir, mode: 0o750)
+    }
+
     /// A random secret of `bytes` bytes as lower-case hex, kept in `path` (mode 0600, created on first use).
     public static func secret(at path: String, bytes: Int) throws(ConfigurationError) -> String {
         if let text = FileText.read(path) {

@@ -114,12 +114,13 @@ public struct PorterApplication: Sendable {
         let application = ApplicationState()
         let lifecycle = ServiceCollector()
         for service in extraServices { lifecycle.add(service) }
-        let context = BuildContext(application: application, logger: logger, dataDirectory: configuration.baseDirectory,
+        let context = BuildContext(application: application, logger: logger, dataDirectory: configuration.dataDirectory,
                                    lifecycle: lifecycle)
         var modules = codeModules
         for module in codeModules { module.publish(in: application.services) }
         for entry in configuration.modules {
             let module = try catalog.modules.build(entry.name, options: entry.options, context: context)
+            try Self.refuseUnusedOptions(entry.options, of: "module \"\(entry.name)\"")
             module.publish(in: application.services)
             modules.append(module)
         }
@@ -128,10 +129,11 @@ public struct PorterApplication: Sendable {
             registry.add(HandlerMapping(name: route.name, verbs: route.verbs, pattern: route.pattern, source: route.source))
         }
         for entry in configuration.handlers {
-            var options = entry.options
+            let options = entry.options
             let limit = try options.int("max_concurrency", default: 0)
-            options.values["max_concurrency"] = nil
             var source = try catalog.handlers.build(entry.handler, options: options, context: context)
+            _ = try catalog.handlers.edge(entry.handler, options: options)
+            try Self.refuseUnusedOptions(options, of: "handler \"\(entry.handler)\"")
             if limit > 0 { source = Bulkhead(limit: limit).wrap(source) }
             do {
                 try registry.add(name: entry.handler, verbs: entry.verb, path: entry.path, source: source)
@@ -143,6 +145,14 @@ public struct PorterApplication: Sendable {
         try pipeline.validate()
         return BuiltApplication(configuration: configuration, pipeline: pipeline, application: application,
                                 services: lifecycle.services)
+    }
+
+    /// A configured key no builder read is a mistake (a typo, or an option the component does not have).
+    static func refuseUnusedOptions(_ options: Options, of component: String) throws(ConfigurationError) {
+        guard let key = options.unusedKeys.first else { return }
+        let known = options.usedKeys.joined(separator: ", ")
+        throw ConfigurationError("\(options.origin): unknown option \"\(key)\" for \(component)"
+                                 + (known.isEmpty ? " (it takes none)" : " (it reads: \(known))"))
     }
 
     /// Subcommands features add.

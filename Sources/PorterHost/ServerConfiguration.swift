@@ -1,6 +1,7 @@
 public import Porter
 public import PorterFastCGI
 import TOMLKit
+import Glibc
 
 /// Everything `porter.toml` says: where to listen, threads and limits, and the handler and module lists.
 public struct ServerConfiguration: Sendable {
@@ -38,8 +39,11 @@ public struct ServerConfiguration: Sendable {
     public var drainTimeoutSeconds: Int = 30
     /// Log level name (`trace` … `critical`).
     public var logLevel: String = "info"
-    /// Directory that relative paths in options are resolved against (the config file's directory).
+    /// The configuration file's directory.
     public var baseDirectory: String = "."
+    /// Where relative paths in options (databases, key files, image roots) point: `data_directory`, else
+    /// systemd's `$STATE_DIRECTORY`, else the configuration file's directory.
+    public var dataDirectory: String = "."
     /// Worker processes (0: serve in this process; N: a master keeps the socket and runs N workers).
     public var workers: Int = 0
     /// Requests a worker process serves before it is replaced (0: never).
@@ -91,11 +95,19 @@ public struct ServerConfiguration: Sendable {
 
     mutating func apply(_ root: Options, baseDirectory: String) throws(ConfigurationError) {
         let known: Set<String> = ["listen", "socket_mode", "socket_group", "threads", "max_body_bytes", "drain_timeout_seconds",
-                                  "log_level", "workers", "max_requests", "request_timeout_seconds", "modules", "handlers"]
+                                  "log_level", "workers", "max_requests", "request_timeout_seconds", "data_directory",
+                                  "modules", "handlers"]
         for key in root.values.keys where !known.contains(key) {
             throw ConfigurationError("\(root.origin): unknown setting \"\(key)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
         self.baseDirectory = baseDirectory
+        if let data = try root.string("data_directory"), !data.isEmpty {
+            dataDirectory = data.hasPrefix("/") || baseDirectory == "." ? data : baseDirectory + "/" + data
+        } else if let state = getenv("STATE_DIRECTORY").map({ String(cString: $0) }), !state.isEmpty {
+            dataDirectory = String(state.split(separator: ":").first ?? "")   // systemd: StateDirectory=
+        } else {
+            dataDirectory = baseDirectory
+        }
         listen = try root.string("listen", default: listen)
         if let mode = try root.string("socket_mode") {
             guard let m = UInt32(mode, radix: 8), m <= 0o777 else { throw ConfigurationError("\(root.origin): socket_mode must be octal like \"0660\"") }
@@ -117,7 +129,7 @@ public struct ServerConfiguration: Sendable {
             var opts = t
             opts["name"] = nil
             if let nested = t["options"]?.table { opts["options"] = nil; opts.merge(nested) { a, _ in a } }
-            modules.append(ModuleEntry(name: name, options: Options(Self.resolvePaths(opts, baseDirectory), origin: "\(root.origin): modules[\(i)] (\(name))")))
+            modules.append(ModuleEntry(name: name, options: Options(Self.resolvePaths(opts, dataDirectory), origin: "\(root.origin): modules[\(i)] (\(name))")))
         }
         for (i, item) in (root.values["handlers"]?.array ?? []).enumerated() {
             guard let t = item.table, let path = t["path"]?.string, let handler = t["handler"]?.string else {
@@ -128,11 +140,11 @@ public struct ServerConfiguration: Sendable {
             let origin = "\(root.origin): handlers[\(i)] (\(handler) \(path))"
             do { _ = try PathPattern(path) } catch { throw ConfigurationError("\(origin): \(error)") }
             handlers.append(HandlerEntry(verb: t["verb"]?.string ?? "*", path: path, handler: handler,
-                                         options: Options(Self.resolvePaths(opts, baseDirectory), origin: origin)))
+                                         options: Options(Self.resolvePaths(opts, dataDirectory), origin: origin)))
         }
     }
 
-    /// Makes relative file-system paths in options absolute against the config file's directory
+    /// Makes relative file-system paths in options absolute against the data directory
     /// (keys named `root`, `database`, `path`, `file`, `dir` or ending in `_path`, `_file`, `_dir`, `_database`).
     static func resolvePaths(_ values: [String: ConfigValue], _ base: String) -> [String: ConfigValue] {
         var out = values

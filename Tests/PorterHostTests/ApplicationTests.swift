@@ -199,3 +199,46 @@ struct CommandLineTests {
         try await coded.run(arguments: ["check", "--config", good])
     }
 }
+
+@Suite("Option checking")
+struct OptionCheckingTests {
+    static func app() -> PorterApplication {
+        var app = PorterApplication(name: "mine")
+        app.register { catalog in
+            catalog.handlers.register("text", summary: "fixed text (options: text)") { options, _ in
+                .instance(.sync(TextHandler(text: try options.string("text", default: "?"))))
+            }
+            catalog.modules.register("stamp", summary: "stamps") { _, _ in StampModule() }
+        }
+        return app
+    }
+
+    @Test("a misspelled handler option is a startup error naming the key, its table and what the handler reads")
+    func misspelledHandlerOption() throws {
+        let c = try ServerConfiguration.parse(toml: "[[handlers]]\npath = \"/t\"\nhandler = \"text\"\ntxet = \"hi\"\n",
+                                              baseDirectory: ".", origin: "site.toml")
+        #expect { try Self.app().build(c, logger: quiet) } throws: { error in
+            let text = "\(error)"
+            return text.contains("site.toml: handlers[0]") && text.contains("unknown option \"txet\"") && text.contains("reads: ")
+                && text.contains("text")
+        }
+    }
+
+    @Test("a module option the module does not take is refused; max_concurrency is the host's and always allowed")
+    func moduleOptionAndHostOptions() throws {
+        let bad = try ServerConfiguration.parse(toml: "[[modules]]\nname = \"stamp\"\ncolour = \"red\"\n", baseDirectory: ".")
+        #expect { try Self.app().build(bad, logger: quiet) } throws: { "\($0)".contains("unknown option \"colour\" for module \"stamp\" (it takes none)") }
+        let good = try ServerConfiguration.parse(toml: "[[handlers]]\npath = \"/t\"\nhandler = \"text\"\ntext = \"x\"\nmax_concurrency = 4\n",
+                                                 baseDirectory: ".")
+        _ = try Self.app().build(good, logger: quiet)
+    }
+
+    @Test("data_directory anchors relative data paths; the configuration's directory is the default")
+    func dataDirectory() throws {
+        let anchored = try ServerConfiguration.parse(toml: "data_directory = \"/var/lib/porter\"\n[[handlers]]\npath = \"*.rss\"\nhandler = \"feed\"\ndatabase = \"feeds.sqlite\"\n",
+                                                     baseDirectory: "/etc/porter")
+        #expect(anchored.handlers[0].options.values["database"] == .string("/var/lib/porter/feeds.sqlite"))
+        let relative = try ServerConfiguration.parse(toml: "data_directory = \"state\"\n", baseDirectory: "/etc/porter")
+        #expect(relative.dataDirectory == "/etc/porter/state")
+    }
+}

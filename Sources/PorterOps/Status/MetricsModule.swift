@@ -23,7 +23,7 @@ public struct MetricsModule: HTTPModule {
             throw ConfigurationError("\(options.origin): slow_request_seconds must be a positive number, got \(slow)")
         }
         var bounds = RequestDurationHistogram.defaultBounds
-        if let raw = options.values["buckets"] {
+        if let raw = options.value("buckets") {
             guard let list = raw.array, !list.isEmpty else {
                 throw ConfigurationError("\(options.origin): buckets must be a non-empty list of seconds, got \(raw)")
             }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PorterHost
 
 /// The SQLite record of background work items (one row per item), so their status survives restarts.
 ///
@@ -18,6 +19,7 @@ final class WorkStore: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.label = "porter.backgroundWork"
+        try FileSystem.makeParentDirectory(of: path)
         database = try DatabasePool(path: path, configuration: config)
         owner = ProcessIdentity.current
         var migrator = DatabaseMigrator()

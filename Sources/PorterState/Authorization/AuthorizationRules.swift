@@ -95,7 +95,7 @@ public struct AuthorizationPolicy: Sendable, Equatable {
     /// (and optional `verbs`), or the shorthand keys `allow_users`, `allow_roles`, `deny_users`, `deny_roles`
     /// (expanded allow first, then deny).
     public init(options: Options) throws {
-        guard let raw = options.values["rules"] else {
+        guard let raw = options.value("rules") else {
             self.init([])
             return
         }

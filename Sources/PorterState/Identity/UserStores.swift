@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Porter
+import PorterHost
 
 /// Where a user's roles come from (ASP.NET's `RoleProvider`). Lookups are synchronous and quick (a local
 /// SQLite read or a table in memory), so the PostAuthenticateRequest step stays on the worker thread.
@@ -31,6 +32,7 @@ public final class SQLiteUserStore: UserStore, RoleSource {
         self.hasher = try hasher ?? PasswordHasher()
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        try FileSystem.makeParentDirectory(of: path)
         pool = try DatabasePool(path: path, configuration: configuration)
         try pool.write { db in
             try db.execute(sql: """

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PorterHost
 
 /// Sessions in an SQLite file (the default store): WAL mode, a busy timeout, and lock columns so several
 /// Porter processes on one host can share the file and its exclusive session locks.
@@ -18,6 +19,7 @@ public final class SQLiteSessionStore: SessionStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(Double(busyTimeout.milliseconds) / 1000)
         configuration.label = "porter.sessions"
+        try FileSystem.makeParentDirectory(of: path)
         pool = try DatabasePool(path: path, configuration: configuration)
         try pool.write { db in
             try db.execute(sql: """
