@@ -28,6 +28,10 @@ public struct PorterApplication: Sendable {
     public var logging: LoggingSetup = .porter
     /// What `serve --demo` runs, if this program has a demo.
     public var demo: DemoProvider?
+    /// What `--version` prints (default: Porter's own version).
+    public var version = "porter \(PorterApplication.porterVersion)"
+    /// This release of Porter.
+    public static let porterVersion = "0.9.0"
 
     private(set) var routes: [CodeRoute] = []
     private(set) var codeModules: [any HTTPModule] = []

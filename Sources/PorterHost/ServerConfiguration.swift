@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     public var drainTimeoutSeconds: Int = 30
     /// Log level name (`trace` … `critical`).
     public var logLevel: String = "info"
+    /// Log line format: `text` (swift-log's stream handler) or `json` (one object per line).
+    public var logFormat: String = "text"
     /// The configuration file's directory.
     public var baseDirectory: String = "."
     /// Where relative paths in options (databases, key files, image roots) point: `data_directory`, else
@@ -95,7 +97,7 @@ public struct ServerConfiguration: Sendable {
 
     mutating func apply(_ root: Options, baseDirectory: String) throws(ConfigurationError) {
         let known: Set<String> = ["listen", "socket_mode", "socket_group", "threads", "max_body_bytes", "drain_timeout_seconds",
-                                  "log_level", "workers", "max_requests", "request_timeout_seconds", "data_directory",
+                                  "log_level", "log_format", "workers", "max_requests", "request_timeout_seconds", "data_directory",
                                   "modules", "handlers"]
         for key in root.values.keys where !known.contains(key) {
             throw ConfigurationError("\(root.origin): unknown setting \"\(key)\" (known: \(known.sorted().joined(separator: ", ")))")
@@ -119,6 +121,8 @@ public struct ServerConfiguration: Sendable {
         maxBodyBytes = try root.int("max_body_bytes", default: maxBodyBytes)
         drainTimeoutSeconds = try root.int("drain_timeout_seconds", default: drainTimeoutSeconds)
         logLevel = try root.string("log_level", default: logLevel)
+        logFormat = try root.string("log_format", default: logFormat)
+        guard ["text", "json"].contains(logFormat) else { throw ConfigurationError("\(root.origin): log_format must be text or json") }
         workers = try root.int("workers", default: workers)
         maxRequests = try root.int("max_requests", default: maxRequests)
         requestTimeoutSeconds = try root.int("request_timeout_seconds", default: requestTimeoutSeconds)

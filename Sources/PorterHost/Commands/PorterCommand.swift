@@ -32,6 +32,7 @@ struct PorterCommand: AsyncParsableCommand {
         return CommandConfiguration(
             commandName: app.name,
             abstract: "ASP.NET-style HTTP handlers and modules for Swift, served over FastCGI behind nginx.",
+            version: app.version,
             subcommands: [ServeCommand.self, CheckCommand.self, RequestCommand.self, NginxConfigCommand.self, NginxSiteCommand.self,
                           HandlersCommand.self] + app.featureCommands,
             defaultSubcommand: ServeCommand.self

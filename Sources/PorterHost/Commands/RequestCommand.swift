@@ -46,7 +46,7 @@ struct RequestCommand: ParsableCommand {
         do {
             response = try client.send(request)
         } catch {
-            throw ValidationError("request failed: \(error)")
+            throw ConfigurationError("request failed: \(error)")
         }
         if include {
             print("Status: \(response.status)")

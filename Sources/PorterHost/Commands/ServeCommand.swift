@@ -32,6 +32,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Option(help: "Log format: text or json (one JSON object per line).")
+    var logFormat: String?
+
     func run() async throws {
         let app = PorterApplication.current
         var configuration = try source.resolve(app)
@@ -45,11 +48,21 @@ struct ServeCommand: AsyncParsableCommand {
         if let threads { configuration.threads = threads }
         if let workers { configuration.workers = workers }
         if let logLevel { configuration.logLevel = logLevel }
+        if let logFormat {
+            guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
+            configuration.logFormat = logFormat
+        }
         guard let level = Logger.Level(rawValue: configuration.logLevel) else {
             throw ValidationError("unknown log level \(configuration.logLevel)")
         }
         if case .porter = app.logging {
+            let json = configuration.logFormat == "json"
             LoggingSystem.bootstrap { label in
+                if json {
+                    var handler = JSONLogHandler(label: label)
+                    handler.logLevel = level
+                    return handler
+                }
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level
                 return handler
