@@ -50,8 +50,7 @@ public struct PorterApplication: Sendable {
 
     /// The compiled pipeline (sync handlers run on the transport's worker threads).
     public func makePipeline(logger: Logger) throws -> Pipeline {
-        Pipeline(registry: try makeRegistry(logger: logger), modules: try makeModules(logger: logger),
-                 syncExecutor: FastCGIServer.workerExecutor)
+        Pipeline(registry: try makeRegistry(logger: logger), modules: try makeModules(logger: logger))
     }
 
     /// The FastCGI server for this application.
