@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "CVipsShim", dependencies: ["CVips"]),
 
         // The FastCGI wire protocol in pure Swift (records, name-value pairs) and a client for tests and `porter request`.
-        .target(name: "FastCGIWire", swiftSettings: swiftSettings),
+        .target(name: "FastCGIWire", dependencies: ["Porter"], swiftSettings: swiftSettings),
 
         // The handler model: context, handlers, registry, modules, pipeline. No C, no I/O.
         .target(name: "Porter", dependencies: [
@@ -56,7 +56,7 @@ let package = Package(
 
         // The transport: the only code that touches libfcgi.
         .target(name: "PorterFastCGI", dependencies: [
-            "CFastCGI", "Porter",
+            "CFastCGI", "Porter", "FastCGIWire",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
@@ -100,7 +100,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
 
         .testTarget(name: "PorterTests", dependencies: ["Porter", "PorterTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "FastCGIWireTests", dependencies: ["FastCGIWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "FastCGIWireTests", dependencies: ["FastCGIWire", "Porter"], swiftSettings: swiftSettings),
         .testTarget(name: "PorterFastCGITests", dependencies: ["PorterFastCGI", "PorterTesting", "FastCGIWire"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PorterHostTests", dependencies: ["PorterHost", "PorterTesting"], swiftSettings: swiftSettings),

@@ -1,5 +1,7 @@
 // Porter — FastCGIWire: the FastCGI 1.0 wire protocol in pure Swift.
 
+public import Porter
+
 /// Why a FastCGI application's STDOUT is not a valid CGI response (nginx answers 502 for these).
 public enum CGIResponseError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The output ended before the blank line that ends the headers.
@@ -30,12 +32,12 @@ public struct CGIResponse: Hashable, Sendable {
     /// The reason phrase from the `Status:` line, if one was given.
     public var reason: String?
     /// The header fields other than `Status`.
-    public var headers: HeaderFields
+    public var headers: HTTPHeaders
     /// The body bytes after the blank line.
     public var body: [UInt8]
 
     /// A response from its parts.
-    public init(status: Int, reason: String? = nil, headers: HeaderFields = HeaderFields(), body: [UInt8] = []) {
+    public init(status: Int, reason: String? = nil, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
         self.reason = reason
         self.headers = headers
@@ -44,7 +46,7 @@ public struct CGIResponse: Hashable, Sendable {
 
     /// Parses a complete STDOUT stream.
     public init(parsing output: [UInt8]) throws(CGIResponseError) {
-        var headers = HeaderFields()
+        var headers = HTTPHeaders()
         var statusValue: String?
         var offset = 0
         var terminated = false
@@ -65,8 +67,8 @@ public struct CGIResponse: Hashable, Sendable {
                 throw .invalidHeaderLine(text)
             }
             let name = String(decoding: nameBytes, as: UTF8.self)
-            let value = CGIResponse.trimmed(String(decoding: line[(colon + 1)...], as: UTF8.self))
-            if asciiCaseInsensitiveEquals(name, "Status") {
+            let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingSpaces()
+            if name.equalsIgnoringASCIICase("Status") {
                 statusValue = value
             } else {
                 headers.add(name, value)
@@ -81,7 +83,7 @@ public struct CGIResponse: Hashable, Sendable {
                   statusValue.utf8.count == 3 || statusValue.utf8.dropFirst(3).first == 0x20
             else { throw .invalidStatus(statusValue) }
             status = code
-            let rest = CGIResponse.trimmed(String(decoding: statusValue.utf8.dropFirst(3), as: UTF8.self))
+            let rest = String(decoding: statusValue.utf8.dropFirst(3), as: UTF8.self).trimmingSpaces()
             reason = rest.isEmpty ? nil : rest
         } else {
             status = headers.contains("Location") ? 302 : 200
@@ -103,13 +105,5 @@ public struct CGIResponse: Hashable, Sendable {
         default:
             return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
         }
-    }
-
-    /// `text` without leading and trailing spaces and tabs.
-    static func trimmed(_ text: String) -> String {
-        var scalars = Substring(text)
-        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
-        return String(scalars)
     }
 }

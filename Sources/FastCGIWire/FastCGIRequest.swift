@@ -1,5 +1,7 @@
 // Porter — FastCGIWire: the FastCGI 1.0 wire protocol in pure Swift.
 
+public import Porter
+
 /// A request as nginx would send it to a FastCGI responder: BEGIN_REQUEST, PARAMS, STDIN.
 ///
 /// The default params mirror Debian's `/etc/nginx/fastcgi_params` for a request that reached
@@ -13,7 +15,7 @@ public struct FastCGIRequest: Sendable {
     /// The request target as sent by the HTTP client: path plus optional `?query` (REQUEST_URI).
     public var uri: String
     /// Request headers, sent as `HTTP_*` params (`Accept-Language` → `HTTP_ACCEPT_LANGUAGE`).
-    public var headers: HeaderFields
+    public var headers: HTTPHeaders
     /// The request body (STDIN).
     public var body: [UInt8]
     /// Params added after the defaults; a name that is also a default replaces the default's value.
@@ -34,7 +36,7 @@ public struct FastCGIRequest: Sendable {
     public var serverAddress: String, serverPort: Int, serverName: String
 
     /// A request; see the type's documentation for the params it produces.
-    public init(method: String = "GET", uri: String, headers: HeaderFields = HeaderFields(), body: [UInt8] = [],
+    public init(method: String = "GET", uri: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [],
                 extraParams: [NameValuePair] = [], requestID: UInt16 = 1, keepConnection: Bool = false) {
         self.method = method
         self.uri = uri
@@ -54,18 +56,18 @@ public struct FastCGIRequest: Sendable {
     }
 
     /// `GET uri`.
-    public static func get(_ uri: String, headers: HeaderFields = HeaderFields()) -> FastCGIRequest {
+    public static func get(_ uri: String, headers: HTTPHeaders = HTTPHeaders()) -> FastCGIRequest {
         FastCGIRequest(method: "GET", uri: uri, headers: headers)
     }
 
     /// `HEAD uri`.
-    public static func head(_ uri: String, headers: HeaderFields = HeaderFields()) -> FastCGIRequest {
+    public static func head(_ uri: String, headers: HTTPHeaders = HTTPHeaders()) -> FastCGIRequest {
         FastCGIRequest(method: "HEAD", uri: uri, headers: headers)
     }
 
     /// `POST uri` with a body and its content type.
     public static func post(_ uri: String, body: [UInt8], contentType: String = "application/x-www-form-urlencoded",
-                            headers: HeaderFields = HeaderFields()) -> FastCGIRequest {
+                            headers: HTTPHeaders = HTTPHeaders()) -> FastCGIRequest {
         var headers = headers
         if !headers.contains("Content-Type") { headers.add("Content-Type", contentType) }
         return FastCGIRequest(method: "POST", uri: uri, headers: headers, body: body)
@@ -73,7 +75,7 @@ public struct FastCGIRequest: Sendable {
 
     /// `POST uri` with a UTF-8 text body.
     public static func post(_ uri: String, text: String, contentType: String = "text/plain; charset=utf-8",
-                            headers: HeaderFields = HeaderFields()) -> FastCGIRequest {
+                            headers: HTTPHeaders = HTTPHeaders()) -> FastCGIRequest {
         post(uri, body: Array(text.utf8), contentType: contentType, headers: headers)
     }
 

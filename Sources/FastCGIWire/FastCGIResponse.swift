@@ -1,5 +1,7 @@
 // Porter — FastCGIWire: the FastCGI 1.0 wire protocol in pure Swift.
 
+public import Porter
+
 /// What a FastCGI application answered to one request: the CGI response plus the FastCGI-level details.
 public struct FastCGIResponse: Sendable {
     /// The request id the records carried.
@@ -41,7 +43,7 @@ public struct FastCGIResponse: Sendable {
     }
 
     /// The CGI response headers (empty if STDOUT was not a valid CGI response).
-    public var headers: HeaderFields { (try? cgi.get())?.headers ?? HeaderFields() }
+    public var headers: HTTPHeaders { (try? cgi.get())?.headers ?? HTTPHeaders() }
 
     /// The body after the CGI headers (empty if STDOUT was not a valid CGI response).
     public var body: [UInt8] { (try? cgi.get())?.body ?? [] }

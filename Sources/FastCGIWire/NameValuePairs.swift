@@ -65,6 +65,41 @@ public enum NameValuePairs {
         return length
     }
 
+    /// Reads a length prefix at `offset` of a raw buffer without copying, and advances `offset`.
+    public static func decodeLength(_ bytes: UnsafeRawBufferPointer, at offset: inout Int) throws(FastCGIWireError) -> Int {
+        guard offset < bytes.count else { throw .truncatedNameValueLength(offset: offset) }
+        let first = bytes[offset]
+        if first & 0x80 == 0 {
+            offset += 1
+            return Int(first)
+        }
+        guard offset + 4 <= bytes.count else { throw .truncatedNameValueLength(offset: offset) }
+        let length = Int(first & 0x7F) << 24 | Int(bytes[offset + 1]) << 16
+            | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+        offset += 4
+        return length
+    }
+
+    /// Checks, without copying, that `bytes` (a whole PARAMS or GET_VALUES stream) is a sequence of pairs whose
+    /// declared lengths fit the stream. Each length is below 2^31, and their sum is compared in 64-bit
+    /// arithmetic, so a pair claiming 2^31 or more in total is refused here rather than overflowing a C `int`.
+    public static func validate(_ bytes: UnsafeRawBufferPointer, limit: Int = maximumLength) throws(FastCGIWireError) {
+        var offset = 0
+        while offset < bytes.count {
+            let pairStart = offset
+            let nameLength = try decodeLength(bytes, at: &offset)
+            let valueLength = try decodeLength(bytes, at: &offset)
+            if nameLength > limit { throw .nameValueTooLong(declared: nameLength, limit: limit) }
+            if valueLength > limit { throw .nameValueTooLong(declared: valueLength, limit: limit) }
+            let declared = nameLength + valueLength
+            let remaining = bytes.count - offset
+            guard declared <= remaining else {
+                throw .nameValueLengthExceedsContent(offset: pairStart, declared: declared, remaining: remaining)
+            }
+            offset += declared
+        }
+    }
+
     /// Appends one encoded pair to `buffer`.
     public static func encode(_ pair: NameValuePair, into buffer: inout [UInt8]) {
         encodeLength(pair.name.count, into: &buffer)

@@ -23,6 +23,13 @@ public struct BeginRequestBody: Hashable, Sendable {
         flags = content[2]
     }
 
+    /// Decodes an 8-byte BEGIN_REQUEST body from a raw buffer without copying.
+    public init(decoding content: UnsafeRawBufferPointer) throws(FastCGIWireError) {
+        guard content.count == 8 else { throw .invalidBodyLength(type: .beginRequest, length: content.count) }
+        role = Role(rawValue: UInt16(content[0]) << 8 | UInt16(content[1]))
+        flags = content[2]
+    }
+
     /// Whether FCGI_KEEP_CONN is set.
     public var keepConnection: Bool { flags & BeginRequestBody.keepConnectionFlag != 0 }
 

@@ -35,19 +35,32 @@ public struct RecordHeader: Hashable, Sendable {
 
     /// Decodes the first 8 bytes of `bytes`; throws for a short buffer or a version other than 1.
     public init<Bytes: Collection>(decoding bytes: Bytes) throws(FastCGIWireError) where Bytes.Element == UInt8 {
+        var raw: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
         var iterator = bytes.makeIterator()
-        var raw = [UInt8](repeating: 0, count: RecordHeader.size)
         for i in 0..<RecordHeader.size {
             guard let byte = iterator.next() else { throw .truncatedHeader(available: i) }
-            raw[i] = byte
+            withUnsafeMutableBytes(of: &raw) { $0[i] = byte }
         }
-        guard raw[0] == RecordHeader.version1 else { throw .unsupportedVersion(raw[0]) }
-        self.version = raw[0]
-        self.type = RecordType(rawValue: raw[1])
-        self.requestID = UInt16(raw[2]) << 8 | UInt16(raw[3])
-        self.contentLength = UInt16(raw[4]) << 8 | UInt16(raw[5])
-        self.paddingLength = raw[6]
-        self.reserved = raw[7]
+        guard raw.0 == RecordHeader.version1 else { throw .unsupportedVersion(raw.0) }
+        self.version = raw.0
+        self.type = RecordType(rawValue: raw.1)
+        self.requestID = UInt16(raw.2) << 8 | UInt16(raw.3)
+        self.contentLength = UInt16(raw.4) << 8 | UInt16(raw.5)
+        self.paddingLength = raw.6
+        self.reserved = raw.7
+    }
+
+    /// Decodes the 8 bytes at `offset` of `bytes` without copying; throws for a short buffer or a version other than 1.
+    public init(decoding bytes: UnsafeRawBufferPointer, at offset: Int) throws(FastCGIWireError) {
+        let available = bytes.count - offset
+        guard available >= RecordHeader.size else { throw .truncatedHeader(available: max(0, available)) }
+        guard bytes[offset] == RecordHeader.version1 else { throw .unsupportedVersion(bytes[offset]) }
+        self.version = bytes[offset]
+        self.type = RecordType(rawValue: bytes[offset + 1])
+        self.requestID = UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3])
+        self.contentLength = UInt16(bytes[offset + 4]) << 8 | UInt16(bytes[offset + 5])
+        self.paddingLength = bytes[offset + 6]
+        self.reserved = bytes[offset + 7]
     }
 
     /// Padding that makes `contentLength` a multiple of 8 (what Go and libfcgi send).

@@ -56,9 +56,12 @@ public final class HTTPContext: @unchecked Sendable {
     private let baseLogger: Logger
     /// Per-event timings and trace messages.
     public var trace = RequestTrace()
-    /// Where this request's sync handler runs when the request went async (set by the transport that
-    /// accepted it: its own worker threads); `nil` uses the pipeline's executor.
+    /// Where this request's sync handler runs once the request went async: set by the transport that accepted
+    /// it (its own worker threads); `nil` (pipeline tier, CGI) runs sync handlers inline.
     public var syncExecutor: (any SyncWorkExecutor)?
+    /// The registry lookup the transport made from the request head (reused at MapRequestHandler while the
+    /// method and path are unchanged).
+    public var route: RequestRoute?
 
     /// A context for `request`; `requestID` defaults to the `REQUEST_ID` parameter or a fresh random id.
     public init(request: HTTPRequest, application: ApplicationState, logger: Logger, requestID: String? = nil) {

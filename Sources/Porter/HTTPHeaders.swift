@@ -1,5 +1,5 @@
 /// An ordered list of HTTP header fields with case-insensitive lookup; repeated names are kept.
-public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
+public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
     /// The fields in insertion order, names as given.
     public private(set) var fields: [(name: String, value: String)] = []
 
@@ -8,7 +8,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     /// A header list from literal pairs.
     public init(dictionaryLiteral elements: (String, String)...) {
-        for (name, value) in elements { add(name, value) }
+        self.init(elements)
+    }
+
+    /// A header list from ordered name-value pairs.
+    public init(_ pairs: [(String, String)]) {
+        for (name, value) in pairs { add(name, value) }
     }
 
     /// The first value for `name` (case-insensitive); setting replaces every field of that name, `nil` removes them.
@@ -41,9 +46,25 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// Whether a field named `name` exists.
     public func contains(_ name: String) -> Bool { self[name] != nil }
 
+    /// The number of fields.
     public var count: Int { fields.count }
 
+    /// Iterates the fields in order.
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+
+    /// Equal when the same fields (names as given) appear in the same order.
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        lhs.fields.count == rhs.fields.count && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+
+    /// Hashes the fields in order.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(fields.count)
+        for field in fields {
+            hasher.combine(field.name)
+            hasher.combine(field.value)
+        }
+    }
 }
 
 extension String {

@@ -14,8 +14,8 @@ public struct HTTPRequest: Sendable {
     public var headers: HTTPHeaders
     /// Cookies from the `Cookie` header.
     public var cookies: [String: String]
-    /// The request body (FastCGI STDIN), fully read.
-    public var body: [UInt8]
+    /// The request body (FastCGI STDIN), fully read: in memory, or spilled to a temporary file when large.
+    public var body: RequestBody
     /// The client's address as nginx saw it (`REMOTE_ADDR`).
     public var remoteAddress: String
     /// The client's port (`REMOTE_PORT`), when known.
@@ -34,14 +34,19 @@ public struct HTTPRequest: Sendable {
         self.query = QueryParameters(parsing: query)
         self.headers = headers
         self.cookies = headers["Cookie"].map(CookieParser.parse) ?? [:]
-        self.body = body
+        self.body = RequestBody(body)
         self.remoteAddress = remoteAddress
         self.remotePort = nil
         self.parameters = parameters
     }
 
-    /// A request from CGI/FastCGI parameters (as nginx's `fastcgi_params` sends them) and the body.
+    /// A request from CGI/FastCGI parameters (as nginx's `fastcgi_params` sends them) and the body bytes.
     public init(cgiParameters params: [String: String], body: [UInt8]) {
+        self.init(cgiParameters: params, body: RequestBody(body))
+    }
+
+    /// A request from CGI/FastCGI parameters (as nginx's `fastcgi_params` sends them) and the body.
+    public init(cgiParameters params: [String: String], body: RequestBody) {
         method = HTTPMethod(rawValue: params["REQUEST_METHOD"] ?? "GET")
         let requestURI = params["REQUEST_URI"] ?? ((params["SCRIPT_NAME"] ?? "/") + (params["PATH_INFO"] ?? ""))
         uri = requestURI
@@ -75,14 +80,14 @@ public struct HTTPRequest: Sendable {
     public var contentType: String? { headers["Content-Type"] }
 
     /// The body as UTF-8 text (invalid bytes become U+FFFD).
-    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    public var bodyText: String { String(decoding: body.bytes, as: UTF8.self) }
 
     /// The form fields of an `application/x-www-form-urlencoded` body; empty for other content types.
     public var form: QueryParameters {
         guard let type = contentType?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded") else {
             return QueryParameters()
         }
-        return QueryParameters(parsing: String(decoding: body, as: UTF8.self))
+        return QueryParameters(parsing: String(decoding: body.bytes, as: UTF8.self))
     }
 
     /// The last path segment's extension, lower-cased, without the dot (`rss` for `/a/news.rss`).

@@ -74,34 +74,3 @@ public protocol ResponseBodyWriter: Sendable {
     /// Sends one chunk of the body.
     func write(_ bytes: [UInt8]) async throws
 }
-
-extension HTTPResponse {
-    /// The CGI response head (`Status:`, headers, `Set-Cookie`, blank line) nginx parses, with `Content-Length`
-    /// added for buffered bodies.
-    public func cgiHead(bodyLength: Int?) -> [UInt8] {
-        var head = "Status: \(status.code) \(status.reasonPhrase)\r\n"
-        var hasContentType = false
-        for field in headers.fields {
-            if bodyLength != nil, field.name.equalsIgnoringASCIICase("Content-Length") { continue }
-            if field.name.equalsIgnoringASCIICase("Content-Type") { hasContentType = true }
-            head += "\(HTTPResponse.sanitize(field.name)): \(HTTPResponse.sanitize(field.value))\r\n"
-        }
-        for cookie in cookies {
-            head += "Set-Cookie: \(HTTPResponse.sanitize(cookie.headerValue))\r\n"
-        }
-        if !hasContentType && !status.forbidsBody && (bodyLength ?? 1) > 0 {
-            head += "Content-Type: application/octet-stream\r\n"
-        }
-        if let bodyLength, !status.forbidsBody {
-            head += "Content-Length: \(bodyLength)\r\n"
-        }
-        head += "\r\n"
-        return Array(head.utf8)
-    }
-
-    /// Removes CR and LF so a header value can never split the response (header injection).
-    static func sanitize(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 == 13 || $0 == 10 }) else { return s }
-        return String(s.unicodeScalars.filter { $0 != "\r" && $0 != "\n" }.map(Character.init))
-    }
-}

@@ -19,15 +19,25 @@ public final class HandlerMapping: Sendable {
     public let verbs: VerbSet
     /// The path pattern.
     public let pattern: PathPattern
+    /// The largest request body this mapping accepts; nil for the default (see `bodyLimit`).
+    public let maxBodyBytes: Int?
     let source: HandlerSource
     private let cached = Mutex<AnyHTTPHandler?>(nil)
 
     /// A mapping from parsed parts.
-    public init(name: String, verbs: VerbSet, pattern: PathPattern, source: HandlerSource) {
+    public init(name: String, verbs: VerbSet, pattern: PathPattern, source: HandlerSource, maxBodyBytes: Int? = nil) {
         self.name = name
         self.verbs = verbs
         self.pattern = pattern
         self.source = source
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// The body limit the transport applies before reading the body: `maxBodyBytes` when set, else 0 when every
+    /// verb is one without a body (GET, HEAD, DELETE, OPTIONS), else nil (the transport's default).
+    public var bodyLimit: Int? {
+        if let maxBodyBytes { return maxBodyBytes }
+        return verbs.takesNoBody ? 0 : nil
     }
 
     /// The handler for this request, honouring `isReusable`.
@@ -71,9 +81,11 @@ public struct HandlerRegistry: Sendable {
     /// Adds a mapping at the end (lowest precedence).
     public mutating func add(_ mapping: HandlerMapping) { mappings.append(mapping) }
 
-    /// Maps `verbs` + `path` to a source.
-    public mutating func add(name: String, verbs: String = "*", path: String, source: HandlerSource) throws(PatternError) {
-        add(HandlerMapping(name: name, verbs: VerbSet(verbs), pattern: try PathPattern(path), source: source))
+    /// Maps `verbs` + `path` to a source; `maxBodyBytes` overrides the body limit (see `HandlerMapping.bodyLimit`).
+    public mutating func add(name: String, verbs: String = "*", path: String, source: HandlerSource,
+                             maxBodyBytes: Int? = nil) throws(PatternError) {
+        add(HandlerMapping(name: name, verbs: VerbSet(verbs), pattern: try PathPattern(path), source: source,
+                           maxBodyBytes: maxBodyBytes))
     }
 
     /// Maps to a sync handler built by `make` (kept and shared when it is reusable, else built per request).

@@ -118,6 +118,12 @@ public struct VerbSet: Sendable, Hashable, CustomStringConvertible {
     /// Whether `method` is accepted.
     public func contains(_ method: HTTPMethod) -> Bool { verbs?.contains(method) ?? true }
 
+    /// Whether every accepted verb is one that carries no request body (GET, HEAD, DELETE, OPTIONS).
+    public var takesNoBody: Bool {
+        guard let verbs, !verbs.isEmpty else { return false }
+        return verbs.isSubset(of: [.get, .head, .delete, .options])
+    }
+
     public var description: String {
         guard let verbs else { return "*" }
         return verbs.map(\.rawValue).sorted().joined(separator: ",")

@@ -5,24 +5,22 @@ import Logging
 /// The pipeline is compiled once from the modules and the registry. `start(_:)` runs synchronously on the
 /// calling (worker) thread as far as it can; it stops at the first async subscriber or async handler and
 /// returns a cursor that `resume(_:from:)` continues from in a task. A request with only sync parts never
-/// touches Swift concurrency.
+/// touches Swift concurrency. Sync handlers run on the context's `syncExecutor` (the accepting transport's
+/// threads) once the request went async; a context without one runs them inline.
 public final class Pipeline: Sendable {
     /// The handler registry used at MapRequestHandler.
     public let registry: HandlerRegistry
     /// The modules, in registration order.
     public let modules: [any HTTPModule]
-    /// Where sync handlers run when the request is already async; `nil` runs them inline.
-    public let syncExecutor: (any SyncWorkExecutor)?
 
     let steps: [Step]
     let errorSubscribers: [(module: String, subscriber: EventSubscriber)]
     let firstLogStep: Int
 
     /// Compiles the pipeline.
-    public init(registry: HandlerRegistry, modules: [any HTTPModule], syncExecutor: (any SyncWorkExecutor)? = nil) {
+    public init(registry: HandlerRegistry, modules: [any HTTPModule]) {
         self.registry = registry
         self.modules = modules
-        self.syncExecutor = syncExecutor
         var byEvent: [LifecycleEvent: [(String, EventSubscriber)]] = [:]
         for module in modules {
             var events = ModuleEvents(moduleName: module.name)
@@ -121,7 +119,7 @@ public final class Pipeline: Sendable {
             case .execute:
                 guard let selected = ctx.handler else { break }
                 guard case .sync(let handler) = selected.handler,
-                      (ctx.syncExecutor ?? syncExecutor).map({ $0.isCurrentThreadWorker }) ?? true else { return .suspended(cursor) }
+                      ctx.syncExecutor.map({ $0.isCurrentThreadWorker }) ?? true else { return .suspended(cursor) }
                 let start = MonotonicClock.nanoseconds()
                 do {
                     try handler.processRequest(ctx)
@@ -164,7 +162,7 @@ public final class Pipeline: Sendable {
                 case .async(let handler):
                     try await handler.processRequest(ctx)
                 case .sync(let handler):
-                    if let executor = ctx.syncExecutor ?? syncExecutor {
+                    if let executor = ctx.syncExecutor {
                         try await executor.run { try handler.processRequest(ctx) }
                     } else {
                         try handler.processRequest(ctx)
@@ -193,7 +191,7 @@ public final class Pipeline: Sendable {
 
     func mapHandler(_ ctx: HTTPContext) throws {
         guard ctx.handler == nil else { return }
-        switch registry.match(method: ctx.request.method, path: ctx.request.path) {
+        switch route(ctx).match {
         case .mapped(let mapping):
             ctx.handler = try mapping.resolve(for: ctx)
         case .methodNotAllowed(let allow):

@@ -110,6 +110,6 @@ public final class SampleHandler: HTTPHandler, @unchecked Sendable {
 /// Tells handlers whether they run on a Porter worker thread.
 public enum FastCGIWorkerCheck {
     /// Whether the calling thread is one of the transport's worker threads.
-    public static func isWorkerThread() -> Bool { FastCGIServer.workerExecutor.isCurrentThreadWorker }
+    public static func isWorkerThread() -> Bool { WorkerThread.isCurrent }
 }
 

@@ -1,40 +1,59 @@
 import Synchronization
 
-/// One accepted connection from nginx and its libfcgi request state.
+/// One accepted connection from nginx: its descriptor, its libfcgi request state and its state machine.
 ///
-/// Ownership moves between the event loop (parked in epoll), a worker thread or task (serving a request)
-/// and the housekeeping thread (waiting for the rest of a partial request); only the owner touches it.
+/// Ownership moves between epoll (parked), a worker thread or task (serving a request) and the housekeeping
+/// thread (waiting for the rest of a partial head); only the owner reads or writes through `request`. The state
+/// machine sits behind a lock because housekeeping (timeouts) and `shutdown()` (drain) send it events too:
+/// three uncontended lock round-trips per request (inspected, responseReady, responseWritten).
 final class Connection: @unchecked Sendable {
-    /// Where the connection is in its life.
-    enum State: UInt8 {
-        case busy = 0
-        case parked = 1
-        case partial = 2
-    }
-
     let request: FCGIRequest
     /// The descriptor as accepted (libfcgi sets the request's fd to -1 once it closes it).
     let fd: Int32
-    /// Whether the fd is registered with epoll (ADD once, then MOD).
+    /// Whether the fd is registered with epoll (ADD once, then MOD); touched by the owner only.
     var registered = false
-    /// When the first bytes of an incomplete request were seen (monotonic ns), 0 when none pending.
-    var partialSince: UInt64 = 0
-    let state = Atomic<UInt8>(State.busy.rawValue)
-    /// The request being served now: when it started, its task (if it went async), and why it was stopped.
-    let inFlight = Mutex<InFlight>(InFlight())
+    private let machine: Mutex<ConnectionStateMachine>
 
-    /// What the housekeeping thread needs to time out or cancel the current request.
-    struct InFlight {
-        var startedAt: UInt64 = 0
-        var task: Task<Void, Never>?
-        var timedOut = false
-        var clientGone = false
-        var reportedStuck = false
-    }
-
-    init(fd: Int32) {
+    init(fd: Int32, limits: ConnectionStateMachine.Limits) {
         self.fd = fd
         self.request = FCGIRequest(adopting: fd)
+        self.machine = Mutex(ConnectionStateMachine(limits: limits))
+    }
+
+    /// Sends `event` to the state machine; returns what to do.
+    @discardableResult
+    func handle(_ event: ConnectionStateMachine.Event) -> ConnectionStateMachine.Action {
+        machine.withLock { $0.handle(event) }
+    }
+
+    /// Reports what the owner saw on the socket; also tells whether the connection was parked until now and
+    /// the generation of the request to serve.
+    func inspected(_ input: ConnectionStateMachine.Input, now: UInt64)
+        -> (action: ConnectionStateMachine.Action, wasParked: Bool, generation: UInt64) {
+        machine.withLock { m in
+            let wasParked = m.state == .parked
+            let action = m.handle(.inspected(input, now: now))
+            return (action, wasParked, m.generation)
+        }
+    }
+
+    /// A housekeeping tick; asks the socket whether nginx went away only when that could cancel something.
+    /// Returns the action and the request in flight (for its task and path).
+    func tick(now: UInt64) -> (action: ConnectionStateMachine.Action, request: ConnectionStateMachine.InFlight?) {
+        machine.withLock { m in
+            let peerClosed = m.wantsPeerCheck && Poller.peerClosed(fd)
+            let action = m.handle(.tick(now: now, peerClosed: peerClosed))
+            guard action != .none, case .busy(let request) = m.state else { return (action, nil) }
+            return (action, request)
+        }
+    }
+
+    /// Tells the machine the server is draining; an idle kept connection gets its read side shut (under the
+    /// lock, so its state cannot change meanwhile) and its owner sees end of input.
+    func drain() {
+        machine.withLock { m in
+            if m.handle(.drain) == .wakeToClose { Poller.shutdownRead(fd) }
+        }
     }
 
     /// The epoll token: the object's address (kept alive by the server's connection table).
@@ -43,27 +62,5 @@ final class Connection: @unchecked Sendable {
     /// The connection behind an epoll token.
     static func from(token: UInt64) -> Connection {
         Unmanaged<Connection>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(token))!).takeUnretainedValue()
-    }
-}
-
-/// A first-in first-out queue of jobs (sync work handed to the worker threads).
-struct JobQueue: ~Copyable {
-    private var items: [(@Sendable () -> Void)?] = []
-    private var head = 0
-
-    var isEmpty: Bool { head == items.count }
-
-    mutating func push(_ job: @escaping @Sendable () -> Void) { items.append(job) }
-
-    mutating func pop() -> (@Sendable () -> Void)? {
-        guard head < items.count else { return nil }
-        let job = items[head]
-        items[head] = nil
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        return job
     }
 }

@@ -48,8 +48,14 @@ public struct FastCGIServerConfiguration: Sendable {
     public var threads: Int = 8
     /// Largest PARAMS stream accepted (libfcgi has no limit; nginx sends a few KiB).
     public var maxParamsBytes: Int = 64 * 1024
-    /// Largest request body accepted; larger bodies get 413 and the connection is closed.
-    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// Largest request body accepted where the handler mapping sets no limit of its own (`HandlerMapping.bodyLimit`);
+    /// a larger declared length gets 413 before the body is read, a body growing past it gets 413 and the
+    /// connection is closed.
+    public var maxBodyBytes: Int = 1024 * 1024
+    /// Request bodies larger than this are spilled to an unlinked temporary file while they are read.
+    public var bodySpillThreshold: Int = RequestBodyCollector.defaultSpillThreshold
+    /// Where spilled request bodies are written (`$TMPDIR`, else `/tmp`).
+    public var bodyTemporaryDirectory: String = RequestBodyCollector.defaultTemporaryDirectory
     /// How long a connection may take to deliver a request's BEGIN and PARAMS before it is dropped.
     public var requestHeaderTimeout: Duration = .seconds(5)
     /// Socket receive/send timeout: the backstop for peers that stop mid-body or stop reading.
@@ -59,8 +65,9 @@ public struct FastCGIServerConfiguration: Sendable {
     public var requestTimeout: Duration?
     /// Cancels a request's task when nginx closes the connection (the client went away).
     public var cancelOnDisconnect = true
-    /// Called once when a request is still running `requestTimeout` + 5 s after it started (a sync handler
-    /// that cannot be cancelled); the worker-process mode exits so the master replaces the process.
+    /// Called once, with the request's path, when a request is still running `requestTimeout` + 5 s after it
+    /// started (a sync handler that cannot be cancelled); the worker-process mode exits so the master replaces
+    /// the process.
     public var onStuckRequest: (@Sendable (_ path: String) -> Void)?
     /// How long a graceful stop waits for in-flight requests.
     public var drainTimeout: Duration = .seconds(30)
@@ -69,3 +76,11 @@ public struct FastCGIServerConfiguration: Sendable {
     public init(listen: Listen) { self.listen = listen }
 }
 
+extension Duration {
+    /// The duration in whole nanoseconds (negative durations count as zero).
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+    }
+}

@@ -2,7 +2,7 @@ import CFastCGI
 import Glibc
 
 /// Every call into libfcgi lives here: process initialisation, adopting a connection into an
-/// `FCGX_Request`, reading params and STDIN into Swift values, writing STDOUT, finishing, CGI detection.
+/// `FCGX_Request`, reading params and STDIN, writing STDOUT, finishing, CGI detection.
 enum LibFCGI {
     /// Calls `FCGX_Init()` exactly once per process (it is not thread-safe) and returns its result.
     static let initialized: Bool = {
@@ -89,37 +89,13 @@ final class FCGIRequest: @unchecked Sendable {
         return result
     }
 
-    /// Outcome of reading the request body.
-    enum BodyRead {
-        case complete([UInt8])
-        case tooLarge
-        case failed
-    }
-
-    /// Reads STDIN to its end (up to `limit` bytes; more is reported as `tooLarge` after draining to `drainLimit`).
-    func readBody(expected: Int, limit: Int) -> BodyRead {
-        var body: [UInt8] = []
-        if expected > 0 { body.reserveCapacity(min(expected, limit)) }
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        var tooLarge = false
-        while true {
-            let n = chunk.withUnsafeMutableBytes { buf in
-                FCGX_GetStr(buf.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buf.count), raw.pointee.in)
-            }
-            if n > 0 {
-                if body.count + Int(n) > limit {
-                    tooLarge = true
-                    // Stop reading: the connection will be closed after the 413.
-                    break
-                }
-                body.append(contentsOf: chunk[0..<Int(n)])
-            }
-            if n < Int32(chunk.count) {
-                if FCGX_GetError(raw.pointee.in) != 0 { return .failed }
-                if FCGX_HasSeenEOF(raw.pointee.in) != 0 || n == 0 { break }
-            }
-        }
-        return tooLarge ? .tooLarge : .complete(body)
+    /// Reads the next STDIN bytes into `buffer` (blocking until it is full or STDIN ends).
+    func readStdin(into buffer: UnsafeMutableRawBufferPointer) -> BodyInput {
+        let n = Int(FCGX_GetStr(buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buffer.count), raw.pointee.in))
+        if n == buffer.count { return .bytes(n) }
+        if FCGX_GetError(raw.pointee.in) != 0 { return .failed }
+        if FCGX_HasSeenEOF(raw.pointee.in) != 0 || n == 0 { return .end(max(0, n)) }
+        return .bytes(max(0, n))
     }
 
     /// Writes bytes to STDOUT (libfcgi buffers 8 KiB and frames records). False once the peer is gone.

@@ -37,14 +37,6 @@ enum Poller {
         _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev)
     }
 
-    /// Waits for one event; returns its token and flags, or nil on timeout/interruption.
-    static func wait(_ epfd: Int32, timeoutMilliseconds: Int32) -> (token: UInt64, events: UInt32)? {
-        var ev = epoll_event()
-        let n = epoll_wait(epfd, &ev, 1, timeoutMilliseconds)
-        guard n == 1 else { return nil }
-        return (ev.data.u64, ev.events)
-    }
-
     /// A reusable buffer of epoll events owned by one thread.
     final class EventBatch {
         private let events: UnsafeMutablePointer<epoll_event>
@@ -67,11 +59,6 @@ enum Poller {
 
         /// The token of event `i`.
         func token(_ i: Int) -> UInt64 { events[i].data.u64 }
-    }
-
-    /// Whether the flags say the peer hung up or the socket failed.
-    static func isHangup(_ events: UInt32) -> Bool {
-        events & UInt32(EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
     }
 
     /// A non-blocking eventfd.
@@ -136,21 +123,16 @@ enum Poller {
     /// Shuts a listening socket down so blocked accepts return.
     static func shutdownSocket(_ fd: Int32) { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 
+    /// Shuts a connection's read side: epoll reports it readable and, once buffered bytes are consumed, reads
+    /// see end of input; writes still work, so a request that was already buffered is answered.
+    static func shutdownRead(_ fd: Int32) { _ = Glibc.shutdown(fd, Int32(SHUT_RD)) }
+
     /// The kind of socket `fd` is: whether it is a listening socket.
     static func isListeningSocket(_ fd: Int32) -> Bool {
         var value: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) == 0 else { return false }
         return value != 0
-    }
-
-    /// Bytes waiting in a listening socket's accept queue is not exposed on Linux for unix sockets;
-    /// this returns the number of not-yet-accepted connections for TCP via TCP_INFO when available.
-    static func listenQueueLength(_ fd: Int32) -> Int? {
-        var info = tcp_info()
-        var length = socklen_t(MemoryLayout<tcp_info>.size)
-        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0 else { return nil }
-        return Int(info.tcpi_unacked)
     }
 
     /// Changes a unix socket's file mode and group so nginx's workers may connect.
@@ -162,48 +144,4 @@ enum Poller {
         guard chmod(path, mode) == 0 else { return "chmod \(path): \(String(cString: strerror(errno)))" }
         return nil
     }
-}
-
-/// OS threads for the worker pool, with a thread-local mark telling worker threads apart.
-enum WorkerThread {
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
-
-    /// Whether the calling thread is a Porter worker thread.
-    static var isCurrent: Bool { pthread_getspecific(key) != nil }
-
-    /// Starts a detached OS thread named `name` running `body` (marked as a worker when `worker` is true).
-    static func start(name: String, worker: Bool, _ body: @escaping @Sendable () -> Void) {
-        final class Box: @unchecked Sendable {
-            let body: @Sendable () -> Void
-            let name: String
-            let worker: Bool
-            init(_ body: @escaping @Sendable () -> Void, _ name: String, _ worker: Bool) {
-                self.body = body; self.name = name; self.worker = worker
-            }
-        }
-        let box = Unmanaged.passRetained(Box(body, name, worker)).toOpaque()
-        var thread = pthread_t()
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        let rc = pthread_create(&thread, &attr, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            _ = porter_set_thread_name(String(box.name.prefix(15)))
-            if box.worker { pthread_setspecific(WorkerThread.key, UnsafeRawPointer(bitPattern: 1)) }
-            box.body()
-            return nil
-        }, box)
-        pthread_attr_destroy(&attr)
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-    }
-}
-
-/// Process-level controls a worker process needs.
-public enum ProcessControl {
-    /// Makes the kernel send SIGTERM to this process when its parent exits (a worker whose master died stops).
-    public static func terminateWithParent() { _ = porter_set_parent_death_signal(SIGTERM) }
 }

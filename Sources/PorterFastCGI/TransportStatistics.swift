@@ -20,6 +20,8 @@ public final class TransportStatistics: Sendable {
     public let rejectedConnections = Atomic<Int>(0)
     /// Requests refused with 413 for an over-large body.
     public let oversizedRequests = Atomic<Int>(0)
+    /// Request bodies large enough to be spilled to a temporary file.
+    public let spilledBodies = Atomic<Int>(0)
     /// Worker threads started.
     public let threads = Atomic<Int>(0)
 

@@ -130,7 +130,8 @@ public struct PorterApplication: Sendable {
         }
         var registry = HandlerRegistry()
         for route in routes {
-            registry.add(HandlerMapping(name: route.name, verbs: route.verbs, pattern: route.pattern, source: route.source))
+            registry.add(HandlerMapping(name: route.name, verbs: route.verbs, pattern: route.pattern, source: route.source,
+                                        maxBodyBytes: route.maxBodyBytes))
         }
         for entry in configuration.handlers {
             let options = entry.options

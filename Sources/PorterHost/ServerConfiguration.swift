@@ -33,8 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var socketGroup: String?
     /// Worker threads.
     public var threads: Int = 8
-    /// Largest request body.
-    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// Largest request body where a handler mapping sets no limit of its own.
+    public var maxBodyBytes: Int = 1024 * 1024
     /// Graceful-stop budget.
     public var drainTimeoutSeconds: Int = 30
     /// Log level name (`trace` … `critical`).

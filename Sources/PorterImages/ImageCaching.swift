@@ -29,8 +29,8 @@ struct ImageValidators: Sendable {
             for candidate in inm.joined(separator: ",").split(separator: ",") {
                 var tag = candidate.trimmingSpaces()
                 if tag == "*" { return true }
-                if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
-                if tag == etag[...] { return true }
+                if tag.hasPrefix("W/") { tag = String(tag.dropFirst(2)) }
+                if tag == etag { return true }
             }
             return false
         }
@@ -44,15 +44,6 @@ struct ImageValidators: Sendable {
     func apply(to headers: inout HTTPHeaders) {
         headers["ETag"] = etag
         headers["Last-Modified"] = HTTPDate.rfc1123(Int64(lastModified))
-    }
-}
-
-extension Substring {
-    func trimmingSpaces() -> Substring {
-        var s = self
-        while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
-        while let c = s.last, c == " " || c == "\t" { s = s.dropLast() }
-        return s
     }
 }
 

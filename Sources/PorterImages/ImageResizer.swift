@@ -34,14 +34,15 @@ final class ImageResizer: Sendable {
     typealias Outcome = Result<ResizedImage, HTTPError>
 
     /// The OS threads resizes run on.
-    let pool: ResizeWorkerPool
+    let pool: BlockingThreadPool
     private let inFlight = Mutex<[String: [CheckedContinuation<Outcome, Never>]]>([:])
     private let counters = Mutex(ImageServerStatistics())
     private let retryAfter: Int
 
     /// A resizer with `threads` threads and room for `queueLimit` waiting jobs.
     init(threads: Int, queueLimit: Int, retryAfterSeconds: Int) {
-        pool = ResizeWorkerPool(threads: threads, queueLimit: queueLimit)
+        pool = BlockingThreadPool(name: "porter-img", threads: threads, queueLimit: queueLimit,
+                                  onThreadExit: { VipsRuntime.threadShutdown() })
         retryAfter = retryAfterSeconds
     }
 

@@ -17,7 +17,7 @@ public final class FastCGITestServer: Sendable {
     /// Starts a server for `registry` + `modules` (sync handlers on its worker threads).
     public convenience init(registry: HandlerRegistry, modules: [any HTTPModule] = [],
                             configure: (inout FastCGIServerConfiguration) -> Void = { _ in }) throws {
-        let pipeline = Pipeline(registry: registry, modules: modules, syncExecutor: FastCGIServer.workerExecutor)
+        let pipeline = Pipeline(registry: registry, modules: modules)
         try self.init(pipeline: pipeline, configure: configure)
     }
 

@@ -206,7 +206,7 @@ public final class HTTPTestClient: Sendable {
             let line = try reader.line()
             if line.isEmpty { break }
             guard let colon = line.firstIndex(of: ":") else { throw .malformed("header line \(line.debugDescription)") }
-            let value = line[line.index(after: colon)...].trimmedOf(" \t")
+            let value = line[line.index(after: colon)...].trimmingSpaces()
             headers.add(String(line[..<colon]), value)
         }
         var response = HTTPTestResponse(status: status, reason: parts.count > 2 ? String(parts[2]) : "",
@@ -217,7 +217,7 @@ public final class HTTPTestClient: Sendable {
             while true {
                 let sizeLine = try reader.line()
                 let sizeText = sizeLine.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
-                guard let size = Int(sizeText.trimmedOf(" \t"), radix: 16), size >= 0 else {
+                guard let size = Int(sizeText.trimmingSpaces(), radix: 16), size >= 0 else {
                     throw .malformed("chunk size \(sizeLine.debugDescription)")
                 }
                 if size == 0 {
@@ -292,19 +292,4 @@ public final class HTTPTestClient: Sendable {
             return Array(buffer[index...])
         }
     }
-}
-
-extension Substring {
-    /// This text without leading and trailing characters from `set`.
-    fileprivate func trimmedOf(_ set: String) -> String {
-        var text = self
-        while let first = text.first, set.contains(first) { text.removeFirst() }
-        while let last = text.last, set.contains(last) { text.removeLast() }
-        return String(text)
-    }
-}
-
-extension String {
-    /// This text without leading and trailing characters from `set`.
-    fileprivate func trimmedOf(_ set: String) -> String { self[...].trimmedOf(set) }
 }

@@ -18,7 +18,7 @@ func transportRegistry() throws -> HandlerRegistry {
         ctx.response.headers["X-Method"] = ctx.request.method.rawValue
         ctx.response.headers["X-Worker"] = WorkerCheck.isWorker ? "yes" : "no"
         ctx.response.headers["X-Query"] = ctx.request.query["q"] ?? ""
-        ctx.response.write(ctx.request.body)
+        ctx.response.write(ctx.request.body.bytes)
     })
     try registry.add(name: "slow", path: "/slow", handler: AsyncClosureHandler { ctx in
         let ms = Int(ctx.request.query["ms"] ?? "100") ?? 100
@@ -43,7 +43,7 @@ final class StatusList: Sendable {
 }
 
 enum WorkerCheck {
-    static var isWorker: Bool { FastCGIServer.workerExecutor.isCurrentThreadWorker }
+    static var isWorker: Bool { WorkerThread.isCurrent }
 }
 
 /// One FastCGI record, hand-made (for malformed input).

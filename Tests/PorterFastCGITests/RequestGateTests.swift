@@ -15,6 +15,18 @@ struct RequestGateTests {
         ("GET_VALUES then the request", record(9, id: 0, [1, 0, 65]) + full, .ready(stdinComplete: true)),
         ("second BEGIN", begin() + begin(id: 2), .malformed("second BEGIN_REQUEST on one connection (multiplexing)")),
         ("role 3", begin(role: 3), .malformed("role 3 is not RESPONDER")),
+        ("PARAMS split into 7-byte records", FastCGIRequest.get("/a").encoded(maximumParamsRecordLength: 7), .ready(stdinComplete: true)),
+        ("pair longer than PARAMS", begin() + record(4, [100, 1, 65]) + record(4), .malformed("name-value pair longer than PARAMS")),
+        ("pair longer than PARAMS, split over records", begin() + record(4, [100]) + record(4, [1, 65]) + record(4),
+         .malformed("name-value pair longer than PARAMS")),
+        ("lengths summing to 2^31", begin() + record(4, [0xC0, 0, 0, 0, 0xC0, 0, 0, 0, 65, 66]) + record(4),
+         .malformed("name-value pair longer than PARAMS")),
+        ("truncated 4-byte length", begin() + record(4, [0x80, 0]) + record(4), .malformed("truncated name-value length")),
+        ("PARAMS over 64 KiB", begin() + record(4, [UInt8](repeating: 1, count: 40000)) + record(4, [UInt8](repeating: 1, count: 40000)),
+         .malformed("PARAMS larger than 65536 bytes")),
+        ("STDIN before the end of PARAMS", begin() + record(5, [1]), .malformed("STDIN before the end of PARAMS")),
+        ("ABORT before the request", begin() + record(2), .malformed("request aborted before it was read")),
+        ("unknown record type", record(42, [1]), .malformed("unexpected record type 42")),
     ]
 
     @Test("verdicts", arguments: cases)

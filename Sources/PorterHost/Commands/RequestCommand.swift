@@ -26,7 +26,7 @@ struct RequestCommand: ParsableCommand {
             throw ValidationError("give --socket PATH or --address HOST:PORT")
         }
         defer { client.close() }
-        var fields = HeaderFields()
+        var fields = HTTPHeaders()
         for header in headers {
             guard let colon = header.firstIndex(of: ":") else { throw ValidationError("header \"\(header)\" must look like 'Name: value'") }
             fields.add(String(header[..<colon]), header[header.index(after: colon)...].trimmingSpaces())

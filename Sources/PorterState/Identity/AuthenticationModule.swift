@@ -121,20 +121,11 @@ public struct AuthenticationModule: HTTPModule {
 
     /// A user name as given by nginx: trimmed, non-empty, at most 256 bytes, no control characters.
     static func cleanName(_ raw: String) -> String? {
-        let name = raw.trimmingSpacesAndTabs()
+        let name = raw.trimmingSpaces()
         guard !name.isEmpty, name.utf8.count <= 256, !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             return nil
         }
         return name
-    }
-}
-
-extension String {
-    func trimmingSpacesAndTabs() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }
 

@@ -54,7 +54,7 @@ public struct LoginHandler: HTTPHandler {
             }
             let form = ctx.request.form
             let returnURL = Self.returnURL(form["returnUrl"] ?? ctx.request.query["returnUrl"], default: defaultReturnURL)
-            let user = (form["user"] ?? form["username"] ?? "").trimmingSpacesAndTabs()
+            let user = (form["user"] ?? form["username"] ?? "").trimmingSpaces()
             let password = form["password"] ?? ""
             guard !user.isEmpty, user.utf8.count <= 256, password.utf8.count <= 1024,
                   try users.verify(user: user, password: password) else {

@@ -1,0 +1,52 @@
+import Glibc
+import Porter
+
+/// The housekeeping thread: every 20 ms it re-arms connections waiting for the rest of a request head (or
+/// drops them past the header timeout), supervises requests in flight (timeouts, clients gone, stuck
+/// handlers) and completes a graceful stop once nothing is in flight.
+extension FastCGIServer {
+    /// How often housekeeping runs, in microseconds.
+    static let housekeepingInterval: UInt32 = 20_000
+
+    func housekeepingLoop() {
+        while !stopped.load(ordering: .relaxed) {
+            usleep(Self.housekeepingInterval)
+            let now = MonotonicClock.nanoseconds()
+            let waiting = partials.withLock { list -> [Connection] in
+                defer { list.removeAll(keepingCapacity: true) }
+                return list
+            }
+            for conn in waiting { perform(conn.tick(now: now).action, conn) }
+            if statistics.activeRequests.load(ordering: .relaxed) > 0,
+               configuration.requestTimeout != nil || configuration.cancelOnDisconnect {
+                superviseInFlight(now: now)
+            }
+            if draining.load(ordering: .relaxed) {
+                let active = statistics.activeRequests.load(ordering: .relaxed)
+                if active == 0 || now > drainDeadline {
+                    if active > 0 { logger.warning("drain timeout: abandoning in-flight requests", metadata: ["active": .stringConvertible(active)]) }
+                    finish()
+                    return
+                }
+            }
+        }
+    }
+
+    /// Cancels requests whose client went away or whose time is up; reports requests stuck past the limit.
+    func superviseInFlight(now: UInt64) {
+        for conn in connectionTable.all {
+            let (action, request) = conn.tick(now: now)
+            switch action {
+            case .timeout, .cancel:
+                request?.task?.cancel()
+            case .reportStuck:
+                let path = request?.path ?? ""
+                logger.error("request still running past its timeout (a sync handler cannot be cancelled)",
+                             metadata: ["path": .string(path)])
+                configuration.onStuckRequest?(path)
+            default:
+                break
+            }
+        }
+    }
+}

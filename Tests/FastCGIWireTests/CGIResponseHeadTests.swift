@@ -1,0 +1,68 @@
+import Porter
+import Testing
+@testable import FastCGIWire
+
+/// The encoder (`HTTPResponse.cgiHead`) and the parser (`CGIResponse(parsing:)`) of the CGI response format.
+@Suite struct CGIResponseHeadTests {
+    struct Example: Sendable, CustomTestStringConvertible {
+        var name: String
+        var response: HTTPResponse
+        var body: [UInt8]
+        /// What the parser must see besides `Status`.
+        var headers: [(String, String)]
+        var testDescription: String { name }
+    }
+
+    static func response(_ status: HTTPStatus = .ok, _ headers: HTTPHeaders = [:], cookies: [SetCookie] = []) -> HTTPResponse {
+        var response = HTTPResponse()
+        response.status = status
+        response.headers = headers
+        response.cookies = cookies
+        return response
+    }
+
+    static let examples: [Example] = [
+        Example(name: "text", response: response(.ok, ["Content-Type": "text/plain"]), body: Array("hello".utf8),
+                headers: [("Content-Type", "text/plain"), ("Content-Length", "5")]),
+        Example(name: "repeated headers and cookies", response: response(.created, ["Link": "</a>", "Link": "</b>"],
+                                                                       cookies: [SetCookie(name: "a", value: "1"), SetCookie(name: "b", value: "2", maxAge: 0)]),
+                body: [1, 2],
+                headers: [("Link", "</a>"), ("Link", "</b>"), ("Set-Cookie", "a=1; Path=/; HttpOnly; SameSite=Lax"),
+                          ("Set-Cookie", "b=2; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+                          ("Content-Type", "application/octet-stream"), ("Content-Length", "2")]),
+        Example(name: "304 carries neither Content-Type nor Content-Length", response: response(.notModified, ["ETag": "\"x\""]),
+                body: [], headers: [("ETag", "\"x\"")]),
+        Example(name: "empty 200: no default Content-Type", response: response(), body: [], headers: [("Content-Length", "0")]),
+        Example(name: "a hand-set Content-Length is replaced", response: response(.ok, ["Content-Length": "999", "Content-Type": "a/b"]),
+                body: [9], headers: [("Content-Type", "a/b"), ("Content-Length", "1")]),
+        Example(name: "CR and LF are removed (no header injection)", response: response(.ok, ["X-Evil": "a\r\nSet-Cookie: pwned=1"]),
+                body: [], headers: [("X-Evil", "aSet-Cookie: pwned=1"), ("Content-Length", "0")]),
+    ]
+
+    @Test("encode then parse gives the same response", arguments: examples)
+    func roundTrip(_ example: Example) throws {
+        let output = example.response.cgiHead(bodyLength: example.body.count) + example.body
+        let parsed = try CGIResponse(parsing: output)
+        #expect(parsed.status == example.response.status.code)
+        #expect(parsed.reason == example.response.status.reasonPhrase)
+        #expect(parsed.headers.fields.map { "\($0.name): \($0.value)" } == example.headers.map { "\($0.0): \($0.1)" })
+        #expect(parsed.body == example.body)
+    }
+
+    @Test("a head for a HEAD request: the GET's length, no body")
+    func headForHEAD() throws {
+        let head = Self.response(.ok, ["Content-Type": "text/plain"]).cgiHead(bodyLength: 42)
+        let parsed = try CGIResponse(parsing: head)
+        #expect(parsed.headers["Content-Length"] == "42")
+        #expect(parsed.body.isEmpty)
+    }
+
+    @Test("a streamed body without a known length keeps a hand-set Content-Length and gets the default type")
+    func streamedHead() throws {
+        let withLength = try CGIResponse(parsing: Self.response(.ok, ["Content-Length": "6"]).cgiHead(bodyLength: nil))
+        #expect(withLength.headers["Content-Length"] == "6")
+        #expect(withLength.headers["Content-Type"] == "application/octet-stream")
+        let text = String(decoding: Self.response().cgiHead(bodyLength: nil), as: UTF8.self)
+        #expect(text == "Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
+    }
+}
