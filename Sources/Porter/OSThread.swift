@@ -29,6 +29,17 @@ public enum OSThread {
         }
     }
 
+    /// The calling thread's name (as `setCurrentName` or the system set it).
+    public static var currentName: String {
+        let fd = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return "" }
+        return String(decoding: buffer[0..<n].filter { $0 != 10 }, as: UTF8.self)
+    }
+
     /// Names the calling thread (Linux keeps the first 15 bytes); written to /proc because `prctl` is variadic.
     public static func setCurrentName(_ name: String) {
         let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)

@@ -39,7 +39,7 @@ public enum DemoSetup {
     <li><a href="/sample.ashx?name=you">/sample.ashx</a> (a generic handler built per request)</li>
     <li><a href="/news.rss">/news.rss</a>, <a href="/news.atom">/news.atom</a>, <a href="/podcast.rss">/podcast.rss</a> (feeds from SQLite)</li>
     <li><a href="/images/sunset.jpg">original</a>, <a href="/images/sunset.jpg?w=300">300 px</a>, <a href="/images/sunset.jpg?w=200&amp;h=200&amp;fit=cover&amp;fmt=webp">200×200 WebP</a></li>
-    <li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo), <a href="/admin/">/admin/</a> (role admin)</li>
+    <li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo; the sign-out button is there and on /visits), <a href="/admin/">/admin/</a> (role admin)</li>
     <li><a href="/report">/report</a> (202 + background work; follow its Location)</li>
     <li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a>, <a href="/ping">/ping</a></li>
     </ul></body></html>
@@ -66,6 +66,8 @@ public enum DemoSetup {
     [[modules]]
     name = "authentication"
     keys_file = "auth.key"          # generated on first run, mode 0600
+    # The demo is plain http on 127.0.0.1:8080, so its cookies go without Secure (Porter warns at start-up).
+    # Never on a public site: there, serve https and leave Secure on (the default).
     secure = false
     users_database = "data/users.sqlite"
 
@@ -78,6 +80,7 @@ public enum DemoSetup {
     name = "session"
     store = "sqlite"
     path = "data/sessions.sqlite"
+    cookie_secure = false           # plain http demo, see above
 
     [[modules]]
     name = "trace"
@@ -119,7 +122,7 @@ public enum DemoSetup {
     handler = "login"
 
     [[handlers]]
-    verb = "GET,HEAD,POST"
+    verb = "POST"                   # with the anti-forgery token; GET is refused (405)
     path = "/logout"
     handler = "logout"
 

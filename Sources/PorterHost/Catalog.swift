@@ -50,6 +50,8 @@ public struct CatalogEntry<Built>: Sendable {
     public let build: @Sendable (Options, BuildContext) throws -> Built
     /// What nginx should do in front of a route to it, from the same options (handlers only).
     public let edge: @Sendable (Options) throws -> EdgePolicy
+    /// What a module adds to the nginx location of every route (by path pattern), from the module's options.
+    public var routeEdge: @Sendable (Options, PathPattern) throws -> EdgePolicy = { _, _ in EdgePolicy() }
 }
 
 /// Named handler builders: the configuration binds paths to these names (`handler = "rss"`).
@@ -97,9 +99,19 @@ public struct ModuleCatalog: Sendable {
     /// An empty catalogue.
     public init() {}
 
-    /// Registers (or replaces) a builder under `name`.
-    public mutating func register(_ name: String, summary: String, build: @escaping Builder) {
-        entries[name] = CatalogEntry(summary: summary, feature: currentFeature, build: build, edge: { _ in EdgePolicy() })
+    /// Registers (or replaces) a builder under `name`; `routeEdge` adds nginx directives to the routes the
+    /// module covers (e.g. a snippet that sets a trusted identity), from the module's options and a route's path.
+    public mutating func register(_ name: String, summary: String,
+                                  routeEdge: @escaping @Sendable (Options, PathPattern) throws -> EdgePolicy = { _, _ in EdgePolicy() },
+                                  build: @escaping Builder) {
+        var entry = CatalogEntry(summary: summary, feature: currentFeature, build: build, edge: { _ in EdgePolicy() })
+        entry.routeEdge = routeEdge
+        entries[name] = entry
+    }
+
+    /// What the named module (configured with `options`) adds to the nginx location of a route with `pattern`.
+    public func routeEdge(_ name: String, options: Options, pattern: PathPattern) throws -> EdgePolicy {
+        try entries[name]?.routeEdge(options, pattern) ?? EdgePolicy()
     }
 
     /// Builds the named module; unknown names are a configuration error listing the known ones.

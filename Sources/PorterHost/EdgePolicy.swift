@@ -31,6 +31,17 @@ public struct EdgePolicy: Sendable, Equatable {
         self.includes = includes
     }
 
+    /// Adds `other`'s demands (a module's, for instance) to this policy: its includes are appended (once each),
+    /// the stricter body limit and local-only win, and this policy's own rate limit and static rule are kept.
+    public mutating func merge(_ other: EdgePolicy) {
+        staticUnlessQuery = staticUnlessQuery ?? other.staticUnlessQuery
+        if let limit = other.maxBodyBytes { maxBodyBytes = min(maxBodyBytes ?? limit, limit) }
+        localOnly = localOnly || other.localOnly
+        rateLimit = rateLimit ?? other.rateLimit
+        streaming = streaming || other.streaming
+        for include in other.includes where !includes.contains(include) { includes.append(include) }
+    }
+
     /// A `limit_req` use: the zone (declared in the site file with `limit_req_zone`) and how many requests may queue.
     public struct RateLimit: Sendable, Equatable {
         /// The zone's name.

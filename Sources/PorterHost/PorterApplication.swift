@@ -282,6 +282,13 @@ extension PorterApplication {
             out.append(RouteDescription(handler: entry.handler, verbs: entry.verb, pattern: pattern, options: entry.options,
                                         edge: try catalog.handlers.edge(entry.handler, options: entry.options)))
         }
-        return out
+        // Configured modules may add to every route's location (an identity snippet, for instance).
+        return try out.map { route in
+            var edge = route.edge
+            for module in configuration.modules {
+                edge.merge(try catalog.modules.routeEdge(module.name, options: module.options, pattern: route.pattern))
+            }
+            return RouteDescription(handler: route.handler, verbs: route.verbs, pattern: route.pattern, options: route.options, edge: edge)
+        }
     }
 }

@@ -22,22 +22,25 @@ public final class NginxPorterSite: Sendable {
     }
 
     /// Renders `nginx/porter.conf` with `locations` (default: the committed `nginx/porter-locations.conf`)
-    /// pointing at `socketPath`, and starts nginx. `staticFiles` are written under the document root.
-    public init(socketPath: String, locations: String? = nil, staticFiles: [String: String] = ["index.html": "<h1>static</h1>\n"]) throws {
+    /// pointing at `socketPath`, and starts nginx. `staticFiles` are written under the document root;
+    /// `configFiles` next to the nginx configuration (an htpasswd file; a replacement for a shipped snippet).
+    public init(socketPath: String, locations: String? = nil, staticFiles: [String: String] = ["index.html": "<h1>static</h1>\n"],
+                configFiles: [String: String] = [:]) throws {
         let repo = NginxPorterSite.repositoryRoot
         let site = try String(contentsOfFile: repo + "/nginx/porter.conf", encoding: .utf8)
         let fastcgi = try String(contentsOfFile: repo + "/nginx/porter-fastcgi.conf", encoding: .utf8)
         let committedLocations = try String(contentsOfFile: repo + "/nginx/porter-locations.conf", encoding: .utf8)
+        let identity = try String(contentsOfFile: repo + "/nginx/porter-identity.conf", encoding: .utf8)
         root = try TemporaryDirectory(prefix: "porter-www")
         for (name, contents) in staticFiles { try root.write(contents, to: name) }
         let cache = try root.makeDirectory("../" + ((root.path as NSString).lastPathComponent) + "-cache")
         let rendered = NginxConfig.render(site: site, socket: socketPath, root: root.path, listen: "127.0.0.1:{{PORT}}",
                                           includeDirectory: "{{PREFIX}}", cacheDirectory: cache)
         self.socketPath = socketPath
-        nginx = try NginxHarness(http: rendered, files: [
-            "porter-fastcgi.conf": fastcgi,
-            "porter-locations.conf": locations ?? committedLocations,
-        ], errorLogLevel: "warn")
+        var files = ["porter-fastcgi.conf": fastcgi, "porter-identity.conf": identity,
+                     "porter-locations.conf": locations ?? committedLocations]
+        files.merge(configFiles) { _, replacement in replacement }
+        nginx = try NginxHarness(http: rendered, files: files, errorLogLevel: "warn")
     }
 
     /// An HTTP client to nginx.

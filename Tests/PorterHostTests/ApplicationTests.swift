@@ -242,3 +242,64 @@ struct OptionCheckingTests {
         #expect(relative.dataDirectory == "/etc/porter/state")
     }
 }
+
+@Suite("Module edge policies: what a configured module adds to the generated nginx locations")
+struct ModuleEdgeTests {
+    /// A catalogue module that asks for `include <snippet>;` on the locations under its `paths` option.
+    static func app() -> PorterApplication {
+        var app = PorterApplication(name: "edge")
+        app.map("GET", "/code", TextHandler(text: "code"))
+        app.register { catalog in
+            catalog.handlers.register("text", summary: "fixed text",
+                                      edge: { _ in EdgePolicy(rateLimit: .init(zone: "z", burst: 3)) }) { options, _ in
+                .instance(.sync(TextHandler(text: try options.string("text", default: "?"))))
+            }
+            catalog.modules.register("guard", summary: "adds a snippet", routeEdge: { options, pattern in
+                let prefixes = try options.strings("paths", default: ["/"])
+                guard case .directory(let dir) = pattern.kind, prefixes.contains(where: dir.hasPrefix) else { return EdgePolicy() }
+                return EdgePolicy(maxBodyBytes: 4096, includes: [try options.string("snippet", default: "guard.conf")])
+            }) { _, _ in StampModule() }
+        }
+        return app
+    }
+
+    @Test("the module's snippet lands in the locations it covers, after the FastCGI include; the handler's own policy stays")
+    func moduleIncludesAreMerged() throws {
+        let app = Self.app()
+        let configuration = try ServerConfiguration.parse(toml: """
+            [[modules]]
+            name = "guard"
+            paths = ["/admin/"]
+            snippet = "porter-identity.conf"
+
+            [[handlers]]
+            verb = "GET"
+            path = "/admin/*"
+            handler = "text"
+
+            [[handlers]]
+            verb = "GET"
+            path = "/open/*"
+            handler = "text"
+            """, baseDirectory: ".", over: app.configuration)
+        let rules = try app.nginxLocations(for: configuration)
+        #expect(rules.contains("""
+            location ^~ /admin/ {
+                client_max_body_size 4k;
+                limit_req zone=z burst=3 nodelay;
+                include porter-fastcgi.conf;
+                include porter-identity.conf;
+            }
+            """), "\(rules)")
+        #expect(rules.contains("location ^~ /open/ {\n    limit_req zone=z burst=3 nodelay;\n    include porter-fastcgi.conf;\n}"))
+        #expect(rules.contains("location = /code {\n    include porter-fastcgi.conf;\n}"))
+    }
+
+    @Test("merging keeps the stricter limits, the route's own rate limit, and each include once")
+    func mergeRules() {
+        var policy = EdgePolicy(maxBodyBytes: 1 << 20, rateLimit: .init(zone: "own", burst: 1), includes: ["a.conf"])
+        policy.merge(EdgePolicy(maxBodyBytes: 1024, localOnly: true, rateLimit: .init(zone: "other", burst: 9), includes: ["a.conf", "b.conf"]))
+        #expect(policy.maxBodyBytes == 1024 && policy.localOnly && policy.rateLimit?.zone == "own")
+        #expect(policy.includes == ["a.conf", "b.conf"])
+    }
+}

@@ -5,6 +5,9 @@ import Testing
 
 let keyA = Array(repeating: UInt8(0xA1), count: 32)
 let keyB = Array(repeating: UInt8(0xB2), count: 32)
+/// The parameter nginx's identity snippet sets (the request went through a location that really authenticates),
+/// and the option that names the snippet: short names for the argument tables.
+let M = NginxIdentity.markerParameter, S = "identity_snippet"
 
 /// A pipeline with authentication, roles, and a handler that prints the user.
 func authPipeline(_ module: AuthenticationModule) throws -> Pipeline {
@@ -34,8 +37,11 @@ struct AuthenticationTests {
         longer[1] = String(Int64(longer[1])! + 86_400)
         #expect(auth.validate(longer.joined(separator: ".")) == .invalid, "a later expiry breaks the signature")
         var flipped = forgedUser
-        flipped[3] = String(flipped[3].reversed())
+        flipped[4] = String(flipped[4].reversed())
         #expect(auth.validate(flipped.joined(separator: ".")) == .invalid)
+        var otherGeneration = forgedUser
+        otherGeneration[3] = "7"
+        #expect(auth.validate(otherGeneration.joined(separator: ".")) == .invalid, "the generation is signed too")
         for garbage in ["", "a.b.c", "....", value + ".x", String(repeating: "A", count: 5000)] {
             #expect(auth.validate(garbage) == .invalid)
         }
@@ -111,16 +117,21 @@ struct AuthenticationTests {
         #expect(setCookie(expired, "porter_auth")?.maxAge == 0, "an expired cookie is cleared")
     }
 
-    /// (parameters, headers, module options) → who the user is.
+    /// (parameters, headers, module options) → who the user is. `M` is the identity snippet's marker parameter,
+    /// `S` the option naming the snippet.
     @Test(arguments: [
         (["REMOTE_USER": "erin"], [:], [:], "anonymous"),
-        (["REMOTE_USER": "erin"], [:], ["trust_remote_user": ConfigValue.bool(true)], "erin|nginx|"),
-        (["REMOTE_USER": "  "], [:], ["trust_remote_user": .bool(true)], "anonymous"),
-        (["REMOTE_USER": "a\u{1}b"], [:], ["trust_remote_user": .bool(true)], "anonymous"),
-        (["AUTH_USER": "frank"], [:], [:], "anonymous"),
-        (["AUTH_USER": "frank"], [:], ["trusted_param": .string("AUTH_USER")], "frank|nginx|"),
-        ([:], ["X-Remote-User": "gina"], [:], "anonymous"),
-        ([:], ["X-Remote-User": "gina"], ["trusted_header": .string("X-Remote-User")], "gina|header|"),
+        (["REMOTE_USER": "erin", M: "x"], [:], [:], "anonymous"),
+        (["REMOTE_USER": "erin", M: "x"], [:], ["trust_remote_user": ConfigValue.bool(true), S: .string("s.conf")], "erin|nginx|"),
+        (["REMOTE_USER": "erin"], [:], ["trust_remote_user": .bool(true), S: .string("s.conf")], "anonymous"),
+        (["REMOTE_USER": "  ", M: "x"], [:], ["trust_remote_user": .bool(true), S: .string("s.conf")], "anonymous"),
+        (["REMOTE_USER": "a\u{1}b", M: "x"], [:], ["trust_remote_user": .bool(true), S: .string("s.conf")], "anonymous"),
+        (["AUTH_USER": "frank", M: "x"], [:], [:], "anonymous"),
+        (["AUTH_USER": "frank", M: "x"], [:], ["trusted_param": .string("AUTH_USER"), S: .string("s.conf")], "frank|nginx|"),
+        (["AUTH_USER": "frank"], [:], ["trusted_param": .string("AUTH_USER"), S: .string("s.conf")], "anonymous"),
+        ([M: "x"], ["X-Remote-User": "gina"], [:], "anonymous"),
+        ([M: "x"], ["X-Remote-User": "gina"], ["trusted_header": .string("X-Remote-User"), S: .string("s.conf")], "gina|header|"),
+        ([:], ["X-Remote-User": "gina"], ["trusted_header": .string("X-Remote-User"), S: .string("s.conf")], "anonymous"),
     ] as [([String: String], [String: String], [String: ConfigValue], String)])
     func nginxIdentityIsHonouredOnlyWhenConfigured(params: [String: String], headers: [String: String],
                                                    options: [String: ConfigValue], expected: String) async throws {
@@ -134,8 +145,76 @@ struct AuthenticationTests {
 
     @Test func trustedParamMayNotBeAClientHeader() {
         #expect(throws: ConfigurationError.self) {
-            try AuthenticationModule(options: Options(["trusted_param": .string("HTTP_X_USER")]))
+            try AuthenticationModule(options: Options(["trusted_param": .string("HTTP_X_USER"), S: .string("s.conf")]))
         }
+    }
+
+    @Test(arguments: ["trust_remote_user", "trusted_param", "trusted_header"])
+    func trustingNginxIdentityWithoutTheSnippetIsAStartupError(option: String) {
+        let value: ConfigValue = option == "trust_remote_user" ? .bool(true) : .string("X-User")
+        do {
+            _ = try AuthenticationModule(options: Options([option: value]))
+            Issue.record("\(option) without identity_snippet was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.message.contains(option) && error.message.contains("identity_snippet"), "\(error.message)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+        #expect(throws: ConfigurationError.self, "a snippet with nothing to vouch for is a mistake too") {
+            try AuthenticationModule(options: Options([S: .string("s.conf")]))
+        }
+    }
+
+    @Test func aReadableSnippetMustSetWhatIsTrusted() throws {
+        let dir = try temporaryDirectory()
+        let file = dir.appendingPathComponent("id.conf").path
+        try "auth_basic \"x\";\nfastcgi_param REMOTE_USER $remote_user;\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError.self, "the marker parameter is missing") {
+            try AuthenticationModule(options: Options(["trust_remote_user": .bool(true), "identity_snippet": .string(file)]))
+        }
+        try "fastcgi_param REMOTE_USER $remote_user;\nfastcgi_param PORTER_IDENTITY_SNIPPET x;\n".write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try AuthenticationModule(options: Options(["trust_remote_user": .bool(true), "identity_snippet": .string(file)]))
+        #expect(throws: ConfigurationError.self, "the trusted header is not overwritten") {
+            try AuthenticationModule(options: Options(["trusted_header": .string("X-User"), "identity_snippet": .string(file)]))
+        }
+    }
+
+    @Test func theSnippetCoversTheConfiguredPrefixes() throws {
+        let all = NginxIdentity(snippet: "s.conf")
+        let admin = NginxIdentity(snippet: "s.conf", pathPrefixes: ["/admin/"])
+        let patterns = try ["/hello", "*.rss", "/admin/*", "*", "/images/*.jpg", "/admin/x"].map { try PathPattern($0) }
+        #expect(patterns.allSatisfy(all.covers))
+        #expect(patterns.filter(admin.covers).map(\.text) == ["/admin/*", "/admin/x"])
+    }
+
+    @Test func revokedTicketsAreRefusedAndCleared() async throws {
+        let dir = try temporaryDirectory()
+        let store = try SQLiteUserStore(path: dir.appendingPathComponent("u.sqlite").path,
+                                        hasher: PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000)))
+        try store.setPassword("pw", for: "hal")
+        let auth = try CookieAuthentication(keys: [keyA])
+        let pipeline = try authPipeline(AuthenticationModule(cookie: auth, users: store))
+        func whoami(_ value: String) async -> HTTPContext {
+            let ctx = makeContext(.get, "/whoami", headers: ["Cookie": "porter_auth=\(value)"])
+            await pipeline.run(ctx)
+            return ctx
+        }
+        let first = try #require(try store.generation(of: "hal"))
+        let ticket = auth.issueCookie(for: "hal", generation: first).value
+        #expect(bodyText(await whoami(ticket)) == "hal|cookie|")
+        #expect(bodyText(await whoami(auth.issueCookie(for: "hal", generation: first + 1).value)) == "anonymous")
+        try store.bumpGeneration(of: "hal")
+        let revoked = await whoami(ticket)
+        #expect(bodyText(revoked) == "anonymous" && setCookie(revoked, "porter_auth")?.maxAge == 0)
+        try store.setPassword("new", for: "hal")
+        let second = try #require(try store.generation(of: "hal"))
+        #expect(second == first + 2, "a password change bumps the generation")
+        let current = auth.issueCookie(for: "hal", generation: second).value
+        #expect(bodyText(await whoami(current)) == "hal|cookie|")
+        try store.deleteUser("hal")
+        #expect(bodyText(await whoami(current)) == "anonymous", "a deleted user's tickets are refused")
+        try store.setPassword("pw", for: "hal")
+        #expect(bodyText(await whoami(current)) == "anonymous", "re-creating the user does not revive old tickets")
     }
 
     @Test func rolesComeFromTheUsersDatabaseAndTheRolesFile() async throws {
@@ -150,13 +229,13 @@ struct AuthenticationTests {
         try "# roles\nops: erin, zed\nreaders: zed\n".write(toFile: rolesPath, atomically: true, encoding: .utf8)
         let module = try AuthenticationModule(options: Options([
             "trust_remote_user": .bool(true), "users_database": .string(dbPath), "roles_file": .string(rolesPath),
-            "kdf_iterations": .int(210_000),
+            "kdf_iterations": .int(210_000), S: .string("s.conf"),
         ]))
         let pipeline = try authPipeline(module)
-        let ctx = makeContext(.get, "/whoami", parameters: ["REMOTE_USER": "erin"])
+        let ctx = makeContext(.get, "/whoami", parameters: ["REMOTE_USER": "erin", M: "x"])
         await pipeline.run(ctx)
         #expect(bodyText(ctx) == "erin|nginx|admin,ops")
-        let zed = makeContext(.get, "/whoami", parameters: ["REMOTE_USER": "zed"])
+        let zed = makeContext(.get, "/whoami", parameters: ["REMOTE_USER": "zed", M: "x"])
         await pipeline.run(zed)
         #expect(bodyText(zed) == "zed|nginx|ops,readers")
         #expect(throws: ConfigurationError.self) { try RolesFile(text: "no colon here") }

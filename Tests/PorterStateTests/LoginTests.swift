@@ -18,17 +18,20 @@ struct LoginFixture {
         return users
     }
 
-    init() throws {
+    init(throttle: LoginThrottle = LoginThrottle(), kdf: KDFExecutor = KDFExecutor()) throws {
         let users = try Self.sharedUsers.get()
         let auth = try CookieAuthentication(keys: [keyA])
         sessions = MemorySessionStore()
         var registry = HandlerRegistry()
-        try registry.add(name: "login", verbs: "GET,HEAD,POST", path: "/login", handler: LoginHandler(authentication: auth, users: users))
-        try registry.add(name: "logout", verbs: "GET,POST", path: "/logout", handler: LogoutHandler(authentication: auth))
+        try registry.add(name: "login", verbs: "GET,HEAD,POST", path: "/login",
+                         handler: LoginHandler(authentication: auth, users: users, kdf: kdf, throttle: throttle))
+        try registry.add(name: "logout", verbs: "GET,POST", path: "/logout", handler: LogoutHandler(authentication: auth, generations: users))
         try registry.add(name: "visits", path: "/visits", handler: VisitsHandler())
         try registry.add(name: "admin", path: "/admin/*", handler: VisitsHandler())
+        let authentication = AuthenticationModule(cookie: auth, roleSources: [users], users: users, kdf: kdf)
+        authentication.publish(in: application.services)
         pipeline = Pipeline(registry: registry, modules: [
-            AuthenticationModule(cookie: auth, roleSources: [users], users: users),
+            authentication,
             AuthorizationModule(policy: AuthorizationPolicy([AuthorizationLocation(path: "/admin", rules: [
                 AuthorizationRule(.allow, roles: ["admin"]), AuthorizationRule(.deny, users: ["*"]),
             ])]), loginURL: "/login"),
@@ -42,10 +45,36 @@ struct LoginFixture {
         return c
     }
 
+    /// The login page's anti-forgery cookie and its login/logout tokens, for a browser sending `cookies`.
+    func form(cookies: String? = nil) async -> (cookie: String, login: String, logout: String?) {
+        let page = await run(makeContext(.get, "/login", headers: cookies.map { ["Cookie": $0] } ?? [:]))
+        let html = bodyText(page)
+        func token(after marker: String) -> String? {
+            guard let form = html.range(of: marker) else { return nil }
+            let rest = html[form.upperBound...]
+            guard let start = rest.range(of: "name=\"csrf\" value=\"") else { return nil }
+            let value = rest[start.upperBound...]
+            return String(value[..<value.firstIndex(of: "\"")!])
+        }
+        let sent = cookies.flatMap { CookieParser.parse($0)["porter_csrf"] }
+        let cookie = setCookie(page, "porter_csrf")?.value ?? sent ?? ""
+        return (cookie, token(after: "action=\"/login\"") ?? "", token(after: "action=\"/logout\""))
+    }
+
     func login(user: String, password: String, returnURL: String?, cookies: String? = nil) async -> HTTPContext {
-        var fields = [("user", user), ("password", password)]
+        let tokens = await form(cookies: cookies)
+        var fields = [("user", user), ("password", password), ("csrf", tokens.login)]
         if let returnURL { fields.append(("returnUrl", returnURL)) }
-        return await run(makeFormPost("/login", fields, cookies: cookies))
+        let all = [cookies, "porter_csrf=\(tokens.cookie)"].compactMap { $0 }.joined(separator: "; ")
+        return await run(makeFormPost("/login", fields, cookies: all))
+    }
+
+    /// Signs out the browser sending `cookies` (which must include the login cookie) with a valid token.
+    func logout(cookies: String, returnURL: String? = nil) async -> HTTPContext {
+        let tokens = await form(cookies: cookies)
+        var fields = [("csrf", tokens.logout ?? "")]
+        if let returnURL { fields.append(("returnUrl", returnURL)) }
+        return await run(makeFormPost("/logout", fields, cookies: cookies + "; porter_csrf=\(tokens.cookie)"))
     }
 }
 
@@ -129,18 +158,80 @@ struct LoginTests {
         #expect(html.contains("<dd id=\"total\">2</dd>"))
     }
 
-    @Test func logoutClearsCookieAndAbandonsSession() async throws {
+    @Test func logoutClearsCookieAbandonsSessionAndRevokesTheTicket() async throws {
         let f = try LoginFixture()
         let login = await f.login(user: "alice", password: "open sesame", returnURL: nil)
         let auth = try #require(setCookie(login, "porter_auth")?.value)
         let visit = await f.run(makeContext(.get, "/visits", headers: ["Cookie": "porter_auth=\(auth)"]))
         let sid = try #require(setCookie(visit, "porter_session")?.value)
-        let out = await f.run(makeContext(.post, "/logout?returnUrl=//evil", headers: ["Cookie": "porter_auth=\(auth); porter_session=\(sid)"]))
+        #expect(bodyText(visit).contains("action=\"/logout\""), "the visits page offers the sign-out form")
+        let out = await f.logout(cookies: "porter_auth=\(auth); porter_session=\(sid)", returnURL: "//evil")
         #expect(out.response.status == .seeOther)
         #expect(out.response.headers["Location"] == "/")
         #expect(setCookie(out, "porter_auth")?.maxAge == 0)
         #expect(setCookie(out, "porter_session")?.maxAge == 0)
         #expect(try await f.sessions.read(id: sid) == nil)
+        let replay = await f.run(makeContext(.get, "/visits", headers: ["Cookie": "porter_auth=\(auth)"]))
+        #expect(bodyText(replay).contains("<dd id=\"user\">anonymous</dd>"), "the old cookie no longer works after logout")
+    }
+
+    @Test func logoutAndLoginRefuseForgedPosts() async throws {
+        let f = try LoginFixture()
+        let login = await f.login(user: "alice", password: "open sesame", returnURL: nil)
+        let auth = try #require(setCookie(login, "porter_auth")?.value)
+        let tokens = await f.form(cookies: "porter_auth=\(auth)")
+        let logoutToken = try #require(tokens.logout)
+        let cookies = "porter_auth=\(auth); porter_csrf=\(tokens.cookie)"
+        #expect(await f.run(makeContext(.get, "/logout", headers: ["Cookie": cookies])).response.status == .methodNotAllowed)
+        #expect(await f.run(makeFormPost("/logout", [], cookies: cookies)).response.status == .forbidden, "no token")
+        #expect(await f.run(makeFormPost("/logout", [("csrf", tokens.login)], cookies: cookies)).response.status == .forbidden,
+                "a login token is not a logout token")
+        #expect(await f.run(makeFormPost("/logout", [("csrf", logoutToken)], cookies: "porter_auth=\(auth)")).response.status == .forbidden,
+                "the token without its cookie")
+        let crossSite = makeFormPost("/logout", [("csrf", logoutToken)], cookies: cookies)
+        crossSite.request.headers["Origin"] = "https://evil.example"
+        crossSite.request.headers["Host"] = "porter.example"
+        #expect(await f.run(crossSite).response.status == .forbidden, "a cross-site Origin")
+        let fetchSite = makeFormPost("/logout", [("csrf", logoutToken)], cookies: cookies)
+        fetchSite.request.headers["Sec-Fetch-Site"] = "cross-site"
+        #expect(await f.run(fetchSite).response.status == .forbidden, "Sec-Fetch-Site: cross-site")
+        let stillIn = await f.run(makeContext(.get, "/visits", headers: ["Cookie": "porter_auth=\(auth)"]))
+        #expect(bodyText(stillIn).contains("<dd id=\"user\">alice</dd>"), "none of the forged posts signed alice out")
+        let sameOrigin = makeFormPost("/logout", [("csrf", logoutToken)], cookies: cookies)
+        sameOrigin.request.headers["Origin"] = "https://porter.example"
+        sameOrigin.request.headers["Host"] = "porter.example"
+        #expect(await f.run(sameOrigin).response.status == .seeOther)
+        let noToken = await f.run(makeFormPost("/login", [("user", "alice"), ("password", "open sesame")], cookies: "porter_csrf=\(tokens.cookie)"))
+        #expect(noToken.response.status == .forbidden && setCookie(noToken, "porter_auth") == nil)
+    }
+
+    @Test func wrongPasswordsBackOffWith429WithoutRunningTheKDF() async throws {
+        let kdf = KDFExecutor()
+        let f = try LoginFixture(throttle: LoginThrottle(maxFailures: 3, maxAddressFailures: 100), kdf: kdf)
+        for _ in 0..<3 {
+            #expect(await f.login(user: "alice", password: "nope", returnURL: nil).response.status == .ok)
+        }
+        let ran = kdf.statistics.completed.load(ordering: .relaxed)
+        let refused = await f.login(user: "alice", password: "open sesame", returnURL: nil)
+        #expect(refused.response.status == .tooManyRequests)
+        #expect(Int(refused.response.headers["Retry-After"] ?? "") ?? 0 >= 1)
+        #expect(kdf.statistics.completed.load(ordering: .relaxed) == ran, "a refused attempt never reaches the KDF")
+        #expect(setCookie(refused, "porter_auth") == nil)
+    }
+
+    @Test func aFullKDFQueueAnswers503WithRetryAfter() async throws {
+        let gate = DispatchSemaphore(value: 0)
+        let kdf = KDFExecutor(threads: 1, queueLimit: 0)
+        let blocker = Task { try await kdf.run { gate.wait() } }
+        while kdf.statistics.running.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let f = try LoginFixture(kdf: kdf)
+        let busy = await f.login(user: "alice", password: "open sesame", returnURL: nil)
+        #expect(busy.response.status == .serviceUnavailable)
+        #expect(busy.response.headers["Retry-After"] == "1")
+        gate.signal()
+        try await blocker.value
+        #expect(await f.login(user: "alice", password: "open sesame", returnURL: nil).response.status == .seeOther)
+        kdf.shutdown()
     }
 
     @Test func loginRefusesOtherMethodsAndHugeBodies() async throws {
@@ -159,7 +250,7 @@ struct LoginTests {
         let pipeline = Pipeline(registry: registry, modules: [
             AuthenticationModule(trustRemoteUser: true), SessionModule(store: MemorySessionStore()),
         ])
-        let ctx = makeContext(.get, "/visits", parameters: ["REMOTE_USER": "<b>x</b>&"])
+        let ctx = makeContext(.get, "/visits", parameters: ["REMOTE_USER": "<b>x</b>&", M: "x"])
         await pipeline.run(ctx)
         #expect(bodyText(ctx).contains("&lt;b&gt;x&lt;/b&gt;&amp;"))
         #expect(!bodyText(ctx).contains("<b>x"))

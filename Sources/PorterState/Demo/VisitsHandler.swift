@@ -34,7 +34,8 @@ public struct VisitsHandler: HTTPHandler {
             <dt>Session</dt><dd id="session">\(e(sessionPrefix))</dd>
             <dt>Your visits</dt><dd id="visits">\(visits)</dd>
             <dt>All visits (this process)</dt><dd id="total">\(total)</dd>
-            </dl></body></html>
+            </dl>
+            \(LogoutForm.htmlIfSignedIn(ctx))</body></html>
 
             """)
     }

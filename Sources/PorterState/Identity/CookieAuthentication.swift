@@ -2,7 +2,9 @@ import Crypto
 import Foundation
 import Porter
 
-/// A signed login ticket: who, when it was issued and when it expires (ASP.NET's `FormsAuthenticationTicket`).
+/// A signed login ticket: who, when it was issued and when it expires (ASP.NET's `FormsAuthenticationTicket`),
+/// and the user's ticket generation when it was issued (logout, a password change or deleting the user bump the
+/// generation in the users database, which revokes every older ticket).
 public struct AuthenticationTicket: Sendable, Equatable {
     /// The user name.
     public var user: String
@@ -10,12 +12,15 @@ public struct AuthenticationTicket: Sendable, Equatable {
     public var issued: Int64
     /// Expiry time, Unix seconds.
     public var expires: Int64
+    /// The user's ticket generation at issue time.
+    public var generation: Int64
 
     /// A ticket with the given parts.
-    public init(user: String, issued: Int64, expires: Int64) {
+    public init(user: String, issued: Int64, expires: Int64, generation: Int64 = 0) {
         self.user = user
         self.issued = issued
         self.expires = expires
+        self.generation = generation
     }
 }
 
@@ -32,7 +37,7 @@ public enum TicketValidation: Sendable, Equatable {
 /// Signs and checks login cookies with HMAC-SHA256 (ASP.NET's `FormsAuthentication`), with key rotation:
 /// new cookies are signed with the first key, cookies signed with any listed key are accepted.
 ///
-/// Cookie value: `base64url(user).expires.issued.base64url(HMAC-SHA256(key, "porter-auth-v1|user|expires|issued"))`.
+/// Cookie value: `base64url(user).expires.issued.generation.base64url(HMAC-SHA256(key, "porter-auth-v2|user|expires|issued|generation"))`.
 public struct CookieAuthentication: Sendable {
 
     /// Signing key bytes; the first signs, all verify. (`SymmetricKey` is not `Sendable` on Linux.)
@@ -131,10 +136,10 @@ public struct CookieAuthentication: Sendable {
             .replacingOccurrences(of: "=", with: ""))
     }
 
-    /// A fresh ticket for `user`, signed with the current key, as the cookie to set.
-    public func issueCookie(for user: String) -> SetCookie {
+    /// A fresh ticket for `user` at ticket `generation`, signed with the current key, as the cookie to set.
+    public func issueCookie(for user: String, generation: Int64 = 0) -> SetCookie {
         let now = clock.nowSeconds
-        let ticket = AuthenticationTicket(user: user, issued: now, expires: now + lifetime.components.seconds)
+        let ticket = AuthenticationTicket(user: user, issued: now, expires: now + lifetime.components.seconds, generation: generation)
         return cookie(value: encode(ticket), maxAge: persistent ? Int(lifetime.components.seconds) : nil)
     }
 
@@ -145,17 +150,17 @@ public struct CookieAuthentication: Sendable {
     public func encode(_ ticket: AuthenticationTicket) -> String {
         let userPart = Base64URL.encode(Array(ticket.user.utf8))
         let mac = HMAC<SHA256>.authenticationCode(for: Array(Self.message(userPart, ticket).utf8), using: SymmetricKey(data: keys[0]))
-        return "\(userPart).\(ticket.expires).\(ticket.issued).\(Base64URL.encode(Array(mac)))"
+        return "\(userPart).\(ticket.expires).\(ticket.issued).\(ticket.generation).\(Base64URL.encode(Array(mac)))"
     }
 
     /// Checks a cookie value: the signature against every key (constant time), then the expiry.
     public func validate(_ value: String) -> TicketValidation {
         let parts = value.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard value.utf8.count <= 4096, parts.count == 4,
+        guard value.utf8.count <= 4096, parts.count == 5,
               let userBytes = Base64URL.decode(parts[0]), let user = String(validating: userBytes, as: UTF8.self),
-              !user.isEmpty, let expires = Int64(parts[1]), let issued = Int64(parts[2]),
-              let mac = Base64URL.decode(parts[3]), mac.count == 32 else { return .invalid }
-        let ticket = AuthenticationTicket(user: user, issued: issued, expires: expires)
+              !user.isEmpty, let expires = Int64(parts[1]), let issued = Int64(parts[2]), let generation = Int64(parts[3]),
+              let mac = Base64URL.decode(parts[4]), mac.count == 32 else { return .invalid }
+        let ticket = AuthenticationTicket(user: user, issued: issued, expires: expires, generation: generation)
         let message = Array(Self.message(parts[0], ticket).utf8)
         var matched: Int?
         for (index, key) in keys.enumerated() where matched == nil {
@@ -177,7 +182,7 @@ public struct CookieAuthentication: Sendable {
     }
 
     static func message(_ userPart: String, _ ticket: AuthenticationTicket) -> String {
-        "porter-auth-v1|\(userPart)|\(ticket.expires)|\(ticket.issued)"
+        "porter-auth-v2|\(userPart)|\(ticket.expires)|\(ticket.issued)|\(ticket.generation)"
     }
 
     func cookie(value: String, maxAge: Int?) -> SetCookie {

@@ -16,9 +16,20 @@ public protocol UserStore: Sendable {
     func verify(user: String, password: String) throws -> Bool
 }
 
-/// Users, password hashes and roles in an SQLite file (GRDB, WAL): tables `porter_users(name, password_hash)`
-/// and `porter_user_roles(user, role)`. Passwords are stored only as KDF hashes (`PasswordHasher`).
-public final class SQLiteUserStore: UserStore, RoleSource {
+/// Per-user ticket generations: a login ticket is honoured only while its generation is the user's current one,
+/// so bumping it (logout, password change) revokes every ticket issued before, on every device.
+public protocol TicketGenerations: Sendable {
+    /// The user's current generation, or `nil` when the user does not exist (their tickets are refused).
+    func generation(of user: String) throws -> Int64?
+    /// Revokes every ticket of `user` issued so far.
+    func bumpGeneration(of user: String) throws
+}
+
+/// Users, password hashes, ticket generations and roles in an SQLite file (GRDB, WAL): tables
+/// `porter_users(name, password_hash, generation)` and `porter_user_roles(user, role)`. Passwords are stored only
+/// as KDF hashes (`PasswordHasher`). A new user starts at a random generation (so re-creating a deleted user does
+/// not revive their old tickets); a password change bumps it.
+public final class SQLiteUserStore: UserStore, RoleSource, TicketGenerations {
     /// The database file.
     public let path: String
     /// The hasher for new and changed passwords.
@@ -39,7 +50,8 @@ public final class SQLiteUserStore: UserStore, RoleSource {
                 CREATE TABLE IF NOT EXISTS porter_users (
                     name TEXT PRIMARY KEY NOT NULL,
                     password_hash TEXT NOT NULL,
-                    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+                    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                    generation INTEGER NOT NULL DEFAULT 0
                 );
                 CREATE TABLE IF NOT EXISTS porter_user_roles (
                     user TEXT NOT NULL REFERENCES porter_users(name) ON DELETE CASCADE,
@@ -47,20 +59,36 @@ public final class SQLiteUserStore: UserStore, RoleSource {
                     PRIMARY KEY (user, role)
                 );
                 """)
+            // Databases made before ticket generations existed.
+            let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(porter_users)").map { $0["name"] as String }
+            if !columns.contains("generation") {
+                try db.execute(sql: "ALTER TABLE porter_users ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
+            }
         }
         // A hash to verify against when the user does not exist, so that unknown names cost the same time.
         dummyHash = try self.hasher.hash(Base64URL.encode(SecureRandom.bytes(12)))
     }
 
-    /// Creates the user or changes their password (stored as a fresh salted hash).
+    /// Creates the user or changes their password (stored as a fresh salted hash); a change revokes the user's tickets.
     public func setPassword(_ password: String, for user: String) throws {
         guard !user.isEmpty else { throw ConfigurationError("user name must not be empty") }
         let hash = try hasher.hash(password)
+        let initial = Int64.random(in: 1...(1 << 52))
         try pool.write { db in
             try db.execute(sql: """
-                INSERT INTO porter_users (name, password_hash) VALUES (?, ?)
-                ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash
-                """, arguments: [user, hash])
+                INSERT INTO porter_users (name, password_hash, generation) VALUES (?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, generation = porter_users.generation + 1
+                """, arguments: [user, hash, initial])
+        }
+    }
+
+    public func generation(of user: String) throws -> Int64? {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT generation FROM porter_users WHERE name = ?", arguments: [user]) }
+    }
+
+    public func bumpGeneration(of user: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE porter_users SET generation = generation + 1 WHERE name = ?", arguments: [user])
         }
     }
 
@@ -79,7 +107,7 @@ public final class SQLiteUserStore: UserStore, RoleSource {
         }
     }
 
-    /// Deletes a user and their roles.
+    /// Deletes a user and their roles (their tickets are refused from then on).
     public func deleteUser(_ user: String) throws {
         try pool.write { db in
             try db.execute(sql: "DELETE FROM porter_user_roles WHERE user = ?", arguments: [user])

@@ -6,7 +6,7 @@ import Glibc
 /// `porter users`: manages the users database the authentication module and login handler use.
 struct UsersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "users", abstract: "Manage login users and roles (SQLite, PBKDF2 password hashes).",
-                                                    subcommands: [Add.self, AddRole.self, Delete.self])
+                                                    subcommands: [Add.self, AddRole.self, Delete.self, SignOut.self])
 
     struct Database: ParsableArguments {
         @Option(name: [.customShort("d"), .long], help: "The users database.") var database: String = "data/users.sqlite"
@@ -20,7 +20,7 @@ struct UsersCommand: ParsableCommand {
 
     /// `porter users add NAME --password P [--role R]`.
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a user or set their password.")
+        static let configuration = CommandConfiguration(abstract: "Add a user or set their password (a change signs them out everywhere).")
         @OptionGroup var db: Database
         @Argument(help: "User name.") var name: String
         @Option(help: "Password (prefer --password-file).") var password: String?
@@ -46,6 +46,19 @@ struct UsersCommand: ParsableCommand {
         @Argument var name: String
         @Argument var role: String
         func run() throws { try db.open().addRole(role, to: name) }
+    }
+
+    /// `porter users sign-out NAME`.
+    struct SignOut: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "sign-out", abstract: "Revoke every login cookie a user holds (all devices).")
+        @OptionGroup var db: Database
+        @Argument var name: String
+        func run() throws {
+            let store = try db.open()
+            guard try store.generation(of: name) != nil else { throw ValidationError("no user \(name)") }
+            try store.bumpGeneration(of: name)
+            print("user \(name) signed out everywhere")
+        }
     }
 
     /// `porter users delete NAME`.

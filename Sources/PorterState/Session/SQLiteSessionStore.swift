@@ -39,6 +39,11 @@ public final class SQLiteSessionStore: SessionStore {
 
     public var kind: String { "sqlite" }
 
+    /// Sessions stored now, expired ones included (for status pages and tests).
+    public func count() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM porter_sessions") ?? 0 }
+    }
+
     public func read(id: String) async throws -> SessionRecord? {
         let now = clock.nowMillis()
         return try await pool.read { db in

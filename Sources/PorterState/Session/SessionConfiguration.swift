@@ -6,8 +6,8 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var cookieName = "porter_session"
     /// The cookie's `Path`.
     public var cookiePath = "/"
-    /// Whether the cookie carries `Secure` (set it when nginx serves HTTPS).
-    public var cookieSecure = false
+    /// Whether the cookie carries `Secure` (default; turn it off only for a plain-http site such as the local demo).
+    public var cookieSecure = true
     /// The cookie's `SameSite`.
     public var cookieSameSite: SetCookie.SameSite = .lax
     /// Sliding expiry: a session lives this long after its last request (ASP.NET's 20 minutes).

@@ -10,7 +10,8 @@ import Synchronization
 ///   the expiry is still extended. `.exclusive`: loaded under the per-session lock, which serialises the
 ///   session's exclusive requests across every process sharing the store; saved only if modified, expiry
 ///   always extended.
-/// - A new session gets a random id; it is stored (and its cookie set) only once a value is written.
+/// - A new session gets a random id; it is stored (and its cookie set) only once a value is written, and a
+///   session left empty is deleted: a request that only reads (or writes nothing) never adds a row.
 ///   Cookie ids Porter did not issue, or whose session expired, are replaced by a fresh id (no fixation).
 /// - `HTTPSession.abandon()` deletes the session and clears the cookie; `context.regenerateSessionID()`
 ///   (called at login) moves the values to a new id and deletes the old one.
@@ -130,7 +131,14 @@ public struct SessionModule: SessionStateProvider {
             return
         }
         let writes = save && state.behavior == .exclusive && session.isModified
-        let regenerate = save && state.regenerate && (state.stored || (writes && !session.values.isEmpty))
+        if save, state.stored, let owner, session.values.isEmpty {
+            // A stored session that holds nothing (emptied now, or by an older version) is deleted, not kept.
+            try await store.delete(id: session.id, owner: owner)
+            ctx.response.cookies.append(cookie(value: "", maxAge: 0))
+            ctx.trace("empty session deleted", category: "session")
+            return
+        }
+        let regenerate = save && state.regenerate && !session.values.isEmpty && (state.stored || writes)
         var data = ""
         if writes || regenerate {
             data = SessionCodec.encode(session.values)

@@ -1,0 +1,131 @@
+import Crypto
+import Foundation
+import Porter
+
+/// Cross-site request forgery defence for the forms that change who you are (login, logout), two layers:
+///
+/// 1. A signed double-submit token: the page that renders the form sets a random `porter_csrf` cookie (HttpOnly,
+///    SameSite=Lax) and puts `expires.HMAC(key, purpose|cookie|user|expires)` in a hidden `csrf` field; the POST
+///    must carry both, unexpired and matching. Tokens for `logout` are also bound to the signed-in user.
+/// 2. The browser's own word: a POST whose `Sec-Fetch-Site` is `cross-site` (or `same-site`, unless its Origin is
+///    listed), or whose `Origin` is `null` or names another host than the request's `Host`, is refused.
+///
+/// The HMAC key is derived from the login-cookie keys for this purpose only (rotation follows theirs).
+public struct CSRFProtection: Sendable {
+    /// The hidden form field carrying the token.
+    public static let fieldName = "csrf"
+    /// The double-submit cookie's name.
+    public var cookieName: String
+    /// How long a rendered form stays usable.
+    public var lifetime: Duration
+    /// `Secure` on the double-submit cookie (same setting as the login cookie).
+    public var secure: Bool
+    /// Origins (`https://example.com`) allowed besides the request's own host.
+    public var allowedOrigins: Set<String>
+    let keys: [[UInt8]]
+    let clock: WallClock
+
+    /// Protection keyed from `authentication`'s keys (one derived key per signing key, so rotation carries over).
+    public init(authentication: CookieAuthentication, cookieName: String = "porter_csrf", lifetime: Duration = .seconds(2 * 3600),
+                allowedOrigins: Set<String> = []) {
+        self.keys = authentication.keys.map { key in
+            Array(HMAC<SHA256>.authenticationCode(for: Array("porter purpose: csrf-v1".utf8), using: SymmetricKey(data: key)))
+        }
+        self.cookieName = cookieName
+        self.lifetime = lifetime
+        self.secure = authentication.secure
+        self.allowedOrigins = allowedOrigins
+        self.clock = authentication.clock
+    }
+
+    /// The token to put in a form for `purpose` (`login`, `logout`), setting the double-submit cookie if needed.
+    public func token(for ctx: HTTPContext, purpose: String) -> String {
+        let nonce = currentNonce(ctx) ?? {
+            let fresh = Base64URL.encode(SecureRandom.bytes(24))
+            ctx.response.cookies.append(SetCookie(name: cookieName, value: fresh, path: "/", secure: secure, httpOnly: true, sameSite: .lax))
+            return fresh
+        }()
+        let expires = clock.nowSeconds + lifetime.components.seconds
+        return "\(expires).\(Base64URL.encode(mac(keys[0], purpose: purpose, nonce: nonce, user: binding(ctx, purpose), expires: expires)))"
+    }
+
+    /// Checks a form POST for `purpose`; throws 403 when the origin is foreign or the token is missing, expired or forged.
+    public func check(_ ctx: HTTPContext, purpose: String) throws {
+        if let reason = foreignOrigin(ctx.request) {
+            ctx.logger.notice("cross-site form post refused", metadata: ["purpose": .string(purpose), "reason": .string(reason)])
+            throw HTTPError(.forbidden, message: "Cross-site form posts are not accepted.")
+        }
+        guard verify(ctx.request.form[Self.fieldName], ctx: ctx, purpose: purpose) else {
+            ctx.logger.notice("form post without a valid anti-forgery token refused", metadata: ["purpose": .string(purpose)])
+            throw HTTPError(.forbidden, message: "The form has expired or did not come from this site. Reload the page and try again.")
+        }
+    }
+
+    /// Whether `token` is valid for this request's double-submit cookie and `purpose`.
+    func verify(_ token: String?, ctx: HTTPContext, purpose: String) -> Bool {
+        guard let token, token.utf8.count <= 256, let nonce = ctx.request.cookies[cookieName], Self.isNonce(nonce) else { return false }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let expires = Int64(parts[0]), let given = Base64URL.decode(String(parts[1])), given.count == 32 else {
+            return false
+        }
+        let now = clock.nowSeconds
+        guard expires > now, expires <= now + lifetime.components.seconds + 300 else { return false }
+        let user = binding(ctx, purpose)
+        var matched = false
+        for key in keys {
+            matched = SecureRandom.constantTimeEquals(mac(key, purpose: purpose, nonce: nonce, user: user, expires: expires), given) || matched
+        }
+        return matched
+    }
+
+    /// Why the request's origin is not this site's, or `nil` when it is (or the browser said nothing).
+    func foreignOrigin(_ request: HTTPRequest) -> String? {
+        let origin = request.headers["Origin"]?.trimmingSpaces()
+        if let origin, allowedOrigins.contains(origin) { return nil }
+        switch request.headers["Sec-Fetch-Site"]?.lowercased() {
+        case "cross-site": return "Sec-Fetch-Site: cross-site"
+        case "same-site": return "Sec-Fetch-Site: same-site"
+        default: break
+        }
+        guard let origin else { return nil }
+        guard origin != "null", let host = Self.host(ofOrigin: origin) else { return "Origin: \(origin.prefix(100))" }
+        guard let own = request.headers["Host"].map(Self.hostWithoutPort), !own.isEmpty, own == host else {
+            return "Origin \(origin.prefix(100)) is not this host"
+        }
+        return nil
+    }
+
+    /// The nonce from the request's cookie, or one this response already sets.
+    private func currentNonce(_ ctx: HTTPContext) -> String? {
+        if let set = ctx.response.cookies.last(where: { $0.name == cookieName }), Self.isNonce(set.value) { return set.value }
+        if let sent = ctx.request.cookies[cookieName], Self.isNonce(sent) { return sent }
+        return nil
+    }
+
+    private func binding(_ ctx: HTTPContext, _ purpose: String) -> String {
+        purpose == "login" || !ctx.user.isAuthenticated ? "" : ctx.user.name
+    }
+
+    private func mac(_ key: [UInt8], purpose: String, nonce: String, user: String, expires: Int64) -> [UInt8] {
+        let message = "porter-csrf-v1|\(purpose)|\(nonce)|\(Base64URL.encode(Array(user.utf8)))|\(expires)"
+        return Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: SymmetricKey(data: key)))
+    }
+
+    static func isNonce(_ value: String) -> Bool { value.utf8.count == 32 && value.utf8.allSatisfy(Base64URL.isAlphabet) }
+
+    /// `https://Example.com:8443` → `example.com`.
+    static func host(ofOrigin origin: String) -> String? {
+        guard let schemeEnd = origin.range(of: "://") else { return nil }
+        let rest = origin[schemeEnd.upperBound...]
+        guard !rest.isEmpty, !rest.contains("/"), !rest.contains("@") else { return nil }
+        return hostWithoutPort(String(rest))
+    }
+
+    /// `Example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
+    static func hostWithoutPort(_ hostAndPort: String) -> String {
+        let lower = hostAndPort.trimmingSpaces().lowercased()
+        if lower.hasPrefix("["), let close = lower.firstIndex(of: "]") { return String(lower[...close]) }
+        if let colon = lower.lastIndex(of: ":") { return String(lower[..<colon]) }
+        return lower
+    }
+}

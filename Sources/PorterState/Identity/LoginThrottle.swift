@@ -1,0 +1,125 @@
+import Porter
+import Synchronization
+
+/// Per-user and per-client-address backoff for password logins: after `maxFailures` failed attempts for a user
+/// (or `maxAddressFailures` from one address) within `window`, further attempts for that user or from that
+/// address are refused for `lockout` (doubling with each further failure, up to `maxLockout`) without running
+/// the KDF. Attempts in flight count as failures until they finish, so concurrent guesses cannot overshoot.
+///
+/// The table is bounded (`capacity` keys); when full, entries that block nothing are dropped first, then the
+/// oldest. A successful login clears the user's record (not the address's: one's own account must not reset the
+/// budget for guessing others').
+public final class LoginThrottle: Sendable {
+    /// Failures per user within `window` before attempts for that user are refused.
+    public let maxFailures: Int
+    /// Failures per client address within `window` before attempts from it are refused.
+    public let maxAddressFailures: Int
+    /// How long failures are remembered.
+    public let window: Duration
+    /// The first refusal period; it doubles with each failure beyond the limit.
+    public let lockout: Duration
+    /// The longest refusal period.
+    public let maxLockout: Duration
+    /// The most keys remembered.
+    public let capacity: Int
+    private let clock: WallClock
+    private let table = Mutex<[String: Entry]>([:])
+
+    struct Entry {
+        var failures = 0
+        var inFlight = 0
+        var firstFailure: Int64 = 0
+        var blockedUntil: Int64 = 0
+    }
+
+    /// A throttle; `maxFailures` 0 turns the per-user limit off, `maxAddressFailures` 0 the per-address one.
+    public init(maxFailures: Int = 5, maxAddressFailures: Int = 20, window: Duration = .seconds(15 * 60),
+                lockout: Duration = .seconds(30), maxLockout: Duration = .seconds(15 * 60), capacity: Int = 10_000,
+                clock: WallClock = .system) {
+        self.maxFailures = maxFailures
+        self.maxAddressFailures = maxAddressFailures
+        self.window = window
+        self.lockout = lockout
+        self.maxLockout = maxLockout
+        self.capacity = max(16, capacity)
+        self.clock = clock
+    }
+
+    /// An admitted attempt: pass it back to `finish` with the outcome.
+    public struct Attempt: Sendable {
+        let keys: [(key: String, limit: Int)]
+    }
+
+    /// Admits an attempt for `user` from `address`, or returns how many seconds the client must wait (429).
+    public func begin(user: String, address: String) -> Result<Attempt, LoginThrottled> {
+        var keys: [(key: String, limit: Int)] = []
+        if maxFailures > 0 { keys.append(("u:" + user, maxFailures)) }
+        if maxAddressFailures > 0, !address.isEmpty { keys.append(("a:" + address, maxAddressFailures)) }
+        let now = clock.nowMillis()
+        let windowMillis = window.milliseconds
+        return table.withLock { table -> Result<Attempt, LoginThrottled> in
+            var wait: Int64 = 0
+            for (key, limit) in keys {
+                guard var entry = table[key] else { continue }
+                if entry.failures > 0 && now - entry.firstFailure > windowMillis && entry.blockedUntil <= now {
+                    entry.failures = 0
+                    table[key] = entry
+                }
+                if entry.blockedUntil > now { wait = max(wait, entry.blockedUntil - now) }
+                else if entry.failures + entry.inFlight >= limit {
+                    // Guesses already running use up the allowance: wait for them rather than start another KDF.
+                    wait = max(wait, 1000)
+                }
+            }
+            if wait > 0 { return .failure(LoginThrottled(retryAfterSeconds: Int((wait + 999) / 1000))) }
+            if table.count + keys.count > capacity { Self.evict(&table, now: now, keep: capacity / 2) }
+            for (key, _) in keys { table[key, default: Entry()].inFlight += 1 }
+            return .success(Attempt(keys: keys))
+        }
+    }
+
+    /// Records the outcome of an admitted attempt (`nil`: it never checked a password, e.g. the server was busy).
+    public func finish(_ attempt: Attempt, succeeded: Bool?) {
+        let now = clock.nowMillis()
+        table.withLock { table in
+            for (key, limit) in attempt.keys {
+                guard var entry = table[key] else { continue }
+                entry.inFlight = max(0, entry.inFlight - 1)
+                if succeeded == true, key.hasPrefix("u:") {
+                    // Only the user's record: a login of one's own account must not reset an address's guessing budget.
+                    entry.failures = 0
+                    entry.blockedUntil = 0
+                } else if succeeded == false {
+                    if entry.failures == 0 { entry.firstFailure = now }
+                    entry.failures += 1
+                    if entry.failures >= limit {
+                        let doublings = min(20, entry.failures - limit)
+                        let period = min(maxLockout.milliseconds, lockout.milliseconds << doublings)
+                        entry.blockedUntil = max(entry.blockedUntil, now + period)
+                    }
+                }
+                if entry.failures == 0 && entry.inFlight == 0 && entry.blockedUntil <= now {
+                    table[key] = nil
+                } else {
+                    table[key] = entry
+                }
+            }
+        }
+    }
+
+    /// Keys remembered now (for tests and status pages).
+    public var trackedKeys: Int { table.withLock { $0.count } }
+
+    private static func evict(_ table: inout [String: Entry], now: Int64, keep: Int) {
+        table = table.filter { $0.value.inFlight > 0 || $0.value.blockedUntil > now }
+        guard table.count > keep else { return }
+        let oldest = table.sorted { $0.value.firstFailure < $1.value.firstFailure }.prefix(table.count - keep)
+        for (key, entry) in oldest where entry.inFlight == 0 { table[key] = nil }
+    }
+}
+
+/// Too many failed logins for this user or from this address: answer 429 with `Retry-After`.
+public struct LoginThrottled: Error, Sendable, Equatable {
+    /// Seconds until another attempt is admitted.
+    public let retryAfterSeconds: Int
+}
