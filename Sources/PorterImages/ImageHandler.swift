@@ -94,14 +94,10 @@ public final class ImageHandler: AsyncHTTPHandler {
                               quality: parameters.quality ?? configuration.quality)
 
         let validators = ImageValidators(relative: relative, file: file, variant: "\(plan.key)&vips=\(vipsVersion)")
-        var headers = HTTPHeaders()
-        validators.apply(to: &headers)
-        headers["Cache-Control"] = signer != nil ? configuration.cacheControl : configuration.cacheControlUnsigned
-        if parameters.format == nil { headers["Vary"] = "Accept" }
-        headers["X-Content-Type-Options"] = "nosniff"
-        if validators.notModified(request.headers) {
-            return respond(context, status: .notModified, headers: headers, body: [])
-        }
+        context.response.headers["Cache-Control"] = signer != nil ? configuration.cacheControl : configuration.cacheControlUnsigned
+        if parameters.format == nil { context.response.headers["Vary"] = "Accept" }
+        context.response.headers["X-Content-Type-Options"] = "nosniff"
+        if context.respondNotModifiedIfCurrent(etag: validators.etag, lastModified: validators.lastModified) { return }
 
         let key = "\(file.identity):\(file.size):\(file.modifiedSeconds).\(file.modifiedNanoseconds)|\(plan.key)"
         let maxPixels = configuration.maxSourcePixels
@@ -111,8 +107,7 @@ public final class ImageHandler: AsyncHTTPHandler {
                                 resizer: resizer, logger: logger)
         }
         let image = try outcome.get()
-        headers["Content-Type"] = image.format.contentType
-        respond(context, status: .ok, headers: headers, body: image.bytes)
+        respond(context, contentType: image.format.contentType, body: image.bytes)
     }
 
     /// The format when `fmt` is absent: WebP if the client accepts it (and it is allowed), else the source's own.
@@ -141,18 +136,13 @@ public final class ImageHandler: AsyncHTTPHandler {
             throw HTTPError(.unsupportedMediaType, message: "unsupported source image format")
         }
         let validators = ImageValidators(relative: relative, file: file, variant: "original")
-        var headers = HTTPHeaders()
-        validators.apply(to: &headers)
-        headers["Cache-Control"] = configuration.cacheControlUnsigned
-        headers["X-Content-Type-Options"] = "nosniff"
-        if validators.notModified(context.request.headers) {
-            return respond(context, status: .notModified, headers: headers, body: [])
-        }
-        headers["Content-Type"] = source.contentType
+        context.response.headers["Cache-Control"] = configuration.cacheControlUnsigned
+        context.response.headers["X-Content-Type-Options"] = "nosniff"
+        if context.respondNotModifiedIfCurrent(etag: validators.etag, lastModified: validators.lastModified) { return }
         if file.size <= 1 << 20 {
-            return respond(context, status: .ok, headers: headers, body: try file.readAll())
+            return respond(context, contentType: source.contentType, body: try file.readAll())
         }
-        respond(context, status: .ok, headers: headers, body: [])
+        respond(context, contentType: source.contentType, body: [])
         let size = file.size
         context.response.body = .stream { writer in
             var offset = 0
@@ -165,9 +155,9 @@ public final class ImageHandler: AsyncHTTPHandler {
         }
     }
 
-    private func respond(_ context: HTTPContext, status: HTTPStatus, headers: HTTPHeaders, body: [UInt8]) {
-        context.response.status = status
-        for (name, value) in headers { context.response.headers[name] = value }
+    private func respond(_ context: HTTPContext, contentType: String, body: [UInt8]) {
+        context.response.status = .ok
+        context.response.contentType = contentType
         context.response.body = .buffer(body)
     }
 }
