@@ -52,6 +52,7 @@ let package = Package(
         // The handler model: context, handlers, registry, modules, pipeline. No C, no I/O.
         .target(name: "Porter", dependencies: [
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
 
         // The transport: the only code that touches libfcgi.

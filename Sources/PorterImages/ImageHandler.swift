@@ -11,7 +11,7 @@ import Porter
 public final class ImageHandler: AsyncHTTPHandler {
     /// The settings in effect.
     public let configuration: ImageServerConfiguration
-    /// The signer for `signing_key`, or nil when resizes need no signature.
+    /// The signer for the configured keys, or nil when resizes need no signature.
     public let signer: ImageURLSigner?
     /// Whether this server can encode AVIF (libheif with an AV1 encoder).
     public let supportsAVIF: Bool
@@ -25,7 +25,7 @@ public final class ImageHandler: AsyncHTTPHandler {
         try configuration.validate()
         self.configuration = configuration
         directory = try SourceDirectory(root: configuration.root)
-        signer = configuration.signingKeys.isEmpty ? nil : ImageURLSigner(keys: configuration.signingKeys)
+        signer = configuration.signingKeys.map(ImageURLSigner.init(keys:))
         let megabyte = 1 << 20
         do {
             try VipsRuntime.start(VipsRuntime.Settings(

@@ -1,26 +1,22 @@
-import Crypto
-import Foundation
 import Porter
 
-/// Signs and verifies image URLs with HMAC-SHA256, so only the site's own pages can ask for new sizes.
+/// Signs and verifies image URLs with the key ring, so only the site's own pages can ask for new sizes.
 ///
 /// The signed message is `<path>?<items>`: the decoded request path (e.g. `/images/photos/cat.jpg`), a `?`,
 /// then every query item except `sig`, sorted by name, written `name=value` (decoded) and joined with `&`
 /// (e.g. `/images/photos/cat.jpg?fit=cover&h=200&w=300`). The signature is the unpadded base64url encoding
-/// of the 32-byte MAC, sent as the last item `sig=`. The key is the UTF-8 bytes of the configured string.
+/// of the 32-byte MAC `KeyRing` makes for the purpose `porter.image-url` (HMAC-SHA256 with the key's
+/// HKDF-SHA256 subkey: salt `porter-key-ring-v1`, info `porter.image-url`), sent as the last item `sig=`.
 public struct ImageURLSigner: Sendable {
-    /// Key bytes (SymmetricKey is not Sendable, so keys are kept as bytes and wrapped per use).
-    private let keys: [[UInt8]]
+    /// The key-ring purpose of image URLs: their signatures are never valid for anything else.
+    public static let signingPurpose = "porter.image-url"
 
-    /// A signer with one key.
-    public init(key: String) {
-        self.init(keys: [key])
-    }
+    /// The keys: the first signs, all verify (rotation).
+    public let keys: KeyRing
 
-    /// A signer that signs with the first key and accepts signatures made with any of them (key rotation).
-    public init(keys: [String]) {
-        precondition(!keys.isEmpty, "ImageURLSigner needs at least one key")
-        self.keys = keys.map { Array($0.utf8) }
+    /// A signer over `keys`.
+    public init(keys: KeyRing) {
+        self.keys = keys
     }
 
     /// The exact text that is signed for `path` and `query` (`sig` is left out).
@@ -34,19 +30,14 @@ public struct ImageURLSigner: Sendable {
     /// The `sig=` value for `path` and `query`.
     public func signature(path: String, query: [(name: String, value: String)]) -> String {
         let message = Array(ImageURLSigner.canonicalMessage(path: path, query: query).utf8)
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: keys[0]))
-        return Base64URL.encode(Array(mac))
+        return Base64URL.encode(keys.sign(message, purpose: ImageURLSigner.signingPurpose))
     }
 
     /// Whether `signature` is valid for `path` and `query` under any key (constant-time comparison).
     public func isValid(signature: String, path: String, query: [(name: String, value: String)]) -> Bool {
-        guard let mac = Base64URL.decode(signature), mac.count == SHA256.byteCount else { return false }
+        guard let mac = Base64URL.decode(signature) else { return false }
         let message = Array(ImageURLSigner.canonicalMessage(path: path, query: query).utf8)
-        var valid = false
-        for key in keys where HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: message, using: SymmetricKey(data: key)) {
-            valid = true
-        }
-        return valid
+        return keys.verify(message, signature: mac, purpose: ImageURLSigner.signingPurpose) != nil
     }
 
     /// A signed URL (path segments percent-encoded, items in signing order, `sig` last) for `path` + `query`.
