@@ -6,7 +6,7 @@ import Porter
 ///
 /// Map it to the prefix's directory, e.g. `registry.add(name: "images", verbs: "GET,HEAD", path: "/images/*",
 /// handler: try ImageHandler(configuration))`. Resizes run on the handler's own OS threads (`threads`),
-/// at most `queue_limit` wait (then 429), identical concurrent requests share one resize, and libvips
+/// at most `queue_limit` wait (then 503 + Retry-After), identical concurrent requests share one resize, and libvips
 /// is initialised once per process. Reusable and shared: one instance serves every request.
 public final class ImageHandler: AsyncHTTPHandler {
     /// The settings in effect.
@@ -49,7 +49,7 @@ public final class ImageHandler: AsyncHTTPHandler {
 
     deinit { resizer.pool.shutdown() }
 
-    /// Counters: resizes run, coalesced requests, 429s, refused bombs, failures.
+    /// Counters: resizes run, coalesced requests, 503s, refused bombs, failures.
     public var statistics: ImageServerStatistics { resizer.statistics }
 
     /// A signed URL for the image at `path` (e.g. `/images/cat.jpg`) with `parameters`; unsigned when no key is set.

@@ -28,7 +28,7 @@ public struct ImageServerConfiguration: Sendable {
     public var cacheControl: String = "public, max-age=31536000, immutable"
     /// `Cache-Control` for originals and for resized images when signing is off (`cache_control_unsigned`).
     public var cacheControlUnsigned: String = "public, max-age=3600"
-    /// Resize jobs waiting for a thread before new ones get 429 (`queue_limit`, default 32).
+    /// Resize jobs that may wait for a busy thread; more get 503 + `Retry-After` (`queue_limit`, default 32).
     public var queueLimit: Int = 32
     /// OS threads that resize (`threads`, default 2); never Swift's cooperative pool.
     public var threads: Int = 2
@@ -37,7 +37,7 @@ public struct ImageServerConfiguration: Sendable {
     public var vipsCacheMB: Int = 0
     /// Threads libvips uses inside one resize (`vips_concurrency`, default 1; parallelism comes from `threads`).
     public var vipsConcurrency: Int = 1
-    /// Seconds sent in `Retry-After` with a 429 (`retry_after`, default 1).
+    /// Seconds sent in `Retry-After` with a 503 (`retry_after`, default 1).
     public var retryAfterSeconds: Int = 1
 
     /// Settings with defaults for everything but the root directory.

@@ -419,12 +419,12 @@ import Testing
     }
 }
 
-/// The thread pool, the bounded queue (429) and request coalescing.
+/// The thread pool, the admission limit (503 + Retry-After) and request coalescing.
 @Suite struct ImageConcurrencyTests {
     /// Occupies the handler's single resize thread until `release` is signalled.
     static func block(_ handler: ImageHandler) async -> DispatchSemaphore {
         let release = DispatchSemaphore(value: 0)
-        #expect(handler.resizer.pool.trySubmit { release.wait() })
+        #expect(handler.resizer.trySubmit { release.wait() })
         #expect(await eventually { handler.resizer.pool.runningCount == 1 })
         return release
     }
@@ -454,19 +454,30 @@ import Testing
         #expect(handler.statistics.coalesced == 19)
     }
 
-    @Test func fullQueueAnswers429WithRetryAfter() async throws {
+    @Test func fullQueueAnswers503WithRetryAfter() async throws {
         let handler = try makeHandler { $0.threads = 1; $0.queueLimit = 1 }
         let client = try makeClient(handler)
         let release = await ImageConcurrencyTests.block(handler)
         let waiting = Task { await client.execute(.get, "/images/photo.jpg?w=100").response.status }
         #expect(await eventually { handler.resizer.pool.pendingCount == 1 })
         let refused = await client.execute(.get, "/images/photo.jpg?w=101")
-        #expect(refused.response.status == .tooManyRequests)
+        #expect(refused.response.status == .serviceUnavailable, "server busy is 503; 429 is for per-client rate limits")
         #expect(refused.response.headers["Retry-After"] == "1")
         release.signal()
         #expect(await waiting.value == .ok)
         #expect(handler.statistics.rejected == 1)
         #expect(await client.execute(.get, "/images/photo.jpg?w=101").response.status == .ok)
+    }
+
+    @Test func queueLimitZeroAdmitsOnlyWhatTheThreadsRun() async throws {
+        let handler = try makeHandler { $0.threads = 1; $0.queueLimit = 0 }
+        let client = try makeClient(handler)
+        #expect(await client.execute(.get, "/images/photo.jpg?w=60").response.status == .ok)
+        let release = await ImageConcurrencyTests.block(handler)
+        let refused = await client.execute(.get, "/images/photo.jpg?w=61")
+        #expect(refused.response.status == .serviceUnavailable)
+        #expect(refused.response.headers["Retry-After"] == "1")
+        release.signal()
     }
 
     @Test func resizesDoNotRunOnTheCooperativePool() async throws {
