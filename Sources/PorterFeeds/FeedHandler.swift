@@ -92,7 +92,7 @@ public struct FeedHandler: HTTPHandler {
             throw HTTPError(.notFound, message: "No such feed")
         }
         let format = self.format ?? FeedFormat(pathExtension: request.pathExtension)
-        let selfURL = siteURL + FeedURL.encodePath(request.path)
+        let selfURL = siteURL + PercentEncoding.encodePath(request.path)
         let key = "\(format.rawValue) \(selfURL)"
         let body: [UInt8]
         let etag: EntityTag

@@ -57,7 +57,7 @@ public final class ImageHandler: AsyncHTTPHandler {
         if let signer { return signer.signedURL(path: path, parameters: parameters) }
         let items = parameters.queryItems
         let query = items.map { PercentEncoding.encode($0.name) + "=" + PercentEncoding.encode($0.value) }
-        return ImageURLSigner.encodePath(path) + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        return PercentEncoding.encodePath(path) + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 
     /// Answers one image request: the original, a 304, or the resized image (awaited from the resize pool).

@@ -44,7 +44,7 @@ public struct ImageURLSigner: Sendable {
     public func signedURL(path: String, query: [(name: String, value: String)]) -> String {
         let items = query.filter { $0.name != "sig" }
             .sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
-        var url = ImageURLSigner.encodePath(path) + "?"
+        var url = PercentEncoding.encodePath(path) + "?"
         for item in items {
             url += PercentEncoding.encode(item.name) + "=" + PercentEncoding.encode(item.value) + "&"
         }
@@ -54,12 +54,5 @@ public struct ImageURLSigner: Sendable {
     /// A signed URL asking for `parameters` of the image at `path` (e.g. `/images/cat.jpg`).
     public func signedURL(path: String, parameters: ImageParameters) -> String {
         signedURL(path: path, query: parameters.queryItems)
-    }
-
-    /// Percent-encodes each segment of a path, keeping the slashes.
-    static func encodePath(_ path: String) -> String {
-        path.split(separator: "/", omittingEmptySubsequences: false)
-            .map { PercentEncoding.encode(String($0)) }
-            .joined(separator: "/")
     }
 }
