@@ -44,7 +44,6 @@ enum ContentHash {
     }
 
     static func hex(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+        withUnsafeBytes(of: v.bigEndian) { Hex.encode($0) }
     }
 }

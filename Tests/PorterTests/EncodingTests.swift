@@ -1,7 +1,7 @@
 import Porter
 import Testing
 
-/// Base64url and hex: the one implementation every target uses.
+/// Base64url, hex, percent-encoding and random bytes: the one implementation every target uses.
 @Suite struct EncodingTests {
     @Test func base64URLRoundTrips() {
         for length in 0..<40 {
@@ -29,5 +29,25 @@ import Testing
         #expect(Hex.decode("abc") == nil)
         #expect(Hex.decode("zz") == nil)
         #expect(Hex.decode("") == [])
+    }
+
+    @Test(arguments: [
+        ("/a b/c.jpg", "/a%20b/c.jpg", "%2Fa%20b%2Fc.jpg"),
+        ("/news(1)&x=y;z:@~", "/news(1)&x=y;z:@~", "%2Fnews%281%29%26x%3Dy%3Bz%3A%40~"),
+        ("/été?#%", "/%C3%A9t%C3%A9%3F%23%25", "%2F%C3%A9t%C3%A9%3F%23%25"),
+    ])
+    func percentEncodingOfPathsAndComponents(text: String, path: String, component: String) {
+        #expect(PercentEncoding.encodePath(text) == path)
+        #expect(PercentEncoding.encode(text) == component)
+        #expect(PercentEncoding.decode(path) == text && PercentEncoding.decode(component) == text)
+    }
+
+    @Test func secureRandomBytesAndConstantTimeComparison() {
+        for count in [0, 1, 7, 8, 9, 16, 33] { #expect(SecureRandom.bytes(count).count == count) }
+        #expect(SecureRandom.bytes(32) != SecureRandom.bytes(32))
+        #expect(SecureRandom.constantTimeEquals([1, 2, 3], [1, 2, 3]))
+        #expect(!SecureRandom.constantTimeEquals([1, 2, 3], [1, 2, 4]) && !SecureRandom.constantTimeEquals([1, 2], [1, 2, 3]))
+        let id = RequestID.generate()
+        #expect(id.count == 32 && Hex.decode(id)?.count == 16)
     }
 }

@@ -1,22 +1,3 @@
-import Foundation
-
-/// Cryptographically secure random bytes and constant-time comparison.
-public enum SecureRandom {
-    /// `count` random bytes from the system CSPRNG (`getrandom` on Linux).
-    public static func bytes(_ count: Int) -> [UInt8] {
-        var g = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &g) }
-    }
-
-    /// Compares two byte strings in time that depends only on their lengths.
-    public static func constantTimeEquals(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-        guard a.count == b.count else { return false }
-        var diff: UInt8 = 0
-        for (x, y) in zip(a, b) { diff |= x ^ y }
-        return diff == 0
-    }
-}
-
 /// Checks that a redirect target stays on this site (prevents open redirects through `returnUrl`).
 public enum LocalURL {
     /// Whether `url` is a local absolute path such as `/a/b?c`: it starts with one `/`, is not
