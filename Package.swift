@@ -49,9 +49,11 @@ let package = Package(
         // The FastCGI wire protocol in pure Swift (records, name-value pairs) and a client for tests and `porter request`.
         .target(name: "FastCGIWire", dependencies: ["Porter"], swiftSettings: swiftSettings),
 
-        // The handler model: context, handlers, registry, modules, pipeline. No C, no I/O.
+        // The handler model: context, handlers, registry, modules, pipeline; HTTP and security primitives
+        // (conditional GET, HMAC key ring, access rules, admission). No C, no network I/O.
         .target(name: "Porter", dependencies: [
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
 
         // The transport: the only code that touches libfcgi.

@@ -1,35 +1,46 @@
 import Synchronization
 
-/// A per-handler concurrency limit: at most `limit` requests run the handler at once; the rest are
-/// answered 503 with `Retry-After` at once instead of queueing silently.
+/// The admission limit: at most `limit` units of work (requests, jobs) are admitted at once; the rest are
+/// refused at once with `503 Service Unavailable` and `Retry-After` instead of queueing silently.
+///
+/// 503 means "this server is busy" (capacity); 429 is for per-client rate limits (RFC 6585, nginx's
+/// `limit_req`). A handler's `max_concurrency` and the image resize queue both admit work through it.
 public final class Bulkhead: Sendable {
-    /// The most requests allowed at once.
+    /// The most units admitted at once.
     public let limit: Int
     /// Seconds suggested to the client in `Retry-After`.
     public let retryAfterSeconds: Int
     private let running = Atomic<Int>(0)
-    /// Requests refused so far.
+    /// Units refused so far.
     public let rejected = Atomic<Int>(0)
 
-    /// A bulkhead admitting `limit` concurrent requests.
+    /// A bulkhead admitting `limit` units at once.
     public init(limit: Int, retryAfterSeconds: Int = 1) {
         precondition(limit > 0, "a bulkhead needs a positive limit")
         self.limit = limit
         self.retryAfterSeconds = retryAfterSeconds
     }
 
-    /// Requests inside now.
+    /// Units inside now.
     public var current: Int { running.load(ordering: .relaxed) }
 
-    /// Enters, or throws 503 + Retry-After when full.
-    public func enter() throws(HTTPError) {
+    /// The refusal: `503 Service Unavailable` with `Retry-After`.
+    public var busyError: HTTPError {
+        HTTPError(.serviceUnavailable, message: "Too busy, try again shortly", headers: ["Retry-After": String(retryAfterSeconds)])
+    }
+
+    /// Enters if there is room (then `leave()` must follow); counts a refusal otherwise.
+    public func tryEnter() -> Bool {
         let now = running.add(1, ordering: .acquiringAndReleasing).newValue
-        if now > limit {
-            running.subtract(1, ordering: .acquiringAndReleasing)
-            rejected.add(1, ordering: .relaxed)
-            throw HTTPError(.serviceUnavailable, message: "Too busy, try again shortly",
-                            headers: ["Retry-After": String(retryAfterSeconds)])
-        }
+        guard now > limit else { return true }
+        running.subtract(1, ordering: .acquiringAndReleasing)
+        rejected.add(1, ordering: .relaxed)
+        return false
+    }
+
+    /// Enters, or throws `busyError` (503 + Retry-After) when full.
+    public func enter() throws(HTTPError) {
+        guard tryEnter() else { throw busyError }
     }
 
     /// Leaves.

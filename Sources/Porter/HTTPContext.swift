@@ -118,9 +118,6 @@ public struct SelectedHandler: Sendable {
 public enum RequestID {
     /// 32 random hex digits, like nginx's `$request_id`.
     public static func generate() -> String {
-        var g = SystemRandomNumberGenerator()
-        let a = g.next() as UInt64, b = g.next() as UInt64
-        let hex = String(a, radix: 16), hex2 = String(b, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex + String(repeating: "0", count: 16 - hex2.count) + hex2
+        Hex.encode(SecureRandom.bytes(16))
     }
 }

@@ -67,6 +67,17 @@ public enum PercentEncoding {
 
     /// Encodes everything but RFC 3986 unreserved characters.
     public static func encode(_ text: String) -> String {
+        encode(text) { _ in false }
+    }
+
+    /// Encodes a decoded path for use in a URL: keeps `/` and the other RFC 3986 path characters
+    /// (unreserved, sub-delims, `:`, `@`).
+    public static func encodePath(_ path: String) -> String {
+        encode(path) { "/!$&'()*+,;=:@".utf8.contains($0) }
+    }
+
+    /// Encodes every byte of `text` but unreserved characters and those `alsoKeep` accepts.
+    static func encode(_ text: String, alsoKeep: (UInt8) -> Bool) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         let hex = Array("0123456789ABCDEF".utf8)
@@ -75,6 +86,8 @@ public enum PercentEncoding {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                  UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
                  UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            case _ where alsoKeep(byte):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
                 out.unicodeScalars.append("%")

@@ -167,7 +167,7 @@ public enum FeedRenderer {
 
     /// The Atom entry id: the guid when it is a URI, else `urn:porter:<slug>:<percent-encoded guid>`.
     public static func atomEntryID(_ item: FeedItem, channel: FeedChannel) -> String {
-        FeedURL.hasScheme(item.guid) ? item.guid : "urn:porter:\(channel.slug):" + FeedURL.encodePath(item.guid).replacingSlashes()
+        FeedURL.hasScheme(item.guid) ? item.guid : "urn:porter:\(channel.slug):" + PercentEncoding.encodePath(item.guid).replacingSlashes()
     }
 }
 

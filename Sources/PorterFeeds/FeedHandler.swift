@@ -92,7 +92,7 @@ public struct FeedHandler: HTTPHandler {
             throw HTTPError(.notFound, message: "No such feed")
         }
         let format = self.format ?? FeedFormat(pathExtension: request.pathExtension)
-        let selfURL = siteURL + FeedURL.encodePath(request.path)
+        let selfURL = siteURL + PercentEncoding.encodePath(request.path)
         let key = "\(format.rawValue) \(selfURL)"
         let body: [UInt8]
         let etag: EntityTag
@@ -109,19 +109,11 @@ public struct FeedHandler: HTTPHandler {
             cache.store(key, .init(stamp: lastModified, body: body, etag: etag), renderedAt: Int64(Date().timeIntervalSince1970))
         }
 
-        var response = HTTPResponse()
-        response.headers["ETag"] = etag.description
-        response.headers["Last-Modified"] = HTTPDate.rfc1123(lastModified)
-        if let cacheControl { response.headers["Cache-Control"] = cacheControl }
-        if ConditionalGET.isNotModified(method: request.method, headers: request.headers, etag: etag,
-                                        lastModified: lastModified) {
-            response.status = .notModified
-        } else {
-            response.status = .ok
-            response.contentType = format.contentType
-            response.body = .buffer(body)
-        }
-        response.cookies = context.response.cookies
-        context.response = response
+        // Module headers and cookies set earlier in the pipeline stay: only this handler's own fields are set.
+        if let cacheControl { context.response.headers["Cache-Control"] = cacheControl }
+        if context.respondNotModifiedIfCurrent(etag: etag, lastModified: lastModified) { return }
+        context.response.status = .ok
+        context.response.contentType = format.contentType
+        context.response.body = .buffer(body)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Porter
 import Synchronization
 
 extension FeedStore {

@@ -1,4 +1,4 @@
-/// URL helpers for feeds: absolute links from relative ones, and safe path encoding.
+/// URL helpers for feeds: absolute links from relative ones (path encoding is `PercentEncoding.encodePath`).
 public enum FeedURL {
     /// Whether `text` starts with a URI scheme (`http:`, `urn:`, `tag:` …).
     public static func hasScheme(_ text: String) -> Bool {
@@ -23,23 +23,5 @@ public enum FeedURL {
         let root = base.hasSuffix("/") ? String(base.dropLast()) : base
         if link.isEmpty { return root + "/" }
         return link.hasPrefix("/") ? root + link : root + "/" + link
-    }
-
-    /// Percent-encodes a decoded path for use in a URL (keeps `/` and RFC 3986 path characters).
-    public static func encodePath(_ path: String) -> String {
-        var out = ""
-        for b in path.utf8 {
-            let keep = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122)
-                || "-._~/!$&'()*+,;=:@".utf8.contains(b)
-            if keep {
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            } else {
-                let hex = Array("0123456789ABCDEF".utf8)
-                out += "%"
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(b >> 4)]))
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(b & 15)]))
-            }
-        }
-        return out
     }
 }

@@ -66,11 +66,7 @@ public enum FileSystem {
             }
             return hex
         }
-        var generator = SystemRandomNumberGenerator()
-        let hex = (0..<bytes).map { _ in
-            let b = UInt8.random(in: 0...255, using: &generator)
-            return (b < 16 ? "0" : "") + String(b, radix: 16)
-        }.joined()
+        let hex = Hex.encode(SecureRandom.bytes(bytes))
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ConfigurationError("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }

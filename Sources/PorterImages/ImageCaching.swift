@@ -3,47 +3,17 @@ import Porter
 
 /// Validators for a response: a strong ETag and Last-Modified derived from the source file and the parameters.
 struct ImageValidators: Sendable {
-    /// The quoted entity tag.
-    let etag: String
+    /// The strong entity tag.
+    let etag: EntityTag
     /// The source's modification time (whole seconds).
-    let lastModified: Int
+    let lastModified: Int64
 
     /// Validators for `relative` (the root-relative path) as `variant` (normalized parameters, or `original`).
     init(relative: String, file: SourceFile, variant: String) {
         let material = "\(relative)\u{0}\(file.size)\u{0}\(file.modifiedSeconds).\(file.modifiedNanoseconds)\u{0}\(variant)"
         let digest = SHA256.hash(data: Array(material.utf8))
-        let hex = digest.prefix(16).map { byte in
-            let s = String(byte, radix: 16)
-            return byte < 16 ? "0" + s : s
-        }.joined()
-        etag = "\"\(hex)\""
-        lastModified = file.modifiedSeconds
-    }
-
-    /// Whether the request's conditional headers say the client's copy is current (answer 304).
-    ///
-    /// `If-None-Match` wins when present (weak comparison, `*` matches); otherwise `If-Modified-Since`.
-    func notModified(_ headers: HTTPHeaders) -> Bool {
-        let inm = headers.values(for: "If-None-Match")
-        if !inm.isEmpty {
-            for candidate in inm.joined(separator: ",").split(separator: ",") {
-                var tag = candidate.trimmingSpaces()
-                if tag == "*" { return true }
-                if tag.hasPrefix("W/") { tag = String(tag.dropFirst(2)) }
-                if tag == etag { return true }
-            }
-            return false
-        }
-        if let since = headers["If-Modified-Since"], let date = HTTPDate.parse(since).map(Int.init) {
-            return lastModified <= date
-        }
-        return false
-    }
-
-    /// Sets `ETag` and `Last-Modified` on `headers`.
-    func apply(to headers: inout HTTPHeaders) {
-        headers["ETag"] = etag
-        headers["Last-Modified"] = HTTPDate.rfc1123(Int64(lastModified))
+        etag = EntityTag(Hex.encode(digest.prefix(16)))
+        lastModified = Int64(file.modifiedSeconds)
     }
 }
 

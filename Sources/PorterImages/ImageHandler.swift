@@ -6,12 +6,12 @@ import Porter
 ///
 /// Map it to the prefix's directory, e.g. `registry.add(name: "images", verbs: "GET,HEAD", path: "/images/*",
 /// handler: try ImageHandler(configuration))`. Resizes run on the handler's own OS threads (`threads`),
-/// at most `queue_limit` wait (then 429), identical concurrent requests share one resize, and libvips
+/// at most `queue_limit` wait (then 503 + Retry-After), identical concurrent requests share one resize, and libvips
 /// is initialised once per process. Reusable and shared: one instance serves every request.
 public final class ImageHandler: AsyncHTTPHandler {
     /// The settings in effect.
     public let configuration: ImageServerConfiguration
-    /// The signer for `signing_key`, or nil when resizes need no signature.
+    /// The signer for the configured keys, or nil when resizes need no signature.
     public let signer: ImageURLSigner?
     /// Whether this server can encode AVIF (libheif with an AV1 encoder).
     public let supportsAVIF: Bool
@@ -25,7 +25,7 @@ public final class ImageHandler: AsyncHTTPHandler {
         try configuration.validate()
         self.configuration = configuration
         directory = try SourceDirectory(root: configuration.root)
-        signer = configuration.signingKeys.isEmpty ? nil : ImageURLSigner(keys: configuration.signingKeys)
+        signer = configuration.signingKeys.map(ImageURLSigner.init(keys:))
         let megabyte = 1 << 20
         do {
             try VipsRuntime.start(VipsRuntime.Settings(
@@ -49,7 +49,7 @@ public final class ImageHandler: AsyncHTTPHandler {
 
     deinit { resizer.pool.shutdown() }
 
-    /// Counters: resizes run, coalesced requests, 429s, refused bombs, failures.
+    /// Counters: resizes run, coalesced requests, 503s, refused bombs, failures.
     public var statistics: ImageServerStatistics { resizer.statistics }
 
     /// A signed URL for the image at `path` (e.g. `/images/cat.jpg`) with `parameters`; unsigned when no key is set.
@@ -57,7 +57,7 @@ public final class ImageHandler: AsyncHTTPHandler {
         if let signer { return signer.signedURL(path: path, parameters: parameters) }
         let items = parameters.queryItems
         let query = items.map { PercentEncoding.encode($0.name) + "=" + PercentEncoding.encode($0.value) }
-        return ImageURLSigner.encodePath(path) + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        return PercentEncoding.encodePath(path) + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 
     /// Answers one image request: the original, a 304, or the resized image (awaited from the resize pool).
@@ -94,14 +94,10 @@ public final class ImageHandler: AsyncHTTPHandler {
                               quality: parameters.quality ?? configuration.quality)
 
         let validators = ImageValidators(relative: relative, file: file, variant: "\(plan.key)&vips=\(vipsVersion)")
-        var headers = HTTPHeaders()
-        validators.apply(to: &headers)
-        headers["Cache-Control"] = signer != nil ? configuration.cacheControl : configuration.cacheControlUnsigned
-        if parameters.format == nil { headers["Vary"] = "Accept" }
-        headers["X-Content-Type-Options"] = "nosniff"
-        if validators.notModified(request.headers) {
-            return respond(context, status: .notModified, headers: headers, body: [])
-        }
+        context.response.headers["Cache-Control"] = signer != nil ? configuration.cacheControl : configuration.cacheControlUnsigned
+        if parameters.format == nil { context.response.headers["Vary"] = "Accept" }
+        context.response.headers["X-Content-Type-Options"] = "nosniff"
+        if context.respondNotModifiedIfCurrent(etag: validators.etag, lastModified: validators.lastModified) { return }
 
         let key = "\(file.identity):\(file.size):\(file.modifiedSeconds).\(file.modifiedNanoseconds)|\(plan.key)"
         let maxPixels = configuration.maxSourcePixels
@@ -111,8 +107,7 @@ public final class ImageHandler: AsyncHTTPHandler {
                                 resizer: resizer, logger: logger)
         }
         let image = try outcome.get()
-        headers["Content-Type"] = image.format.contentType
-        respond(context, status: .ok, headers: headers, body: image.bytes)
+        respond(context, contentType: image.format.contentType, body: image.bytes)
     }
 
     /// The format when `fmt` is absent: WebP if the client accepts it (and it is allowed), else the source's own.
@@ -141,18 +136,13 @@ public final class ImageHandler: AsyncHTTPHandler {
             throw HTTPError(.unsupportedMediaType, message: "unsupported source image format")
         }
         let validators = ImageValidators(relative: relative, file: file, variant: "original")
-        var headers = HTTPHeaders()
-        validators.apply(to: &headers)
-        headers["Cache-Control"] = configuration.cacheControlUnsigned
-        headers["X-Content-Type-Options"] = "nosniff"
-        if validators.notModified(context.request.headers) {
-            return respond(context, status: .notModified, headers: headers, body: [])
-        }
-        headers["Content-Type"] = source.contentType
+        context.response.headers["Cache-Control"] = configuration.cacheControlUnsigned
+        context.response.headers["X-Content-Type-Options"] = "nosniff"
+        if context.respondNotModifiedIfCurrent(etag: validators.etag, lastModified: validators.lastModified) { return }
         if file.size <= 1 << 20 {
-            return respond(context, status: .ok, headers: headers, body: try file.readAll())
+            return respond(context, contentType: source.contentType, body: try file.readAll())
         }
-        respond(context, status: .ok, headers: headers, body: [])
+        respond(context, contentType: source.contentType, body: [])
         let size = file.size
         context.response.body = .stream { writer in
             var offset = 0
@@ -165,9 +155,9 @@ public final class ImageHandler: AsyncHTTPHandler {
         }
     }
 
-    private func respond(_ context: HTTPContext, status: HTTPStatus, headers: HTTPHeaders, body: [UInt8]) {
-        context.response.status = status
-        for (name, value) in headers { context.response.headers[name] = value }
+    private func respond(_ context: HTTPContext, contentType: String, body: [UInt8]) {
+        context.response.status = .ok
+        context.response.contentType = contentType
         context.response.body = .buffer(body)
     }
 }

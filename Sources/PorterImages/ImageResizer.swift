@@ -8,7 +8,7 @@ public struct ImageServerStatistics: Sendable, Equatable {
     public var resizes = 0
     /// Requests that joined a resize already in flight instead of starting their own.
     public var coalesced = 0
-    /// Requests refused with 429 because the resize queue was full.
+    /// Requests refused with 503 because the resize queue was full.
     public var rejected = 0
     /// Sources refused before decoding because their header claimed too many pixels.
     public var bombsRefused = 0
@@ -35,15 +35,29 @@ final class ImageResizer: Sendable {
 
     /// The OS threads resizes run on.
     let pool: BlockingThreadPool
+    /// Admits at most one job per thread plus `queueLimit` waiting ones; the rest get 503 + Retry-After.
+    let admission: Bulkhead
     private let inFlight = Mutex<[String: [CheckedContinuation<Outcome, Never>]]>([:])
     private let counters = Mutex(ImageServerStatistics())
-    private let retryAfter: Int
 
     /// A resizer with `threads` threads and room for `queueLimit` waiting jobs.
     init(threads: Int, queueLimit: Int, retryAfterSeconds: Int) {
-        pool = BlockingThreadPool(name: "porter-img", threads: threads, queueLimit: queueLimit,
+        let threads = max(1, threads)
+        admission = Bulkhead(limit: threads + max(0, queueLimit), retryAfterSeconds: retryAfterSeconds)
+        // Admission decides; the pool's own bound is never reached.
+        pool = BlockingThreadPool(name: "porter-img", threads: threads, queueLimit: admission.limit,
                                   onThreadExit: { VipsRuntime.threadShutdown() })
-        retryAfter = retryAfterSeconds
+    }
+
+    /// Runs `job` on the pool if the admission limit has room; returns whether it was admitted.
+    func trySubmit(_ job: @escaping @Sendable () -> Void) -> Bool {
+        guard admission.tryEnter() else { return false }
+        let queued = pool.trySubmit { [admission] in
+            job()
+            admission.leave()
+        }
+        if !queued { admission.leave() }
+        return queued
     }
 
     /// A snapshot of the counters.
@@ -55,7 +69,7 @@ final class ImageResizer: Sendable {
     }
 
     /// Runs `render` for `key` on the pool, or joins the run already in flight for the same key; a full queue
-    /// answers 429 with `Retry-After`. `render` runs on a pool thread and must not throw or block forever.
+    /// answers 503 with `Retry-After`. `render` runs on a pool thread and must not throw or block forever.
     func result(for key: String, render: @escaping @Sendable (ImageResizer) -> Outcome) async -> Outcome {
         await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
             let starts = inFlight.withLock { table -> Bool in
@@ -70,15 +84,13 @@ final class ImageResizer: Sendable {
                 counters.withLock { $0.coalesced += 1 }
                 return
             }
-            let queued = pool.trySubmit { [self] in
+            let queued = trySubmit { [self] in
                 let outcome = render(self)
                 if case .failure = outcome { counters.withLock { $0.failures += 1 } }
                 finish(key, with: outcome)
             }
             if !queued {
-                let busy = HTTPError(.tooManyRequests, message: "image server busy, retry later",
-                                     headers: ["Retry-After": String(retryAfter)])
-                let waiters = finish(key, with: .failure(busy))
+                let waiters = finish(key, with: .failure(admission.busyError))
                 counters.withLock { $0.rejected += waiters }
             }
         }

@@ -20,14 +20,15 @@ public struct ImageServerConfiguration: Sendable {
     public var formats: Set<ImageFormat> = Set(ImageFormat.allCases)
     /// Default encoder quality (`quality`, default 80).
     public var quality: Int = 80
-    /// HMAC-SHA256 keys for signed URLs (`signing_key`, a string or a list; the first signs, all verify).
-    /// Empty: resizing needs no signature.
-    public var signingKeys: [String] = []
+    /// Keys for signed URLs, ≥ 32 bytes each; the first signs, all verify. From `keys` (`hex:…`, `base64:…`,
+    /// `text:…`), `signing_key` (older: a bare value is UTF-8 text), `keys_file` (mode 0600) and `keys_env`
+    /// (default `PORTER_IMAGE_KEYS`). `nil`: resizing needs no signature.
+    public var signingKeys: KeyRing?
     /// `Cache-Control` for resized images when URLs are signed (`cache_control`).
     public var cacheControl: String = "public, max-age=31536000, immutable"
     /// `Cache-Control` for originals and for resized images when signing is off (`cache_control_unsigned`).
     public var cacheControlUnsigned: String = "public, max-age=3600"
-    /// Resize jobs waiting for a thread before new ones get 429 (`queue_limit`, default 32).
+    /// Resize jobs that may wait for a busy thread; more get 503 + `Retry-After` (`queue_limit`, default 32).
     public var queueLimit: Int = 32
     /// OS threads that resize (`threads`, default 2); never Swift's cooperative pool.
     public var threads: Int = 2
@@ -36,7 +37,7 @@ public struct ImageServerConfiguration: Sendable {
     public var vipsCacheMB: Int = 0
     /// Threads libvips uses inside one resize (`vips_concurrency`, default 1; parallelism comes from `threads`).
     public var vipsConcurrency: Int = 1
-    /// Seconds sent in `Retry-After` with a 429 (`retry_after`, default 1).
+    /// Seconds sent in `Retry-After` with a 503 (`retry_after`, default 1).
     public var retryAfterSeconds: Int = 1
 
     /// Settings with defaults for everything but the root directory.
@@ -45,7 +46,8 @@ public struct ImageServerConfiguration: Sendable {
     }
 
     /// Settings from handler options; throws for missing or bad values (root must be an existing directory).
-    public init(options: Options) throws(ConfigurationError) {
+    /// `environment` looks up `keys_env` (the process environment by default).
+    public init(options: Options, environment: (String) -> String? = KeyRing.processEnvironment) throws(ConfigurationError) {
         guard let root = try options.string("root"), !root.isEmpty else {
             throw ConfigurationError("\(options.origin): root (the directory of source images) is required")
         }
@@ -65,7 +67,8 @@ public struct ImageServerConfiguration: Sendable {
         }
         self.formats = formats
         quality = try options.int("quality", default: quality)
-        signingKeys = try options.strings("signing_key", default: [])
+        signingKeys = try KeyRing.fromOptions(options, environmentVariable: "PORTER_IMAGE_KEYS", textOptions: ["signing_key"],
+                                              environment: environment)
         cacheControl = try options.string("cache_control", default: cacheControl)
         cacheControlUnsigned = try options.string("cache_control_unsigned", default: cacheControlUnsigned)
         queueLimit = try options.int("queue_limit", default: queueLimit)
@@ -90,7 +93,6 @@ public struct ImageServerConfiguration: Sendable {
         try require(maxDPR >= 1 && maxDPR <= 10, "max_dpr must be from 1 to 10")
         try require(!formats.isEmpty, "formats must name at least one format")
         try require((1...100).contains(quality), "quality must be from 1 to 100")
-        try require(signingKeys.allSatisfy { $0.utf8.count >= 16 }, "each signing_key must be at least 16 bytes")
         try require((0...100_000).contains(queueLimit), "queue_limit must be from 0 to 100000")
         try require((1...256).contains(threads), "threads must be from 1 to 256")
         try require((0...65_536).contains(vipsCacheMB), "vips_cache_mb must be from 0 to 65536")

@@ -1,26 +1,22 @@
-import Crypto
-import Foundation
 import Porter
 
-/// Signs and verifies image URLs with HMAC-SHA256, so only the site's own pages can ask for new sizes.
+/// Signs and verifies image URLs with the key ring, so only the site's own pages can ask for new sizes.
 ///
 /// The signed message is `<path>?<items>`: the decoded request path (e.g. `/images/photos/cat.jpg`), a `?`,
 /// then every query item except `sig`, sorted by name, written `name=value` (decoded) and joined with `&`
 /// (e.g. `/images/photos/cat.jpg?fit=cover&h=200&w=300`). The signature is the unpadded base64url encoding
-/// of the 32-byte MAC, sent as the last item `sig=`. The key is the UTF-8 bytes of the configured string.
+/// of the 32-byte MAC `KeyRing` makes for the purpose `porter.image-url` (HMAC-SHA256 with the key's
+/// HKDF-SHA256 subkey: salt `porter-key-ring-v1`, info `porter.image-url`), sent as the last item `sig=`.
 public struct ImageURLSigner: Sendable {
-    /// Key bytes (SymmetricKey is not Sendable, so keys are kept as bytes and wrapped per use).
-    private let keys: [[UInt8]]
+    /// The key-ring purpose of image URLs: their signatures are never valid for anything else.
+    public static let signingPurpose = "porter.image-url"
 
-    /// A signer with one key.
-    public init(key: String) {
-        self.init(keys: [key])
-    }
+    /// The keys: the first signs, all verify (rotation).
+    public let keys: KeyRing
 
-    /// A signer that signs with the first key and accepts signatures made with any of them (key rotation).
-    public init(keys: [String]) {
-        precondition(!keys.isEmpty, "ImageURLSigner needs at least one key")
-        self.keys = keys.map { Array($0.utf8) }
+    /// A signer over `keys`.
+    public init(keys: KeyRing) {
+        self.keys = keys
     }
 
     /// The exact text that is signed for `path` and `query` (`sig` is left out).
@@ -34,26 +30,21 @@ public struct ImageURLSigner: Sendable {
     /// The `sig=` value for `path` and `query`.
     public func signature(path: String, query: [(name: String, value: String)]) -> String {
         let message = Array(ImageURLSigner.canonicalMessage(path: path, query: query).utf8)
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: keys[0]))
-        return Base64URL.encode(Array(mac))
+        return Base64URL.encode(keys.sign(message, purpose: ImageURLSigner.signingPurpose))
     }
 
     /// Whether `signature` is valid for `path` and `query` under any key (constant-time comparison).
     public func isValid(signature: String, path: String, query: [(name: String, value: String)]) -> Bool {
-        guard let mac = Base64URL.decode(signature), mac.count == SHA256.byteCount else { return false }
+        guard let mac = Base64URL.decode(signature) else { return false }
         let message = Array(ImageURLSigner.canonicalMessage(path: path, query: query).utf8)
-        var valid = false
-        for key in keys where HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: message, using: SymmetricKey(data: key)) {
-            valid = true
-        }
-        return valid
+        return keys.verify(message, signature: mac, purpose: ImageURLSigner.signingPurpose) != nil
     }
 
     /// A signed URL (path segments percent-encoded, items in signing order, `sig` last) for `path` + `query`.
     public func signedURL(path: String, query: [(name: String, value: String)]) -> String {
         let items = query.filter { $0.name != "sig" }
             .sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
-        var url = ImageURLSigner.encodePath(path) + "?"
+        var url = PercentEncoding.encodePath(path) + "?"
         for item in items {
             url += PercentEncoding.encode(item.name) + "=" + PercentEncoding.encode(item.value) + "&"
         }
@@ -63,66 +54,5 @@ public struct ImageURLSigner: Sendable {
     /// A signed URL asking for `parameters` of the image at `path` (e.g. `/images/cat.jpg`).
     public func signedURL(path: String, parameters: ImageParameters) -> String {
         signedURL(path: path, query: parameters.queryItems)
-    }
-
-    /// Percent-encodes each segment of a path, keeping the slashes.
-    static func encodePath(_ path: String) -> String {
-        path.split(separator: "/", omittingEmptySubsequences: false)
-            .map { PercentEncoding.encode(String($0)) }
-            .joined(separator: "/")
-    }
-}
-
-/// Unpadded base64url (RFC 4648 §5).
-enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    /// Encodes without `=` padding.
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var i = 0
-        while i + 3 <= bytes.count {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
-            i += 3
-        }
-        let rest = bytes.count - i
-        if rest == 1 {
-            let n = UInt32(bytes[i]) << 16
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)]]
-        } else if rest == 2 {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)]]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Decodes unpadded (or padded) base64url; nil for any other character or a bad length.
-    static func decode(_ text: String) -> [UInt8]? {
-        var values: [UInt32] = []
-        for c in text.utf8 {
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(UInt32(c - 65))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(UInt32(c - 97 + 26))
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(UInt32(c - 48 + 52))
-            case UInt8(ascii: "-"): values.append(62)
-            case UInt8(ascii: "_"): values.append(63)
-            case UInt8(ascii: "="): continue
-            default: return nil
-            }
-        }
-        guard values.count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        var i = 0
-        while i < values.count {
-            let chunk = values[i..<min(i + 4, values.count)]
-            var n: UInt32 = 0
-            for (k, v) in chunk.enumerated() { n |= v << (18 - 6 * UInt32(k)) }
-            let produced = chunk.count - 1
-            for k in 0..<produced { out.append(UInt8(n >> (16 - 8 * UInt32(k)) & 0xFF)) }
-            i += 4
-        }
-        return out
     }
 }

@@ -9,7 +9,7 @@ public struct ImagesFeature: PorterFeature {
     public var name: String { "images" }
 
     public func register(_ catalog: inout Catalog) {
-        catalog.handlers.register("image", summary: "resizes images with libvips: ?w=&h=&fit=&fmt=&q=&dpr= (options: root, signing_key, max_source_pixels, …)",
+        catalog.handlers.register("image", summary: "resizes images with libvips: ?w=&h=&fit=&fmt=&q=&dpr= (options: root, keys, keys_file, keys_env, max_source_pixels, …)",
                                   edge: { _ in EdgePolicy(staticUnlessQuery: "@porter_image") }) { options, _ in
             .instance(.async(try ImageHandler(options: options)))
         }

@@ -5,69 +5,13 @@ import Testing
 
 /// The handler through a real pipeline: conditional GET, HEAD, 404, 405, limit, options.
 @Suite struct FeedHandlerTests {
-    /// One conditional-GET case: request headers built from the current validators → expected status.
-    struct Case: CustomStringConvertible, Sendable {
-        let name: String
-        let method: HTTPMethod
-        let headers: @Sendable (_ etag: String, _ lastModified: Int64) -> HTTPHeaders
-        let status: Int
-        var description: String { name }
-    }
-
-    static let hour: Int64 = 3600
-    static let cases: [Case] = [
-        Case(name: "no validators", method: .get, headers: { _, _ in [:] }, status: 200),
-        Case(name: "INM match", method: .get, headers: { e, _ in ["If-None-Match": e] }, status: 304),
-        Case(name: "INM mismatch", method: .get, headers: { _, _ in ["If-None-Match": "\"0123\""] }, status: 200),
-        Case(name: "INM list containing it", method: .get,
-             headers: { e, _ in ["If-None-Match": "\"aaa\", W/\"bbb\" ,\(e)"] }, status: 304),
-        Case(name: "INM list without it", method: .get, headers: { _, _ in ["If-None-Match": "\"aaa\", \"bbb\""] }, status: 200),
-        Case(name: "INM weak form of it", method: .get, headers: { e, _ in ["If-None-Match": "W/" + e] }, status: 304),
-        Case(name: "INM star", method: .get, headers: { _, _ in ["If-None-Match": "*"] }, status: 304),
-        Case(name: "INM in two fields", method: .get, headers: { e, _ in
-            var h = HTTPHeaders()
-            h.add("If-None-Match", "\"x\"")
-            h.add("If-None-Match", e)
-            return h
-        }, status: 304),
-        Case(name: "INM unquoted (lenient)", method: .get,
-             headers: { e, _ in ["If-None-Match": String(e.dropFirst().dropLast())] }, status: 304),
-        Case(name: "INM empty", method: .get, headers: { _, _ in ["If-None-Match": ""] }, status: 200),
-        Case(name: "IMS equal", method: .get, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm)] }, status: 304),
-        Case(name: "IMS older", method: .get, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm - hour)] }, status: 200),
-        Case(name: "IMS one second older", method: .get, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm - 1)] }, status: 200),
-        Case(name: "IMS newer", method: .get, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm + hour)] }, status: 304),
-        Case(name: "IMS garbage", method: .get, headers: { _, _ in ["If-Modified-Since": "yesterday, around noon"] }, status: 200),
-        Case(name: "IMS wrong zone", method: .get,
-             headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm).replacingOccurrences(of: "GMT", with: "PST")] }, status: 200),
-        Case(name: "IMS RFC 850 form", method: .get, headers: { _, lm in ["If-Modified-Since": rfc850(lm)] }, status: 304),
-        Case(name: "IMS asctime form", method: .get, headers: { _, lm in ["If-Modified-Since": asctime(lm)] }, status: 304),
-        Case(name: "INM mismatch beats IMS equal", method: .get, headers: { _, lm in
-            ["If-None-Match": "\"stale\"", "If-Modified-Since": HTTPDate.rfc1123(lm)]
-        }, status: 200),
-        Case(name: "INM match beats IMS older", method: .get, headers: { e, lm in
-            ["If-None-Match": e, "If-Modified-Since": HTTPDate.rfc1123(lm - hour)]
-        }, status: 304),
-        Case(name: "HEAD INM match", method: .head, headers: { e, _ in ["If-None-Match": e] }, status: 304),
-        Case(name: "HEAD IMS older", method: .head, headers: { _, lm in ["If-Modified-Since": HTTPDate.rfc1123(lm - hour)] }, status: 200),
-    ]
-
-    static func rfc850(_ s: Int64) -> String {
-        let c = HTTPDate.civil(s)
-        let two = { (v: Int) in v < 10 ? "0\(v)" : "\(v)" }
-        return "\(HTTPDate.longWeekdays[c.weekday]), \(two(c.day))-\(HTTPDate.months[c.month - 1])-\(two(c.year % 100)) "
-            + "\(two(c.hour)):\(two(c.minute)):\(two(c.second)) GMT"
-    }
-
-    static func asctime(_ s: Int64) -> String {
-        let c = HTTPDate.civil(s)
-        let two = { (v: Int) in v < 10 ? "0\(v)" : "\(v)" }
-        let day = c.day < 10 ? " \(c.day)" : "\(c.day)"
-        return "\(HTTPDate.weekdays[c.weekday]) \(HTTPDate.months[c.month - 1]) \(day) \(two(c.hour)):\(two(c.minute)):\(two(c.second)) \(c.year)"
-    }
-
-    @Test(arguments: cases, ["/news.rss", "/feeds/podcast.atom"])
-    func conditionalGET(_ testCase: Case, path: String) async throws {
+    /// The feed handler's validators through the core's conditional GET (the full precondition table is in
+    /// PorterTests' `ConditionalGETTests`).
+    @Test(arguments: [
+        ("INM match", 304), ("INM mismatch", 200), ("IMS equal", 304), ("IMS older", 200),
+    ], ["/news.rss", "/feeds/podcast.atom"])
+    func conditionalGET(_ testCase: (String, Int), path: String) async throws {
+        let (name, status) = testCase
         let feeds = try TempFeeds()
         let pipeline = try feedPipeline(feeds.store)
         let first = await run(pipeline, .get, path)
@@ -75,19 +19,45 @@ import Testing
         let etag = try #require(first.headers["ETag"])
         let lastModifiedText = try #require(first.headers["Last-Modified"])
         let lastModified = try #require(HTTPDate.parse(lastModifiedText))
+        let headers: HTTPHeaders = switch name {
+        case "INM match": ["If-None-Match": etag]
+        case "INM mismatch": ["If-None-Match": "\"0123\""]
+        case "IMS equal": ["If-Modified-Since": lastModifiedText]
+        default: ["If-Modified-Since": HTTPDate.rfc1123(lastModified - 3600)]
+        }
 
-        let outcome = await run(pipeline, testCase.method, path, headers: testCase.headers(etag, lastModified))
-        #expect(outcome.status == testCase.status)
+        let outcome = await run(pipeline, .get, path, headers: headers)
+        #expect(outcome.status == status, "\(name)")
         #expect(outcome.headers["ETag"] == etag)
         #expect(outcome.headers["Last-Modified"] == lastModifiedText)
         #expect(outcome.headers["Cache-Control"] == "public, max-age=60")
-        if testCase.status == 304 {
+        if status == 304 {
             #expect(outcome.body.isEmpty)
             #expect(outcome.headers["Content-Type"] == nil)
         } else {
             #expect(outcome.body == first.body)
             #expect(outcome.headers["Content-Type"] == first.headers["Content-Type"])
         }
+    }
+
+    /// Headers and cookies a module set before the handler survive, on 200 and on 304.
+    @Test func moduleHeadersSurviveTheFeedResponse() async throws {
+        let feeds = try TempFeeds()
+        let module = ClosureModule(name: "stamp") { events in
+            events.on(.beginRequest) { ctx in
+                ctx.response.headers["X-Frame-Options"] = "DENY"
+                ctx.response.cookies.append(SetCookie(name: "seen", value: "1"))
+            }
+        }
+        let pipeline = try feedPipeline(feeds.store, modules: [module])
+        let ok = await run(pipeline, .get, "/news.rss")
+        #expect(ok.status == 200)
+        #expect(ok.headers["X-Frame-Options"] == "DENY")
+        #expect(ok.cookies.map(\.name) == ["seen"])
+        let notModified = await run(pipeline, .get, "/news.rss", headers: ["If-None-Match": try #require(ok.headers["ETag"])])
+        #expect(notModified.status == 304)
+        #expect(notModified.headers["X-Frame-Options"] == "DENY")
+        #expect(notModified.cookies.map(\.name) == ["seen"])
     }
 
     @Test func validatorsAreStrongStableAndPerRepresentation() async throws {

@@ -3,7 +3,7 @@ import Porter
 import Testing
 @testable import PorterFeeds
 
-/// Dates, XML escaping, entity tags, URLs: table-driven.
+/// Dates, XML escaping, URLs: table-driven (entity tags are tested with the core).
 @Suite struct FormattingTests {
     @Test(arguments: [
         (Int64(0), "Thu, 01 Jan 1970 00:00:00 GMT", "1970-01-01T00:00:00Z"),
@@ -59,36 +59,6 @@ import Testing
     ])
     func escapesXML(text: String, attribute: Bool, escaped: String) {
         #expect(XMLWriter.escape(text, attribute: attribute) == escaped)
-    }
-
-    @Test(arguments: [
-        ([String](), nil as EntityTagCondition?),
-        (["*"], .any),
-        (["\"a\""], .tags([EntityTag("a")])),
-        (["W/\"a\", \"b\""], .tags([EntityTag("a", weak: true), EntityTag("b")])),
-        (["\"a\",\"b\"", "\"c\""], .tags([EntityTag("a"), EntityTag("b"), EntityTag("c")])),
-        (["  ,, \"a\" ,"], .tags([EntityTag("a")])),
-        (["\"a,b\""], .tags([EntityTag("a,b")])),
-        (["\"unterminated"], .tags([EntityTag("unterminated")])),
-        (["bare"], .tags([EntityTag("bare")])),
-        ([""], .tags([])),
-        (["\"a\", *"], .any),
-    ])
-    func parsesIfNoneMatch(values: [String], condition: EntityTagCondition?) {
-        #expect(EntityTagCondition(headerValues: values) == condition)
-    }
-
-    @Test func hashesDifferForSmallChanges() {
-        var seen = Set<String>()
-        let base = Array("<rss>0123456789abcdef</rss>".utf8)
-        for i in base.indices {
-            var changed = base
-            changed[i] ^= 1
-            seen.insert(EntityTag(hashing: changed).opaque)
-        }
-        for n in 0..<64 { seen.insert(EntityTag(hashing: [UInt8](repeating: 0, count: n)).opaque) }
-        #expect(seen.count == base.count + 64)
-        #expect(EntityTag(hashing: base) == EntityTag(hashing: base))
     }
 
     @Test(arguments: [

@@ -24,17 +24,19 @@ struct Outcome {
     let status: Int
     let headers: HTTPHeaders
     let body: [UInt8]
+    var cookies: [SetCookie] = []
     var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 /// A pipeline whose registry maps `*.rss` and `*.atom` (GET, HEAD) to feed handlers over `store`.
 func feedPipeline(_ store: FeedStore, limit: Int = 50, cacheControl: String? = "public, max-age=60",
-                  siteURL: String = "http://example.test", verbs: String = "GET,HEAD") throws -> Pipeline {
+                  siteURL: String = "http://example.test", verbs: String = "GET,HEAD",
+                  modules: [any HTTPModule] = []) throws -> Pipeline {
     var registry = HandlerRegistry()
     let handler = FeedHandler(store: store, limit: limit, cacheControl: cacheControl, siteURL: siteURL)
     try registry.add(name: "rss", verbs: verbs, path: "*.rss", handler: handler)
     try registry.add(name: "atom", verbs: verbs, path: "*.atom", handler: handler)
-    return Pipeline(registry: registry, modules: [])
+    return Pipeline(registry: registry, modules: modules)
 }
 
 /// Runs one request through `pipeline`.
@@ -42,7 +44,8 @@ func run(_ pipeline: Pipeline, _ method: HTTPMethod = .get, _ uri: String, heade
     let ctx = HTTPContext(request: HTTPRequest(method: method, uri: uri, headers: headers),
                           application: ApplicationState(), logger: Logger(label: "test"))
     await pipeline.run(ctx)
-    return Outcome(status: ctx.response.status.code, headers: ctx.response.headers, body: ctx.response.bufferedBody ?? [])
+    return Outcome(status: ctx.response.status.code, headers: ctx.response.headers, body: ctx.response.bufferedBody ?? [],
+                   cookies: ctx.response.cookies)
 }
 
 /// Runs Python scripts for the real-parser checks (feedparser, xml.etree).

@@ -243,33 +243,30 @@ import Testing
 
 /// HMAC-signed URLs.
 @Suite struct ImageSigningTests {
-    static let key = "test-signing-key-0123456789"
+    static let key = "test-signing-key-0123456789abcdef"
 
-    @Test func canonicalMessageAndKnownSignature() {
+    /// A key ring of text secrets.
+    static func ring(_ texts: String...) throws -> KeyRing { try KeyRing(secrets: texts.map { "text:" + $0 }) }
+
+    @Test func canonicalMessageAndKnownSignature() throws {
         let query = [(name: "w", value: "300"), (name: "h", value: "200"), (name: "fit", value: "cover")]
         #expect(ImageURLSigner.canonicalMessage(path: "/images/photo.jpg", query: query)
                 == "/images/photo.jpg?fit=cover&h=200&w=300")
-        // Computed independently with Python's hmac + base64.urlsafe_b64encode (padding stripped).
-        #expect(ImageURLSigner(key: ImageSigningTests.key).signature(path: "/images/photo.jpg", query: query)
-                == "sgtydKOLoJ8-Nh8AnUud6hB7lVJ3Yl9HhQrH5EJHqg0")
-        let url = ImageURLSigner(key: ImageSigningTests.key)
-            .signedURL(path: "/images/photo.jpg", parameters: ImageParameters(width: 300, height: 200, fit: .cover))
-        #expect(url == "/images/photo.jpg?fit=cover&h=200&w=300&sig=sgtydKOLoJ8-Nh8AnUud6hB7lVJ3Yl9HhQrH5EJHqg0")
-    }
-
-    @Test func base64URLRoundTrips() {
-        for length in 0..<40 {
-            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
-            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
-        }
-        #expect(Base64URL.decode("a+b/") == nil)
-        #expect(Base64URL.decode("a") == nil)
+        // Computed independently with Python's hmac (HKDF-SHA256 of the key, salt porter-key-ring-v1, info
+        // porter.image-url; then HMAC-SHA256) + base64.urlsafe_b64encode (padding stripped).
+        let signer = ImageURLSigner(keys: try Self.ring(Self.key))
+        #expect(signer.signature(path: "/images/photo.jpg", query: query) == "TXMBFCFco8jdr8OtZQU6y9-Fd6Qrr8XMKmSnbJpaYm0")
+        let url = signer.signedURL(path: "/images/photo.jpg", parameters: ImageParameters(width: 300, height: 200, fit: .cover))
+        #expect(url == "/images/photo.jpg?fit=cover&h=200&w=300&sig=TXMBFCFco8jdr8OtZQU6y9-Fd6Qrr8XMKmSnbJpaYm0")
+        // The plain HMAC of the key (no purpose subkey) is not accepted.
+        #expect(!signer.isValid(signature: "vEevqnjUV13h8AACT-4YhfFJ0CoNGoU8TDJa1zXU3r4", path: "/images/photo.jpg", query: query))
     }
 
     @Test func signedURLsAreAcceptedAndOthersRefused() async throws {
-        let handler = try makeHandler { $0.signingKeys = [ImageSigningTests.key] }
+        let keys = try ImageSigningTests.ring(ImageSigningTests.key)
+        let handler = try makeHandler { $0.signingKeys = keys }
         let client = try makeClient(handler)
-        let signer = ImageURLSigner(key: ImageSigningTests.key)
+        let signer = ImageURLSigner(keys: keys)
         let good = signer.signedURL(path: "/images/photo.jpg", parameters: ImageParameters(width: 120, fit: .inside, format: .webp))
         #expect(handler.url(path: "/images/photo.jpg", parameters: ImageParameters(width: 120, fit: .inside, format: .webp)) == good)
 
@@ -279,7 +276,7 @@ import Testing
         #expect(decode(try await body(of: ok.response))?.width == 120)
 
         let sig = String(good.split(separator: "sig=").last!)
-        let other = ImageURLSigner(key: "another-key-0123456789abcdef")
+        let other = ImageURLSigner(keys: try ImageSigningTests.ring("another-key-0123456789abcdef-0123"))
         let refused: [String] = [
             "/images/photo.jpg?w=120&fit=inside&fmt=webp",                       // no signature
             "/images/photo.jpg?w=121&fit=inside&fmt=webp&sig=\(sig)",             // parameter changed
@@ -302,20 +299,27 @@ import Testing
     }
 
     @Test func keyRotationAcceptsEveryConfiguredKey() async throws {
-        let old = "old-signing-key-0123456789", new = "new-signing-key-0123456789"
-        let handler = try makeHandler { $0.signingKeys = [new, old] }
+        let old = "old-signing-key-0123456789abcdef", new = "new-signing-key-0123456789abcdef"
+        let rotated = try ImageSigningTests.ring(new, old)
+        let handler = try makeHandler { $0.signingKeys = rotated }
         let client = try makeClient(handler)
         let parameters = ImageParameters(width: 50)
         #expect(handler.url(path: "/images/photo.jpg", parameters: parameters)
-                == ImageURLSigner(key: new).signedURL(path: "/images/photo.jpg", parameters: parameters))
+                == ImageURLSigner(keys: try ImageSigningTests.ring(new)).signedURL(path: "/images/photo.jpg", parameters: parameters))
         for key in [new, old] {
-            let uri = ImageURLSigner(key: key).signedURL(path: "/images/photo.jpg", parameters: parameters)
+            let uri = ImageURLSigner(keys: try ImageSigningTests.ring(key)).signedURL(path: "/images/photo.jpg", parameters: parameters)
             #expect(await client.execute(.get, uri).response.status == .ok)
         }
+        // Retired: a URL signed with the old key is refused once the old key is gone.
+        let newOnly = try ImageSigningTests.ring(new)
+        let retired = try makeClient(try makeHandler { $0.signingKeys = newOnly })
+        let oldURI = ImageURLSigner(keys: try ImageSigningTests.ring(old)).signedURL(path: "/images/photo.jpg", parameters: parameters)
+        #expect(await retired.execute(.get, oldURI).response.status == .forbidden)
     }
 
     @Test func signedPathsWithSpacesAndSubdirectories() async throws {
-        let handler = try makeHandler { $0.signingKeys = [ImageSigningTests.key] }
+        let keys = try ImageSigningTests.ring(ImageSigningTests.key)
+        let handler = try makeHandler { $0.signingKeys = keys }
         let uri = handler.url(path: "/images/sub/deeper/photo copy.jpg", parameters: ImageParameters(height: 30))
         #expect(uri.hasPrefix("/images/sub/deeper/photo%20copy.jpg?h=30&sig="))
         let ctx = try await makeClient(handler).execute(.get, uri)
@@ -415,12 +419,12 @@ import Testing
     }
 }
 
-/// The thread pool, the bounded queue (429) and request coalescing.
+/// The thread pool, the admission limit (503 + Retry-After) and request coalescing.
 @Suite struct ImageConcurrencyTests {
     /// Occupies the handler's single resize thread until `release` is signalled.
     static func block(_ handler: ImageHandler) async -> DispatchSemaphore {
         let release = DispatchSemaphore(value: 0)
-        #expect(handler.resizer.pool.trySubmit { release.wait() })
+        #expect(handler.resizer.trySubmit { release.wait() })
         #expect(await eventually { handler.resizer.pool.runningCount == 1 })
         return release
     }
@@ -450,19 +454,30 @@ import Testing
         #expect(handler.statistics.coalesced == 19)
     }
 
-    @Test func fullQueueAnswers429WithRetryAfter() async throws {
+    @Test func fullQueueAnswers503WithRetryAfter() async throws {
         let handler = try makeHandler { $0.threads = 1; $0.queueLimit = 1 }
         let client = try makeClient(handler)
         let release = await ImageConcurrencyTests.block(handler)
         let waiting = Task { await client.execute(.get, "/images/photo.jpg?w=100").response.status }
         #expect(await eventually { handler.resizer.pool.pendingCount == 1 })
         let refused = await client.execute(.get, "/images/photo.jpg?w=101")
-        #expect(refused.response.status == .tooManyRequests)
+        #expect(refused.response.status == .serviceUnavailable, "server busy is 503; 429 is for per-client rate limits")
         #expect(refused.response.headers["Retry-After"] == "1")
         release.signal()
         #expect(await waiting.value == .ok)
         #expect(handler.statistics.rejected == 1)
         #expect(await client.execute(.get, "/images/photo.jpg?w=101").response.status == .ok)
+    }
+
+    @Test func queueLimitZeroAdmitsOnlyWhatTheThreadsRun() async throws {
+        let handler = try makeHandler { $0.threads = 1; $0.queueLimit = 0 }
+        let client = try makeClient(handler)
+        #expect(await client.execute(.get, "/images/photo.jpg?w=60").response.status == .ok)
+        let release = await ImageConcurrencyTests.block(handler)
+        let refused = await client.execute(.get, "/images/photo.jpg?w=61")
+        #expect(refused.response.status == .serviceUnavailable)
+        #expect(refused.response.headers["Retry-After"] == "1")
+        release.signal()
     }
 
     @Test func resizesDoNotRunOnTheCooperativePool() async throws {
@@ -484,15 +499,20 @@ import Testing
         let options = Options([
             "root": .string(ImageFixtures.root), "prefix": .string("/pics"), "max_source_pixels": .int(1000),
             "max_width": .int(800), "max_height": .int(600), "formats": .array([.string("jpeg"), .string("webp")]),
-            "quality": .int(70), "signing_key": .string("a-key-that-is-long-enough"), "cache_control": .string("public, max-age=60"),
+            "quality": .int(70), "signing_key": .string("a-key-that-is-long-enough-for-256-bits"),
+            "cache_control": .string("public, max-age=60"),
             "queue_limit": .int(3), "threads": .int(1), "vips_cache_mb": .int(0),
         ], origin: "handlers[0] (images)")
         let handler = try ImageHandler(options: options)
         let c = handler.configuration
         #expect(c.prefix == "/pics" && c.maxSourcePixels == 1000 && c.maxWidth == 800 && c.maxHeight == 600)
         #expect(c.formats == [.jpeg, .webp] && c.quality == 70 && c.queueLimit == 3 && c.threads == 1)
-        #expect(c.signingKeys == ["a-key-that-is-long-enough"] && c.cacheControl == "public, max-age=60")
+        #expect(c.signingKeys?.count == 1 && c.cacheControl == "public, max-age=60")
         #expect(handler.signer != nil && !handler.supportsAVIF)
+        // A bare signing_key is UTF-8 text, as before.
+        let text = ImageURLSigner(keys: try ImageSigningTests.ring("a-key-that-is-long-enough-for-256-bits"))
+        #expect(handler.url(path: "/pics/photo.jpg", parameters: ImageParameters(width: 9))
+                == text.signedURL(path: "/pics/photo.jpg", parameters: ImageParameters(width: 9)))
     }
 
     @Test(arguments: [
@@ -500,6 +520,9 @@ import Testing
         ["quality": .int(0)],
         ["threads": .int(0)],
         ["signing_key": .string("short")],
+        ["signing_key": .string("sixteen-byte-key")],
+        ["keys": .string("hex:00112233445566778899aabbccddeeff")],
+        ["keys": .string("%%% not a key")],
         ["max_width": .string("wide")],
         ["root": .string("/nonexistent/porter-images")],
         ["root": .string("")],

@@ -4,7 +4,7 @@ import Porter
 @testable import PorterOps
 
 /// A pipeline with a trace module (and spy + header auth modules) and a few handlers.
-func tracePipeline(log: TraceLog, access: AccessPolicy = AccessPolicy(), extraModules: [any HTTPModule] = []) throws -> Pipeline {
+func tracePipeline(log: TraceLog, access: AccessPolicy = .localOnly(), extraModules: [any HTTPModule] = []) throws -> Pipeline {
     var registry = HandlerRegistry()
     try registry.add(name: "trace", verbs: "GET", path: "/trace.axd", handler: TraceHandler(log: log, access: access))
     try registry.add(name: "hello", verbs: "GET", path: "/hello", handler: ClosureHandler { ctx in
@@ -204,7 +204,7 @@ func tracePipeline(log: TraceLog, access: AccessPolicy = AccessPolicy(), extraMo
     ] as [(String, [String: String], Int)])
     func localOnlyUnlessRoleOrUserAllowed(remote: String, headers: [String: String], expected: Int) async throws {
         let log = TraceLog()
-        let access = AccessPolicy(localOnly: true, allowRoles: ["admin"], allowUsers: ["carol"])
+        let access = AccessPolicy.localOnly(allowUsers: ["carol"], allowRoles: ["admin"])
         let pipeline = try tracePipeline(log: log, access: access)
         var h = HTTPHeaders()
         for (k, v) in headers { h[k] = v }

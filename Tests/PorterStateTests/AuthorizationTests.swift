@@ -60,6 +60,24 @@ struct AuthorizationTests {
         #expect(ctx.response.headers["WWW-Authenticate"] == nil, "no challenge unless configured")
     }
 
+    /// `local_only` makes a rule apply to loopback requests only (the ops pages' model, in URL authorization).
+    @Test(arguments: [
+        ("127.0.0.1", "", [], 200), ("::1", "", [], 200), ("203.0.113.5", "", [], 401),
+        ("203.0.113.5", "bob", [], 403), ("203.0.113.5", "olga", ["ops"], 200),
+    ] as [(String, String, [String], Int)])
+    func localOnlyRuleCondition(remote: String, user: String, roles: [String], status: Int) async throws {
+        let options = Options(["rules": .array([
+            .table(["path": .string("/ops"), "allow_users": .string("*"), "local_only": .bool(true)]),
+            .table(["path": .string("/ops"), "allow_roles": .string("ops"), "deny_users": .string("*")]),
+        ])])
+        let principal = user.isEmpty ? Principal.anonymous : Principal(name: user, authenticationType: "test", roles: Set(roles))
+        let pipeline = try authzPipeline(try AuthorizationModule(options: options), user: principal)
+        let ctx = makeContext(.get, "/ops/status")
+        ctx.request.remoteAddress = remote
+        await pipeline.run(ctx)
+        #expect(ctx.response.status.code == status, "\(remote) as \(user.isEmpty ? "anonymous" : user)")
+    }
+
     @Test func skipAuthorizationBypassesTheRules() async throws {
         let pipeline = try authzPipeline(try AuthorizationModule(options: ruleOptions), user: .anonymous)
         let ctx = makeContext(.get, "/admin/users?skip=1")
@@ -104,6 +122,7 @@ struct AuthorizationTests {
         ["rules": .array([.table(["path": .string("/a"), "action": .string("permit"), "users": .string("*")])])],
         ["rules": .array([.table(["path": .string("/a"), "action": .string("allow")])])],
         ["rules": .array([.table(["path": .string("/a"), "alow_users": .string("*")])])],
+        ["rules": .array([.table(["path": .string("/a"), "allow_users": .string("*"), "local_only": .string("maybe")])])],
         ["login_url": .string("https://evil.example/login")],
     ] as [[String: ConfigValue]])
     func badRuleConfigurationIsExplained(values: [String: ConfigValue]) {

@@ -33,7 +33,7 @@ struct LoginFixture {
         pipeline = Pipeline(registry: registry, modules: [
             authentication,
             AuthorizationModule(policy: AuthorizationPolicy([AuthorizationLocation(path: "/admin", rules: [
-                AuthorizationRule(.allow, roles: ["admin"]), AuthorizationRule(.deny, users: ["*"]),
+                AccessRule(.allow, roles: ["admin"]), AccessRule(.deny, users: ["*"]),
             ])]), loginURL: "/login"),
             SessionModule(store: sessions),
         ])

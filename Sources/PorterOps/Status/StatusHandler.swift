@@ -29,7 +29,7 @@ public struct StatusHandler: AsyncHTTPHandler {
 
     /// A status page over `statistics` and `sources`.
     public init(statistics: RequestStatistics? = nil, sources: [any ServerStatusSource] = [],
-                access: AccessPolicy = AccessPolicy(localOnly: false), pool: String? = nil,
+                access: AccessPolicy = .everyone, pool: String? = nil,
                 metricPrefix: String = "porter", defaultFormat: Format = .text) {
         self.statistics = statistics
         self.sources = sources
@@ -98,7 +98,7 @@ public struct MetricsHandler: AsyncHTTPHandler {
 
     /// A metrics endpoint over `statistics` and `sources`.
     public init(statistics: RequestStatistics? = nil, sources: [any ServerStatusSource] = [],
-                access: AccessPolicy = AccessPolicy(localOnly: false), metricPrefix: String = "porter") {
+                access: AccessPolicy = .everyone, metricPrefix: String = "porter") {
         status = StatusHandler(statistics: statistics, sources: sources, access: access, metricPrefix: metricPrefix,
                                defaultFormat: .prometheus)
     }

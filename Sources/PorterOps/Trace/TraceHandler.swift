@@ -17,7 +17,7 @@ public struct TraceHandler: HTTPHandler {
     public let limit: Int?
 
     /// A trace page showing `log` (or the log `TraceModule` publishes when `nil`).
-    public init(log: TraceLog? = nil, access: AccessPolicy = AccessPolicy(), limit: Int? = nil) {
+    public init(log: TraceLog? = nil, access: AccessPolicy = .localOnly(), limit: Int? = nil) {
         self.log = log
         self.access = access
         self.limit = limit

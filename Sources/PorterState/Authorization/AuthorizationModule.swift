@@ -40,7 +40,8 @@ public struct AuthorizationModule: HTTPModule {
             == AuthorizationPolicy.normalize(String(loginURL.split(separator: "?", maxSplits: 1).first ?? "")).lowercased() {
             return
         }
-        guard policy.decide(path: ctx.request.path, method: ctx.request.method.rawValue, user: ctx.user) == .deny else { return }
+        guard policy.decide(path: ctx.request.path, method: ctx.request.method.rawValue, user: ctx.user,
+                            isLocal: ctx.request.isLocal) == .deny else { return }
         ctx.trace("access denied to \(ctx.user.isAuthenticated ? ctx.user.name : "anonymous")", category: "authorization")
         if ctx.user.isAuthenticated {
             throw HTTPError(.forbidden)

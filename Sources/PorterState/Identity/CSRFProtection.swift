@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Porter
 
@@ -10,7 +9,8 @@ import Porter
 /// 2. The browser's own word: a POST whose `Sec-Fetch-Site` is `cross-site` (or `same-site`, unless its Origin is
 ///    listed), or whose `Origin` is `null` or names another host than the request's `Host`, is refused.
 ///
-/// The HMAC key is derived from the login-cookie keys for this purpose only (rotation follows theirs).
+/// The MAC comes from the login cookie's key ring under its own purpose (`porter.csrf`), so rotation follows the
+/// cookie keys and a token can never pass for a cookie or an image signature.
 public struct CSRFProtection: Sendable {
     /// The hidden form field carrying the token.
     public static let fieldName = "csrf"
@@ -22,15 +22,15 @@ public struct CSRFProtection: Sendable {
     public var secure: Bool
     /// Origins (`https://example.com`) allowed besides the request's own host.
     public var allowedOrigins: Set<String>
-    let keys: [[UInt8]]
+    /// The key-ring purpose of anti-forgery tokens.
+    public static let signingPurpose = "porter.csrf"
+    let keyRing: KeyRing
     let clock: WallClock
 
-    /// Protection keyed from `authentication`'s keys (one derived key per signing key, so rotation carries over).
+    /// Protection keyed from `authentication`'s key ring (its own purpose; rotation carries over).
     public init(authentication: CookieAuthentication, cookieName: String = "porter_csrf", lifetime: Duration = .seconds(2 * 3600),
                 allowedOrigins: Set<String> = []) {
-        self.keys = authentication.keys.map { key in
-            Array(HMAC<SHA256>.authenticationCode(for: Array("porter purpose: csrf-v1".utf8), using: SymmetricKey(data: key)))
-        }
+        self.keyRing = authentication.keyRing
         self.cookieName = cookieName
         self.lifetime = lifetime
         self.secure = authentication.secure
@@ -46,7 +46,8 @@ public struct CSRFProtection: Sendable {
             return fresh
         }()
         let expires = clock.nowSeconds + lifetime.components.seconds
-        return "\(expires).\(Base64URL.encode(mac(keys[0], purpose: purpose, nonce: nonce, user: binding(ctx, purpose), expires: expires)))"
+        let mac = keyRing.sign(message(purpose: purpose, nonce: nonce, user: binding(ctx, purpose), expires: expires), purpose: Self.signingPurpose)
+        return "\(expires).\(Base64URL.encode(mac))"
     }
 
     /// Checks a form POST for `purpose`; throws 403 when the origin is foreign or the token is missing, expired or forged.
@@ -70,12 +71,8 @@ public struct CSRFProtection: Sendable {
         }
         let now = clock.nowSeconds
         guard expires > now, expires <= now + lifetime.components.seconds + 300 else { return false }
-        let user = binding(ctx, purpose)
-        var matched = false
-        for key in keys {
-            matched = SecureRandom.constantTimeEquals(mac(key, purpose: purpose, nonce: nonce, user: user, expires: expires), given) || matched
-        }
-        return matched
+        let signed = message(purpose: purpose, nonce: nonce, user: binding(ctx, purpose), expires: expires)
+        return keyRing.verify(signed, signature: given, purpose: Self.signingPurpose) != nil
     }
 
     /// Why the request's origin is not this site's, or `nil` when it is (or the browser said nothing).
@@ -106,9 +103,8 @@ public struct CSRFProtection: Sendable {
         purpose == "login" || !ctx.user.isAuthenticated ? "" : ctx.user.name
     }
 
-    private func mac(_ key: [UInt8], purpose: String, nonce: String, user: String, expires: Int64) -> [UInt8] {
-        let message = "porter-csrf-v1|\(purpose)|\(nonce)|\(Base64URL.encode(Array(user.utf8)))|\(expires)"
-        return Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: SymmetricKey(data: key)))
+    private func message(purpose: String, nonce: String, user: String, expires: Int64) -> [UInt8] {
+        Array("porter-csrf-v1|\(purpose)|\(nonce)|\(Base64URL.encode(Array(user.utf8)))|\(expires)".utf8)
     }
 
     static func isNonce(_ value: String) -> Bool { value.utf8.count == 32 && value.utf8.allSatisfy(Base64URL.isAlphabet) }

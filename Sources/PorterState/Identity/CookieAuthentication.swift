@@ -1,5 +1,3 @@
-import Crypto
-import Foundation
 import Porter
 
 /// A signed login ticket: who, when it was issued and when it expires (ASP.NET's `FormsAuthenticationTicket`),
@@ -37,11 +35,16 @@ public enum TicketValidation: Sendable, Equatable {
 /// Signs and checks login cookies with HMAC-SHA256 (ASP.NET's `FormsAuthentication`), with key rotation:
 /// new cookies are signed with the first key, cookies signed with any listed key are accepted.
 ///
-/// Cookie value: `base64url(user).expires.issued.generation.base64url(HMAC-SHA256(key, "porter-auth-v2|user|expires|issued|generation"))`.
+/// Cookie value: `base64url(user).expires.issued.generation.base64url(mac)`, the MAC made by the key ring for the
+/// purpose `porter.auth-cookie` over `porter-auth-v2|user|expires|issued|generation`.
 public struct CookieAuthentication: Sendable {
+    /// The key-ring purpose of login cookies: their signatures are never valid for anything else.
+    public static let signingPurpose = "porter.auth-cookie"
 
-    /// Signing key bytes; the first signs, all verify. (`SymmetricKey` is not `Sendable` on Linux.)
-    let keys: [[UInt8]]
+    /// The keys; the first signs, all verify.
+    let keyRing: KeyRing
+    /// The key bytes, signing key first.
+    var keys: [[UInt8]] { keyRing.keys }
     /// The cookie's name.
     public var cookieName: String
     /// How long a ticket lives after it is issued (or renewed).
@@ -67,12 +70,12 @@ public struct CookieAuthentication: Sendable {
     public init(keys: [[UInt8]], cookieName: String = "porter_auth", lifetime: Duration = .seconds(30 * 60),
                 sliding: Bool = true, secure: Bool = true, httpOnly: Bool = true, sameSite: SetCookie.SameSite? = .lax,
                 path: String = "/", persistent: Bool = false, loginURL: String = "/login", clock: WallClock = .system) throws {
-        guard !keys.isEmpty else { throw ConfigurationError("cookie authentication needs at least one key") }
-        for key in keys where key.count < 32 {
-            throw ConfigurationError("authentication keys must have at least 32 bytes (256 bits), one has \(key.count)")
+        do throws(ConfigurationError) {
+            keyRing = try KeyRing(keys: keys)
+        } catch {
+            throw ConfigurationError("authentication keys: \(error.message)")
         }
         guard CookieName.isValid(cookieName) else { throw ConfigurationError("invalid cookie name \(cookieName)") }
-        self.keys = keys
         self.cookieName = cookieName
         self.lifetime = lifetime
         self.sliding = sliding
@@ -85,27 +88,17 @@ public struct CookieAuthentication: Sendable {
         self.clock = clock
     }
 
-    /// Reads `keys` (list of secrets: `hex:…`, `base64:…`, or bare hex/base64, ≥ 32 bytes each) or `keys_file`
-    /// (one secret per line), `cookie_name`, `lifetime_minutes` (30), `sliding` (true), `secure` (true),
-    /// `http_only` (true), `same_site` (Lax), `cookie_path` (/), `persistent` (false), `login_url` (/login).
-    /// Returns `nil` when neither `keys` nor `keys_file` is given (cookie login off).
-    public static func fromOptions(_ options: Options, clock: WallClock = .system) throws -> CookieAuthentication? {
-        var secrets = try options.strings("keys", default: [])
-        if let file = try options.string("keys_file") {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ConfigurationError("\(options.origin): cannot read keys_file \(file)")
-            }
-            secrets += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    /// Reads the key ring (`keys`: secrets `hex:…`, `base64:…`, `text:…` or bare hex/base64, ≥ 32 bytes each;
+    /// `keys_file`: one secret per line, mode 0600; `keys_env`: a variable, default `PORTER_AUTH_KEYS`),
+    /// `cookie_name`, `lifetime_minutes` (30), `sliding` (true), `secure` (true), `http_only` (true),
+    /// `same_site` (Lax), `cookie_path` (/), `persistent` (false), `login_url` (/login).
+    /// Returns `nil` when no key is configured (cookie login off).
+    public static func fromOptions(_ options: Options, clock: WallClock = .system,
+                                   environment: (String) -> String? = KeyRing.processEnvironment) throws -> CookieAuthentication? {
+        guard let ring = try KeyRing.fromOptions(options, environmentVariable: "PORTER_AUTH_KEYS", environment: environment) else {
+            return nil
         }
-        guard !secrets.isEmpty else { return nil }
-        var keys: [[UInt8]] = []
-        for secret in secrets {
-            guard let key = decodeSecret(secret) else {
-                throw ConfigurationError("\(options.origin): a key is neither hex nor base64 (write hex:… or base64:…)")
-            }
-            keys.append(key)
-        }
+        let keys = ring.keys
         let minutes = try options.int("lifetime_minutes", default: 30)
         guard minutes >= 1 else { throw ConfigurationError("\(options.origin): lifetime_minutes must be at least 1") }
         let loginURL = try options.string("login_url", default: "/login")
@@ -123,19 +116,6 @@ public struct CookieAuthentication: Sendable {
         }
     }
 
-    /// Decodes `hex:…`, `base64:…`, or a bare secret (hex when it is all hex digits, else base64/base64url).
-    public static func decodeSecret(_ secret: String) -> [UInt8]? {
-        if secret.hasPrefix("hex:") { return Hex.decode(String(secret.dropFirst(4))) }
-        if secret.hasPrefix("base64:") { return decodeBase64(String(secret.dropFirst(7))) }
-        if secret.utf8.count % 2 == 0, let hex = Hex.decode(secret) { return hex }
-        return decodeBase64(secret)
-    }
-
-    static func decodeBase64(_ text: String) -> [UInt8]? {
-        Base64URL.decode(text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: ""))
-    }
-
     /// A fresh ticket for `user` at ticket `generation`, signed with the current key, as the cookie to set.
     public func issueCookie(for user: String, generation: Int64 = 0) -> SetCookie {
         let now = clock.nowSeconds
@@ -149,8 +129,8 @@ public struct CookieAuthentication: Sendable {
     /// The signed cookie value for `ticket`.
     public func encode(_ ticket: AuthenticationTicket) -> String {
         let userPart = Base64URL.encode(Array(ticket.user.utf8))
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(Self.message(userPart, ticket).utf8), using: SymmetricKey(data: keys[0]))
-        return "\(userPart).\(ticket.expires).\(ticket.issued).\(ticket.generation).\(Base64URL.encode(Array(mac)))"
+        let mac = keyRing.sign(Array(Self.message(userPart, ticket).utf8), purpose: Self.signingPurpose)
+        return "\(userPart).\(ticket.expires).\(ticket.issued).\(ticket.generation).\(Base64URL.encode(mac))"
     }
 
     /// Checks a cookie value: the signature against every key (constant time), then the expiry.
@@ -162,11 +142,7 @@ public struct CookieAuthentication: Sendable {
               let mac = Base64URL.decode(parts[4]), mac.count == 32 else { return .invalid }
         let ticket = AuthenticationTicket(user: user, issued: issued, expires: expires, generation: generation)
         let message = Array(Self.message(parts[0], ticket).utf8)
-        var matched: Int?
-        for (index, key) in keys.enumerated() where matched == nil {
-            if HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: message, using: SymmetricKey(data: key)) { matched = index }
-        }
-        guard let keyIndex = matched else { return .invalid }
+        guard let keyIndex = keyRing.verify(message, signature: mac, purpose: Self.signingPurpose) else { return .invalid }
         let now = clock.nowSeconds
         // Issued in the future (beyond clock skew) or an expiry the server would never grant: refuse.
         guard issued <= now + 300, expires - issued <= lifetime.components.seconds + 300 else { return .invalid }

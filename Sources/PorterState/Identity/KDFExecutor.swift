@@ -15,6 +15,8 @@ public final class KDFExecutor: Sendable {
     /// Counters for status pages and tests.
     public let statistics = KDFStatistics()
     private let pool: BlockingThreadPool
+    /// Room for `threads` running jobs plus `queueLimit` waiting ones.
+    private let admission: Bulkhead
 
     /// The accepted thread counts.
     public static let threadRange = 1...64
@@ -27,7 +29,8 @@ public final class KDFExecutor: Sendable {
     public init(threads: Int = 2, queueLimit: Int = 64) {
         self.threads = min(max(threads, Self.threadRange.lowerBound), Self.threadRange.upperBound)
         self.queueLimit = min(max(queueLimit, Self.queueRange.lowerBound), Self.queueRange.upperBound)
-        pool = BlockingThreadPool(name: Self.threadName, threads: self.threads, queueLimit: self.queueLimit)
+        admission = Bulkhead(limit: self.threads + self.queueLimit)
+        pool = BlockingThreadPool(name: Self.threadName, threads: self.threads, queueLimit: admission.limit)
     }
 
     deinit { pool.shutdown() }
@@ -41,12 +44,15 @@ public final class KDFExecutor: Sendable {
     /// Runs `work` on one of the executor's threads and returns its result; throws `KDFBusy` when the queue is full.
     public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let submitted = pool.trySubmit { [statistics] in
+            let admitted = admission.tryEnter()
+            let submitted = admitted && pool.trySubmit { [statistics, admission] in
                 statistics.started()
                 let result = Result { try work() }
                 statistics.finished()
+                admission.leave()
                 continuation.resume(with: result)
             }
+            if admitted && !submitted { admission.leave() }
             if !submitted {
                 statistics.rejected.add(1, ordering: .relaxed)
                 continuation.resume(throwing: KDFBusy(waiting: pool.pendingCount))

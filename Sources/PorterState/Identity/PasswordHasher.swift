@@ -1,6 +1,7 @@
 import Foundation
 import Crypto
 import _CryptoExtras
+import Porter
 
 /// Password hashing with a real key-derivation function and a random salt; the password itself is never stored.
 ///

@@ -19,7 +19,7 @@ let posts = [
          published: Date(timeIntervalSince1970: 1_764_100_000)),
 ]
 
-/// `*.rss`: RSS 2.0 of the posts, with an ETag so readers that poll get 304 Not Modified.
+/// `*.rss`: RSS 2.0 of the posts, with ETag and Last-Modified so readers that poll get 304 Not Modified.
 struct NewsFeedHandler: HTTPHandler {
     let site = "https://news.example.org"
 
@@ -30,15 +30,8 @@ struct NewsFeedHandler: HTTPHandler {
                                          publishedAt: $0.published) }
         let body = FeedRenderer.rss(FeedSnapshot(channel: channel, items: items),
                                     context: FeedRenderContext(siteURL: site, selfURL: site + context.request.path))
-        let etag = EntityTag(hashing: body)
-        context.response.headers["ETag"] = etag.description
         let lastModified = Int64(channel.updatedAt.timeIntervalSince1970)
-        context.response.headers["Last-Modified"] = HTTPDate.rfc1123(lastModified)
-        if ConditionalGET.isNotModified(method: context.request.method, headers: context.request.headers, etag: etag,
-                                        lastModified: lastModified) {
-            context.response.status = .notModified
-            return
-        }
+        if context.respondNotModifiedIfCurrent(etag: EntityTag(hashing: body), lastModified: lastModified) { return }
         context.response.contentType = FeedFormat.rss.contentType
         context.response.write(body)
     }

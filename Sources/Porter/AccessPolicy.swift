@@ -1,0 +1,73 @@
+/// What access rules decided.
+public enum AccessDecision: Sendable, Equatable {
+    /// Access is granted.
+    case allow
+    /// Access is refused.
+    case deny
+}
+
+/// Who may see something: an ordered list of `AccessRule`s; the first matching rule decides, and when no rule
+/// matches, access is allowed (ASP.NET's root `<allow users="*"/>`). URL authorization (per location) and the
+/// operations pages (`local_only`, `allow_users`, `allow_roles`) both decide with it.
+public struct AccessPolicy: Sendable, Equatable {
+    /// The rules, in order.
+    public var rules: [AccessRule]
+
+    /// A policy of `rules`.
+    public init(_ rules: [AccessRule] = []) {
+        self.rules = rules
+    }
+
+    /// Everybody is allowed.
+    public static let everyone = AccessPolicy()
+
+    /// Local requests are allowed, and from anywhere the listed users and members of the listed roles.
+    public static func localOnly(allowUsers: [String] = [], allowRoles: [String] = []) -> AccessPolicy {
+        var rules = [AccessRule(.allow, users: ["*"], localOnly: true)]
+        if !allowUsers.isEmpty || !allowRoles.isEmpty { rules.append(AccessRule(.allow, users: allowUsers, roles: allowRoles)) }
+        rules.append(AccessRule(.deny, users: ["*"]))
+        return AccessPolicy(rules)
+    }
+
+    /// Reads a page's `local_only` (default `localOnlyDefault`), `allow_users` and `allow_roles`: with
+    /// `local_only`, `localOnly(allowUsers:allowRoles:)`; without it, everyone.
+    public init(options: Options, localOnlyDefault: Bool) throws(ConfigurationError) {
+        let users = try options.strings("allow_users", default: []), roles = try options.strings("allow_roles", default: [])
+        self = try options.bool("local_only", default: localOnlyDefault) ? .localOnly(allowUsers: users, allowRoles: roles) : .everyone
+    }
+
+    /// The first matching rule's decision, or `nil` when no rule matches.
+    public func decision(for user: Principal, method: String, isLocal: Bool) -> AccessDecision? {
+        for rule in rules where rule.matches(user, method: method, isLocal: isLocal) {
+            return rule.action == .allow ? .allow : .deny
+        }
+        return nil
+    }
+
+    /// Whether `context`'s user may proceed (no matching rule: allowed).
+    public func allows(_ context: HTTPContext) -> Bool {
+        decision(for: context.user, method: context.request.method.rawValue, isLocal: context.request.isLocal) != .deny
+    }
+
+    /// Throws `403 Forbidden` unless `context`'s user may proceed.
+    public func check(_ context: HTTPContext) throws(HTTPError) {
+        guard allows(context) else { throw HTTPError(.forbidden) }
+    }
+}
+
+extension HTTPRequest {
+    /// Whether the client is on this machine: `REMOTE_ADDR` is a loopback address (ASP.NET's `IsLocal`).
+    public var isLocal: Bool { HTTPRequest.isLoopback(remoteAddress) }
+
+    /// Whether `address` is a loopback address: `127.0.0.0/8`, `::1`, or IPv4-mapped `::ffff:127.x.y.z`.
+    /// An empty address (no `REMOTE_ADDR`) is not loopback.
+    public static func isLoopback(_ address: String) -> Bool {
+        var a = Substring(address)
+        if a.hasPrefix("[") && a.hasSuffix("]") { a = a.dropFirst().dropLast() }
+        if a == "::1" || a == "0:0:0:0:0:0:0:1" { return true }
+        if a.lowercased().hasPrefix("::ffff:") { a = a.dropFirst(7) }
+        let parts = a.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "127" else { return false }
+        return parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCII) && UInt8(p) != nil }
+    }
+}

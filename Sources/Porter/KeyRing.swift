@@ -1,0 +1,55 @@
+import Crypto
+
+/// HMAC-SHA256 secrets with rotation and purpose separation: the first key signs, every key verifies.
+///
+/// Each signature is made with a subkey derived for its purpose (HKDF-SHA256, salt `porter-key-ring-v1`,
+/// info = the purpose, 32 bytes), so a ring shared by login cookies and image URLs never makes a signature
+/// that is valid for the other. To rotate: put the new key first and keep the old one after it until what
+/// it signed has expired; removing a key retires it.
+public struct KeyRing: Sendable {
+    /// The shortest key accepted, in bytes (256 bits).
+    public static let minimumKeyBytes = 32
+    /// The length of a signature in bytes (HMAC-SHA256).
+    public static let signatureBytes = 32
+
+    /// The secrets, signing key first. (`SymmetricKey` is not `Sendable`, so keys are kept as bytes.)
+    package let keys: [[UInt8]]
+
+    /// A ring over `keys` (the first signs); throws when there is none or one is shorter than 32 bytes.
+    public init(keys: [[UInt8]]) throws(ConfigurationError) {
+        guard !keys.isEmpty else { throw ConfigurationError("a key ring needs at least one key") }
+        for key in keys where key.count < KeyRing.minimumKeyBytes {
+            throw ConfigurationError("a key has \(key.count) bytes; keys need at least \(KeyRing.minimumKeyBytes) bytes "
+                + "(256 bits): generate one with `openssl rand -hex 32`")
+        }
+        self.keys = keys
+    }
+
+    /// How many keys the ring holds.
+    public var count: Int { keys.count }
+
+    /// The signature of `message` for `purpose` (e.g. `porter.auth-cookie`), made with the first key.
+    public func sign(_ message: [UInt8], purpose: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: KeyRing.subkey(keys[0], purpose: purpose)))
+    }
+
+    /// The index of the key that made `signature` of `message` for `purpose` (0 = the signing key), or `nil`
+    /// when none did. Every key is tried, each comparison in constant time.
+    public func verify(_ message: [UInt8], signature: [UInt8], purpose: String) -> Int? {
+        guard signature.count == KeyRing.signatureBytes else { return nil }
+        var matched: Int?
+        for (index, key) in keys.enumerated() {
+            let valid = HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: message,
+                                                                using: KeyRing.subkey(key, purpose: purpose))
+            if valid && matched == nil { matched = index }
+        }
+        return matched
+    }
+
+    /// The subkey of `key` for `purpose`.
+    static func subkey(_ key: [UInt8], purpose: String) -> SymmetricKey {
+        precondition(!purpose.isEmpty, "a signing purpose must not be empty")
+        return HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: key), salt: Array("porter-key-ring-v1".utf8),
+                                      info: Array(purpose.utf8), outputByteCount: 32)
+    }
+}
