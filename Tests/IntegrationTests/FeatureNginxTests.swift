@@ -51,7 +51,7 @@ struct FeatureNginxTests {
         #expect(head.status == 200 && head.body.isEmpty)
         #expect(try await http.fetch("/nope.rss").status == 404)
         porter.signal(SIGTERM)
-        _ = try await ConcurrentClients.offPool { porter.waitForExit(timeout: .seconds(10)) }
+        _ = await porter.exitStatus()
         site.stop()
     }
 
@@ -83,7 +83,7 @@ struct FeatureNginxTests {
             #expect(r.status >= 400 && r.status < 500, "\(bad) → \(r.status)")
         }
         porter.signal(SIGTERM)
-        _ = try await ConcurrentClients.offPool { porter.waitForExit(timeout: .seconds(10)) }
+        _ = await porter.exitStatus()
         site.stop()
     }
 
@@ -110,8 +110,7 @@ struct FeatureNginxTests {
         let conf = site.nginx.prefix.read("nginx.conf")
             .replacingOccurrences(of: "server unix:\(dir.path("a"));", with: "server unix:\(dir.path("a")); server unix:\(dir.path("b"));")
         try site.nginx.prefix.write(conf, to: "nginx.conf")
-        site.nginx.reload()
-        try await Task.sleep(for: .milliseconds(500))
+        try await site.nginx.reloadAndWait()
         func visits(_ cookie: String?) async throws -> (Int, String?) {
             let r = try await site.client().fetch("/visits", headers: cookie.map { ["Cookie": $0] } ?? [:])
             let count = r.text.range(of: #"<dd id="visits">(\d+)</dd>"#, options: .regularExpression)
@@ -125,16 +124,19 @@ struct FeatureNginxTests {
             (count, _) = try await visits(cookie)
             #expect(count == expected)
         }
-        #expect(a.log.contains("handler=visits") && b.log.contains("handler=visits"), "both processes served the session")
+        try await waitUntil("both processes to log serving /visits (a: \(a.logCount("handler=visits")), b: \(b.logCount("handler=visits")))") {
+            a.log.contains("handler=visits") && b.log.contains("handler=visits")
+        }
         // Restart both: the session is in the SQLite file.
         a.signal(SIGTERM); b.signal(SIGTERM)
-        _ = try await ConcurrentClients.offPool { a.waitForExit(timeout: .seconds(10)); return b.waitForExit(timeout: .seconds(10)) }
+        _ = await a.exitStatus()
+        _ = await b.exitStatus()
         let a2 = try PorterProcess(arguments: ["serve", "--config", dir.path("porter-a.toml")], logPath: dir.path("porter-a2.log"))
         #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path("a")) })
         (count, _) = try await visits(cookie)
         #expect(count == 11, "the session survived the restart")
         a2.signal(SIGTERM)
-        _ = try await ConcurrentClients.offPool { a2.waitForExit(timeout: .seconds(10)) }
+        _ = await a2.exitStatus()
         site.stop()
     }
 }
