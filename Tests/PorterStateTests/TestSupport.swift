@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Porter
 import PostgresNIO
+import Testing
 @testable import PorterState
 
 /// A context for a pipeline-tier test.
@@ -39,7 +40,19 @@ func temporaryDirectory() throws -> URL {
     return url
 }
 
-/// Runs a program and returns its exit status and combined output.
+/// Runs `body` on a thread of its own and returns its result, so blocking work (processes, polling) never
+/// occupies a thread of Swift's small cooperative pool, which every test in this process shares.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// How long a test waits for an asynchronous outcome before calling it a hang: generous, because the machine
+/// may be busy. Tests never assert how long something took; they wait for the state they expect.
+let hangGuard: Duration = .seconds(60)
+
+/// Runs a program and returns its exit status and combined output (blocks: from a test, use `onOwnThread`).
 @discardableResult
 func run(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let process = Process()
@@ -67,8 +80,11 @@ final class PostgresTestServer: Sendable {
         self.directory = directory
     }
 
-    /// The one server of this test process, or the reason it could not be started.
-    static let shared: Task<Result<PostgresTestServer, SkipReason>, Never> = Task { start() }
+    /// The one server of this test process, or the reason it could not be started (started on a thread of
+    /// its own: initdb and the start-up wait block).
+    static let shared: Task<Result<PostgresTestServer, SkipReason>, Never> = Task {
+        (try? await onOwnThread { start() }) ?? .failure(SkipReason(description: "cannot start postgres"))
+    }
 
     struct SkipReason: Error, CustomStringConvertible {
         let description: String
@@ -79,8 +95,11 @@ final class PostgresTestServer: Sendable {
     /// A configuration for a new, empty database on the server.
     func makeDatabase() async throws -> PostgresClient.Configuration {
         let name = "porter_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        let (status, output) = try run(Self.binary("psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres",
-                                                            "-d", "postgres", "-c", "CREATE DATABASE \(name)"])
+        let port = self.port
+        let (status, output) = try await onOwnThread {
+            try run(Self.binary("psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres",
+                                          "-d", "postgres", "-c", "CREATE DATABASE \(name)"])
+        }
         guard status == 0 else { throw SkipReason(description: "CREATE DATABASE failed: \(output)") }
         return .init(host: "127.0.0.1", port: port, username: "postgres", password: nil, database: String(name), tls: .disable)
     }
@@ -134,7 +153,10 @@ final class PostgresTestServer: Sendable {
             watchdog.standardOutput = FileHandle.nullDevice
             watchdog.standardError = FileHandle.nullDevice
             try watchdog.run()
-            for _ in 0..<100 {
+            // Ready when pg_isready says so; the deadline only guards against a server that never comes up.
+            let clock = ContinuousClock()
+            let deadline = clock.now + hangGuard * 2
+            while clock.now < deadline {
                 if (try run(binary("pg_isready"), ["-h", "127.0.0.1", "-p", String(port), "-q"])).status == 0 {
                     print("PostgreSQL test server on 127.0.0.1:\(port), data in \(data)")
                     return .success(PostgresTestServer(port: port, directory: dir))
@@ -142,7 +164,7 @@ final class PostgresTestServer: Sendable {
                 usleep(100_000)
             }
             let log = (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? ""
-            return .failure(SkipReason(description: "postgres did not start: \(log.suffix(400))"))
+            return .failure(SkipReason(description: "postgres did not start within \(hangGuard * 2): \(log.suffix(400))"))
         } catch {
             return .failure(SkipReason(description: "cannot start postgres: \(error)"))
         }
@@ -164,14 +186,13 @@ final class PostgresTestServer: Sendable {
     }
 }
 
-/// Returns the test server; when PostgreSQL cannot be installed, prints why the test is skipped and returns nil.
-/// Any other failure to start it fails the test.
-func postgresServer(_ test: String = #function) async throws -> PostgresTestServer? {
+/// Returns the test server. When PostgreSQL cannot be installed the test is cancelled (reported as skipped,
+/// with the reason); any other failure to start it fails the test.
+func postgresServer() async throws -> PostgresTestServer {
     switch await PostgresTestServer.shared.value {
     case .success(let server): return server
     case .failure(let reason) where reason.notInstallable:
-        print("SKIPPED \(test): PostgreSQL cannot be installed: \(reason)")
-        return nil
+        try Test.cancel("PostgreSQL cannot be installed: \(reason)")
     case .failure(let reason):
         throw reason
     }
