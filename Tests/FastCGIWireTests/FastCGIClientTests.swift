@@ -134,9 +134,13 @@ import Glibc
         #expect(values == ["FCGI_MPXS_CONNS": "0", "FCGI_MAX_CONNS": "1"])
     }
 
-    @Test func connectErrors() {
+    @Test func connectErrors() throws {
+        // A socket path inside a fresh private directory: certainly missing, whatever else runs on the machine.
+        var template = Array("/tmp/fcgiw-XXXXXX".utf8CString)
+        let directory = try #require(mkdtemp(&template).map { String(cString: $0) })
+        defer { rmdir(directory) }
         #expect {
-            try FastCGIClient(unixPath: "/tmp/porter-does-not-exist/s").send(.get("/"))
+            try FastCGIClient(unixPath: directory + "/missing/s").send(.get("/"))
         } throws: { error in
             guard case .socket(let socketError) = error as? FastCGIClientError else { return false }
             return socketError.kind == .connectFailed && socketError.errno == ENOENT

@@ -129,42 +129,53 @@ final class PostgresTestServer: Sendable {
             if getuid() == 0, (try run("/usr/bin/id", ["-u", "postgres"])).status != 0 {
                 try run("/usr/sbin/useradd", ["--system", "--no-create-home", "postgres"])
             }
-            let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("porter-state-pg-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let data = dir + "/data"
-            try run("/bin/chown", ["-R", "postgres", dir])
             let asPostgres: (String, [String]) throws -> (Int32, String) = { tool, args in
                 getuid() == 0 ? try run(runuser, ["-u", "postgres", "--", binary(tool)] + args) : try run(binary(tool), args)
             }
-            let initdb = try asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
-            guard initdb.0 == 0 else { return .failure(SkipReason(description: "initdb failed: \(initdb.1.suffix(400))")) }
-            let port = try freePort()
-            // The watchdog: starts postgres, waits while the test process lives, then stops postgres and cleans up.
-            let script = """
-                \(getuid() == 0 ? "\(runuser) -u postgres -- " : "")\(binary("postgres")) -D \(data) -k \(dir) -p \(port) -h 127.0.0.1 \
-                -c fsync=off -c synchronous_commit=off -c full_page_writes=off > \(dir)/server.log 2>&1 &
-                pg=$!
-                while kill -0 \(getpid()) 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done
-                kill -INT "$(head -1 \(data)/postmaster.pid 2>/dev/null)" 2>/dev/null; wait $pg; rm -rf \(dir)
-                """
-            let watchdog = Process()
-            watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
-            watchdog.arguments = ["-c", script]
-            watchdog.standardOutput = FileHandle.nullDevice
-            watchdog.standardError = FileHandle.nullDevice
-            try watchdog.run()
-            // Ready when pg_isready says so; the deadline only guards against a server that never comes up.
-            let clock = ContinuousClock()
-            let deadline = clock.now + hangGuard * 2
-            while clock.now < deadline {
-                if (try run(binary("pg_isready"), ["-h", "127.0.0.1", "-p", String(port), "-q"])).status == 0 {
-                    print("PostgreSQL test server on 127.0.0.1:\(port), data in \(data)")
-                    return .success(PostgresTestServer(port: port, directory: dir))
+            // The port is free when picked but another process may take it before postgres binds it: then
+            // postgres exits at once, and a fresh attempt picks another port.
+            var lastLog = ""
+            for _ in 1...3 {
+                let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("porter-state-pg-\(UUID().uuidString)").path
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                let data = dir + "/data"
+                try run("/bin/chown", ["-R", "postgres", dir])
+                let initdb = try asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+                guard initdb.0 == 0 else { return .failure(SkipReason(description: "initdb failed: \(initdb.1.suffix(400))")) }
+                let port = try freePort()
+                // The watchdog: starts postgres, waits while the test process lives, then stops postgres and
+                // cleans up (it leaves the directory, with the server log, if postgres died on its own).
+                let script = """
+                    \(getuid() == 0 ? "\(runuser) -u postgres -- " : "")\(binary("postgres")) -D \(data) -k \(dir) -p \(port) -h 127.0.0.1 \
+                    -c fsync=off -c synchronous_commit=off -c full_page_writes=off > \(dir)/server.log 2>&1 &
+                    pg=$!
+                    while kill -0 \(getpid()) 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done
+                    kill -0 \(getpid()) 2>/dev/null && exit 0
+                    kill -INT "$(head -1 \(data)/postmaster.pid 2>/dev/null)" 2>/dev/null; wait $pg; rm -rf \(dir)
+                    """
+                let watchdog = Process()
+                watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+                watchdog.arguments = ["-c", script]
+                watchdog.standardOutput = FileHandle.nullDevice
+                watchdog.standardError = FileHandle.nullDevice
+                try watchdog.run()
+                // Ready when pg_isready says so; the deadline only guards against a server that never comes up.
+                let clock = ContinuousClock()
+                let deadline = clock.now + hangGuard * 2
+                while clock.now < deadline && watchdog.isRunning {
+                    if (try run(binary("pg_isready"), ["-h", "127.0.0.1", "-p", String(port), "-q"])).status == 0 {
+                        print("PostgreSQL test server on 127.0.0.1:\(port), data in \(data)")
+                        return .success(PostgresTestServer(port: port, directory: dir))
+                    }
+                    usleep(100_000)
                 }
-                usleep(100_000)
+                lastLog = (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? ""
+                if watchdog.isRunning {
+                    return .failure(SkipReason(description: "postgres did not start within \(hangGuard * 2): \(lastLog.suffix(400))"))
+                }
+                try? FileManager.default.removeItem(atPath: dir)
             }
-            let log = (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? ""
-            return .failure(SkipReason(description: "postgres did not start within \(hangGuard * 2): \(log.suffix(400))"))
+            return .failure(SkipReason(description: "postgres exited at start-up three times: \(lastLog.suffix(400))"))
         } catch {
             return .failure(SkipReason(description: "cannot start postgres: \(error)"))
         }
