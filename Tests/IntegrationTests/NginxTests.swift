@@ -270,12 +270,16 @@ struct PorterProcessTests {
         let stop = Atomic<Bool>(false)
         let served = Atomic<Int>(0)
         let load = Task.detached {
-            await ConcurrentClients.run(16) { _ -> Int in
+            await ConcurrentClients.run(16) { _ -> [String] in
                 let http = site.client(keepAlive: true)
-                var failures = 0
+                var failures: [String] = []
                 while !stop.load(ordering: .relaxed) {
-                    let status = (try? http.get("/hello").status) ?? -1
-                    if status != 200 { failures += 1 } else { served.add(1, ordering: .relaxed) }
+                    do {
+                        let response = try http.get("/hello")
+                        if response.status == 200 { served.add(1, ordering: .relaxed) } else { failures.append("status \(response.status)") }
+                    } catch {
+                        failures.append("\(error)")
+                    }
                 }
                 return failures
             }
@@ -291,8 +295,8 @@ struct PorterProcessTests {
             try await waitUntil("requests served after reload \(reload)") { served.load(ordering: .relaxed) >= after + 200 }
         }
         stop.store(true, ordering: .relaxed)
-        let failures = await load.value.map { (try? $0.get()) ?? 1 }.reduce(0, +)
-        #expect(failures == 0)
+        let failures = await load.value.flatMap { (try? $0.get()) ?? ["client thread failed"] }
+        #expect(failures.isEmpty, "\(failures.count) failed requests: \(failures.prefix(3)); nginx error log:\n\(site.nginx.errorLog.suffix(1500))\nporter log:\n\(porter.log.suffix(3000))")
         porter.signal(SIGTERM)
         #expect(await porter.exitStatus() == 0)
         site.stop()
