@@ -20,6 +20,10 @@ final class Connection: @unchecked Sendable {
     /// When the first bytes of an incomplete request were seen (monotonic ns), 0 when none pending.
     var partialSince: UInt64 = 0
     let state = Atomic<UInt8>(State.busy.rawValue)
+    /// Whether a response was completed on this connection: only then may nginx hold it as an idle kept
+    /// connection (and retry a request elsewhere if it finds it closed). A connection that has not served
+    /// its first request must not be dropped while draining: nginx would answer that request 502.
+    let hasServed = Atomic<Bool>(false)
     /// The request being served now: when it started, its task (if it went async), and why it was stopped.
     let inFlight = Mutex<InFlight>(InFlight())
 

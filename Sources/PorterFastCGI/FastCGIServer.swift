@@ -111,8 +111,10 @@ public final class FastCGIServer: Service, Sendable {
             Poller.close(listenFD)
             if let path { unlink(path) }
         }
-        // Wake idle kept connections: their owner (a worker) sees EOF and closes them.
-        for conn in connectionTable.all where conn.state.load(ordering: .acquiring) == Connection.State.parked.rawValue {
+        // Wake idle kept connections: their owner (a worker) sees EOF and closes them. Connections still waiting
+        // for their first request are left alone: that request is served (nginx would answer it 502 otherwise).
+        for conn in connectionTable.all where conn.state.load(ordering: .acquiring) == Connection.State.parked.rawValue
+            && conn.hasServed.load(ordering: .acquiring) {
             _ = Glibc.shutdown(conn.fd, Int32(SHUT_RDWR))
         }
         state.withLock { $0.drainDeadline = MonotonicClock.nanoseconds() + UInt64(configuration.drainTimeout.components.seconds) * 1_000_000_000 }
@@ -195,10 +197,8 @@ public final class FastCGIServer: Service, Sendable {
             Poller.rearm(epfd, listenFD, events: Poller.oneShotIn, token: Self.listenToken)
         }
         guard fd >= 0 else { return }
-        if draining.load(ordering: .relaxed) {
-            Poller.close(fd)
-            return
-        }
+        // Accepted while a drain began (another thread's epoll_wait had already returned the listen event, or
+        // a shared listen socket): the peer has connected and will send a request; serve it like the others.
         Poller.setTimeouts(fd, receiveSeconds: configuration.ioTimeoutSeconds, sendSeconds: configuration.ioTimeoutSeconds)
         let conn = Connection(fd: fd)
         connectionTable.insert(conn)
@@ -354,6 +354,7 @@ public final class FastCGIServer: Service, Sendable {
     private func endRequest(_ conn: Connection) {
         conn.inFlight.withLock { $0 = Connection.InFlight() }
         conn.request.finish()
+        conn.hasServed.store(true, ordering: .releasing)
         statistics.requestFinished()
         if conn.request.fd < 0 {
             forget(conn)
@@ -419,7 +420,10 @@ public final class FastCGIServer: Service, Sendable {
             }
             let now = MonotonicClock.nanoseconds()
             for conn in waiting {
-                if now &- conn.partialSince > timeoutNanos || draining.load(ordering: .relaxed) {
+                // While draining, a kept connection's unfinished next request is dropped (nginx retries it on another
+                // connection); a connection's first request gets its header timeout like any other.
+                let drop = draining.load(ordering: .relaxed) && conn.hasServed.load(ordering: .acquiring)
+                if now &- conn.partialSince > timeoutNanos || drop {
                     statistics.rejectedConnections.add(1, ordering: .relaxed)
                     logger.notice("closing connection: request head not received in time")
                     close(conn)
@@ -434,7 +438,9 @@ public final class FastCGIServer: Service, Sendable {
             if draining.load(ordering: .relaxed) {
                 let (deadline, epfd) = state.withLock { ($0.drainDeadline, $0.epfd) }
                 let active = statistics.activeRequests.load(ordering: .relaxed)
-                if active == 0 || now > deadline {
+                // Connections accepted before the drain that have not had their first request yet count as in flight.
+                let awaitingFirstRequest = active == 0 && connectionTable.all.contains { !$0.hasServed.load(ordering: .acquiring) }
+                if (active == 0 && !awaitingFirstRequest) || now > deadline {
                     if active > 0 { logger.warning("drain timeout: abandoning in-flight requests", metadata: ["active": .stringConvertible(active)]) }
                     _ = epfd
                     finish()
