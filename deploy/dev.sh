@@ -73,17 +73,20 @@ def from_events(path):
         kind, test_id = payload.get("kind", ""), payload.get("testID")
         texts = [m.get("text", "") for m in payload.get("messages", [])]
         text = texts[0] if texts else ""
+        why = "; ".join(payload.get("_comments") or []) or text
         if kind == "runEnded":
             run_line = text
         elif kind == "testSkipped" and test_id:
-            skipped[test_id] = text or "skipped"
-        elif "ancel" in kind and test_id:   # testCancelled / testCaseCancelled (Test.cancel)
-            if kind.startswith("testCase"):
-                partial.setdefault(test_id, []).append(text or "a test case was cancelled")
-            else:
-                skipped[test_id] = text or "cancelled"
+            skipped[test_id] = text or why or "skipped"
+        elif kind == "testCancelled" and test_id:   # Test.cancel("reason") in the test itself
+            skipped.setdefault(test_id, why or "cancelled")
+        elif kind == "testCaseCancelled" and test_id:   # one argument of a parameterized test
+            case = (payload.get("_testCase") or {}).get("displayName")
+            partial.setdefault(test_id, []).append((case, why or "cancelled"))
         elif kind == "testEnded" and test_id:
             symbols = [m.get("symbol", "") for m in payload.get("messages", [])]
+            if "skip" in symbols:   # a cancelled test ends as skipped; its message carries the reason
+                skipped[test_id] = text or skipped.get(test_id, "cancelled")
             ended[test_id] = "fail" if "fail" in symbols else "pass"
         elif kind == "issueRecorded" and test_id:
             issues.setdefault(test_id, []).append(" | ".join(t for t in texts if t))
@@ -129,9 +132,12 @@ for name, why in failed:
     out(f"FAILED  {name}: {why}")
 for name, why in skips:
     out(f"skipped {name}: {why}")
-for test_id, whys in partial.items():
-    for why in whys:
-        out(f"skipped (one case of {names.get(test_id, test_id)}): {why}")
+skipped_names = {name for name, _ in skips}
+for test_id, cases in partial.items():
+    if names.get(test_id, test_id) in skipped_names:
+        continue   # the whole test was cancelled; already listed
+    for case, why in cases:
+        out(f"skipped case {case} of {names.get(test_id, test_id)}: {why}")
 PY
 }
 
