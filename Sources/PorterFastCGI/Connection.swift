@@ -56,6 +56,9 @@ final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Whether the connection is open and has not answered its first request yet (a drain waits for it).
+    var isAwaitingFirstRequest: Bool { machine.withLock { $0.isAwaitingFirstRequest } }
+
     /// The epoll token: the object's address (kept alive by the server's connection table).
     var token: UInt64 { UInt64(UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque())) }
 

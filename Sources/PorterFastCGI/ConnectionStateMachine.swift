@@ -122,6 +122,13 @@ struct ConnectionStateMachine: Sendable {
     /// Whether the server is stopping: the connection closes instead of parking.
     private(set) var isDraining = false
     private var requests: UInt64 = 0
+    /// Whether a response was completed on this connection. Only then may nginx hold it as an idle kept
+    /// connection and retry a request on another one if it finds it closed; a connection that has not served
+    /// its first request is never dropped by a drain (nginx would answer that request 502).
+    private(set) var hasServed = false
+
+    /// Whether the connection is open and still waiting for its first request (a drain waits for those).
+    var isAwaitingFirstRequest: Bool { !hasServed && state != .closed }
 
     /// A machine for a freshly accepted connection.
     init(limits: Limits) { self.limits = limits }
@@ -170,11 +177,11 @@ struct ConnectionStateMachine: Sendable {
                 state = .partial(since: since)
                 return .waitForRest
             }
-            if isDraining { return close(.draining) }
+            if isDraining && hasServed { return close(.draining) }
             state = .parked
             return .park
         case .incompleteHead:
-            if isDraining { return close(.draining) }
+            if isDraining && hasServed { return close(.draining) }
             state = .partial(since: since ?? now)
             return .waitForRest
         case .completeHead(let path):
@@ -196,7 +203,7 @@ struct ConnectionStateMachine: Sendable {
     private mutating func tick(now: UInt64, peerClosed: Bool) -> Action {
         switch state {
         case .partial(let since):
-            if isDraining { return close(.draining) }
+            if isDraining && hasServed { return close(.draining) }
             if now &- since > limits.headerTimeout { return close(.headerTimeout) }
             return .rearm
         case .busy(var request):
@@ -228,6 +235,7 @@ struct ConnectionStateMachine: Sendable {
 
     private mutating func responseWritten(keepConnection: Bool) -> Action {
         guard case .busy(let request) = state else { return .none }
+        hasServed = true
         if isDraining { return close(.draining) }
         if request.clientGone { return close(.clientGone) }
         guard keepConnection else { return close(.notKept) }
@@ -242,8 +250,9 @@ struct ConnectionStateMachine: Sendable {
 
     private mutating func drain() -> Action {
         isDraining = true
-        // Busy and partial connections close at their next event; an idle one must be woken to notice.
-        return state == .parked ? .wakeToClose : .none
+        // Busy and partial connections close at their next event; an idle kept one must be woken to notice.
+        // A connection nginx opened but has not used yet keeps waiting for its first request (see `hasServed`).
+        return state == .parked && hasServed ? .wakeToClose : .none
     }
 
     private mutating func close(_ reason: CloseReason) -> Action {

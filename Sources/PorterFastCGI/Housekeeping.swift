@@ -23,7 +23,9 @@ extension FastCGIServer {
             }
             if draining.load(ordering: .relaxed) {
                 let active = statistics.activeRequests.load(ordering: .relaxed)
-                if active == 0 || now > drainDeadline {
+                // Connections nginx opened but has not used yet still get their first request answered.
+                let awaitingFirst = active == 0 && connectionTable.all.contains { $0.isAwaitingFirstRequest }
+                if (active == 0 && !awaitingFirst) || now > drainDeadline {
                     if active > 0 { logger.warning("drain timeout: abandoning in-flight requests", metadata: ["active": .stringConvertible(active)]) }
                     finish()
                     return

@@ -46,11 +46,9 @@ extension FastCGIServer {
         if !draining.load(ordering: .acquiring) {
             Poller.rearm(epollFD.load(ordering: .acquiring), listenFD, events: Poller.oneShotIn, token: Self.listenToken)
         }
+        // Accepted while a drain began (another thread had the listen event, or the listen socket is shared):
+        // nginx has connected and will send a request on it; it is served like the others.
         guard fd >= 0 else { return }
-        if draining.load(ordering: .acquiring) {
-            Poller.close(fd)
-            return
-        }
         Poller.setTimeouts(fd, receiveSeconds: configuration.ioTimeoutSeconds, sendSeconds: configuration.ioTimeoutSeconds)
         let conn = Connection(fd: fd, limits: connectionLimits)
         connectionTable.insert(conn)

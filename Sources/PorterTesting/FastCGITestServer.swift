@@ -36,7 +36,7 @@ public final class FastCGITestServer: Sendable {
     }
 
     /// A new FastCGI client connected to this server.
-    public func client(timeout: Duration = .seconds(10)) -> FastCGIClient {
+    public func client(timeout: Duration = hangGuard) -> FastCGIClient {
         FastCGIClient(unixPath: socketPath, timeout: timeout)
     }
 

@@ -70,7 +70,7 @@ public final class HTTPTestClient: Sendable {
     private let state = Mutex(State())
 
     /// A client for `host:port` (IPv4).
-    public init(host: String = "127.0.0.1", port: UInt16, keepAlive: Bool = false, timeout: Duration = .seconds(10)) {
+    public init(host: String = "127.0.0.1", port: UInt16, keepAlive: Bool = false, timeout: Duration = hangGuard) {
         self.address = .tcp(host: host, port: port)
         self.keepAlive = keepAlive
         self.timeout = timeout
@@ -78,7 +78,7 @@ public final class HTTPTestClient: Sendable {
     }
 
     /// A client for an HTTP server listening on a unix socket (`listen unix:/path;` in nginx).
-    public init(unixPath: String, keepAlive: Bool = false, timeout: Duration = .seconds(10)) {
+    public init(unixPath: String, keepAlive: Bool = false, timeout: Duration = hangGuard) {
         self.address = .unix(path: unixPath)
         self.keepAlive = keepAlive
         self.timeout = timeout

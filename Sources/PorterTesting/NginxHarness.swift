@@ -85,9 +85,9 @@ public final class NginxHarness: Sendable {
     /// - Parameters:
     ///   - files: extra files to write into the prefix before start (name → contents; `{{PORT}}`/`{{PREFIX}}` substituted).
     ///   - errorLogLevel: the `error_log` level (`info` shows connection-level events).
-    ///   - startTimeout: how long to wait for nginx to accept connections.
+    ///   - startTimeout: how long to wait for nginx to accept connections (a hang guard).
     public init(http: String, files: [String: String] = [:], errorLogLevel: String = "info",
-                startTimeout: Duration = .seconds(10)) throws {
+                startTimeout: Duration = hangGuard) throws {
         guard let binary = NginxHarness.binaryPath() else { throw NginxHarnessError.unavailable }
         self.binary = binary
         var attempt = 0
@@ -143,18 +143,38 @@ public final class NginxHarness: Sendable {
     /// `http://127.0.0.1:PORT` followed by `path`.
     public func url(_ path: String = "/") -> String { "http://127.0.0.1:\(port)\(path)" }
 
-    /// An HTTP client for this nginx's port.
-    public func client(keepAlive: Bool = false, timeout: Duration = .seconds(10)) -> HTTPTestClient {
+    /// An HTTP client for this nginx's port (`timeout` bounds each exchange: a hang guard).
+    public func client(keepAlive: Bool = false, timeout: Duration = hangGuard) -> HTTPTestClient {
         HTTPTestClient(port: port, keepAlive: keepAlive, timeout: timeout)
     }
 
     /// Asks nginx to re-read its configuration files (SIGHUP), e.g. after changing files in the prefix.
+    /// Returns at once; use ``reloadAndWait(timeout:)`` to know when the new configuration serves.
     public func reload() {
         if let pid { kill(pid, SIGHUP) }
     }
 
+    /// The pids of the master's worker processes now (its children named `nginx: worker process`).
+    public var workerPIDs: Set<pid_t> {
+        guard let master = pid else { return [] }
+        return ProcessTable.children(of: master).filter { ProcessTable.commandLine(of: $0).contains("worker process") }
+    }
+
+    /// Reloads the configuration (SIGHUP) and waits until nginx serves with it: a worker started after the
+    /// signal runs and every worker from before has exited. Throws ``WaitTimedOut`` (with the error log)
+    /// if that does not happen within `timeout`, e.g. because the new configuration is invalid.
+    public func reloadAndWait(timeout: Duration = hangGuard) async throws {
+        let before = workerPIDs
+        reload()
+        try await waitUntil("nginx to reload (workers before \(before.sorted()), now \(workerPIDs.sorted())); error log:\n\(errorLog)",
+                            timeout: timeout) {
+            let now = workerPIDs
+            return !now.isEmpty && now.isDisjoint(with: before)
+        }
+    }
+
     /// Stops nginx: SIGQUIT (graceful), then after `grace` SIGKILL to its whole process group. Idempotent.
-    public func stop(grace: Duration = .seconds(5)) {
+    public func stop(grace: Duration = .seconds(10)) {
         guard let pid = process.withLock({ value -> pid_t? in defer { value = nil }; return value }) else { return }
         kill(pid, SIGQUIT)
         let deadline = ContinuousClock.now.advanced(by: grace)

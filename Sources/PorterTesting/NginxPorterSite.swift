@@ -44,7 +44,7 @@ public final class NginxPorterSite: Sendable {
     }
 
     /// An HTTP client to nginx.
-    public func client(keepAlive: Bool = false, timeout: Duration = .seconds(10)) -> HTTPTestClient {
+    public func client(keepAlive: Bool = false, timeout: Duration = hangGuard) -> HTTPTestClient {
         nginx.client(keepAlive: keepAlive, timeout: timeout)
     }
 

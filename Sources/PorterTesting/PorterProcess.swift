@@ -60,8 +60,9 @@ public final class PorterProcess: Sendable {
     /// Sends `signal` to the process.
     public func signal(_ signal: Int32) { kill(pid, signal) }
 
-    /// Waits up to `timeout` for the process to exit; returns its exit status (or 128+signal), nil on timeout.
-    public func waitForExit(timeout: Duration) -> Int32? {
+    /// Waits up to `timeout` (a hang guard) for the process to exit; returns its exit status (or 128+signal),
+    /// nil on timeout. Blocks the calling thread: from a test, call ``exitStatus(timeout:)``.
+    public func waitForExit(timeout: Duration = hangGuard) -> Int32? {
         if let code = exited.withLock({ $0 }) { return code }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -93,8 +94,8 @@ public final class PorterProcess: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Waits for a unix socket file to appear.
-    public static func waitForSocket(_ path: String, timeout: Duration = .seconds(20)) -> Bool {
+    /// Waits for a unix socket file to appear (up to `timeout`, a hang guard); returns whether it did.
+    public static func waitForSocket(_ path: String, timeout: Duration = hangGuard) -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             var st = stat()
@@ -104,8 +105,23 @@ public final class PorterProcess: Sendable {
         return false
     }
 
+    /// Waits (on a thread of its own) for the process to exit; returns its exit status, nil after `timeout`.
+    public func exitStatus(timeout: Duration = hangGuard) async -> Int32? {
+        (try? await ConcurrentClients.offPool { self.waitForExit(timeout: timeout) }) ?? nil
+    }
+
     /// The log written so far.
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// How many times `text` occurs in the log so far.
+    public func logCount(_ text: String) -> Int { log.components(separatedBy: text).count - 1 }
+
+    /// Waits until the log holds `text` at least `occurrences` times; throws ``WaitTimedOut`` (with the log)
+    /// after `timeout`.
+    public func waitForLog(_ text: String, occurrences: Int = 1, timeout: Duration = hangGuard) async throws {
+        try await waitUntil("\(occurrences)× \"\(text)\" in the porter log (seen \(logCount(text))); log:\n\(log)",
+                            timeout: timeout) { logCount(text) >= occurrences }
+    }
 
     /// Threads in the process now (from /proc/PID/status), or nil.
     public var threadCount: Int? {

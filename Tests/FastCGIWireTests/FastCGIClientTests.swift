@@ -56,7 +56,7 @@ import Glibc
         try client.sendRaw(FastCGIRequest.get("/").encoded())
         let response = try client.receiveResponse()
         #expect(response.status == 200)
-        #expect(client.waitForClose(timeout: .seconds(2)))
+        #expect(client.waitForClose(timeout: .seconds(60)), "the server closed (60 s is only a hang guard)")
     }
 
     @Test func largeChunkedStdoutAndStderr() throws {
@@ -95,15 +95,15 @@ import Glibc
     @Test func silentServerTimesOut() throws {
         let server = try ScriptedServer(.silent)
         defer { server.stop() }
+        // The client's own timeout is what is tested: it must end the wait with `.timedOut`
+        // (the server never answers and never closes).
         let client = FastCGIClient(unixPath: server.path, timeout: .milliseconds(300))
-        let started = ContinuousClock.now
         #expect {
             try client.send(.get("/"))
         } throws: { error in
             guard case .timedOut = error as? FastCGIClientError else { return false }
             return true
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
     }
 
     @Test func garbageFromServerIsAWireError() throws {
@@ -121,7 +121,7 @@ import Glibc
     @Test func readsWhileWritingALargeBody() throws {
         let server = try ScriptedServer(.answerBeforeReading(size: 2_000_000))
         defer { server.stop() }
-        let client = FastCGIClient(unixPath: server.path, timeout: .seconds(5))
+        let client = FastCGIClient(unixPath: server.path, timeout: .seconds(60))
         let response = try client.send(.post("/upload", body: [UInt8](repeating: 0x61, count: 2_000_000)))
         #expect(response.status == 200)
         #expect(response.body.count == 2_000_000)
@@ -134,9 +134,13 @@ import Glibc
         #expect(values == ["FCGI_MPXS_CONNS": "0", "FCGI_MAX_CONNS": "1"])
     }
 
-    @Test func connectErrors() {
+    @Test func connectErrors() throws {
+        // A socket path inside a fresh private directory: certainly missing, whatever else runs on the machine.
+        var template = Array("/tmp/fcgiw-XXXXXX".utf8CString)
+        let directory = try #require(mkdtemp(&template).map { String(cString: $0) })
+        defer { rmdir(directory) }
         #expect {
-            try FastCGIClient(unixPath: "/tmp/porter-does-not-exist/s").send(.get("/"))
+            try FastCGIClient(unixPath: directory + "/missing/s").send(.get("/"))
         } throws: { error in
             guard case .socket(let socketError) = error as? FastCGIClientError else { return false }
             return socketError.kind == .connectFailed && socketError.errno == ENOENT

@@ -63,18 +63,6 @@ func loginServer(users: any UserStore, kdf: KDFExecutor) throws -> (FastCGIServe
     return (server, site)
 }
 
-/// Waits (off the cooperative pool, with a generous hang guard) until `condition` holds.
-func eventually(_ what: String, _ condition: @escaping @Sendable () -> Bool) async throws {
-    let ok = try await ConcurrentClients.offPool {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            usleep(5_000)
-        }
-        return false
-    }
-    #expect(ok, "timed out waiting for: \(what)")
-}
 
 /// Issue 10, item 3: password hashing never occupies the FastCGI worker threads; floods get 503, guessing gets 429.
 @Suite("Login under load: KDF off the worker threads, bounded queue, backoff", .enabled(if: nginxAvailable, "nginx is not installed"), .serialized)
@@ -94,8 +82,8 @@ struct LoginLoadTests {
                                                             headers: ["Cookie": cookies])
             }
         }
-        try await eventually("2 checks running and 6 waiting") { users.entered.load(ordering: .relaxed) == 2 && kdf.waiting == 6 }
-        try await eventually("4 logins refused") { kdf.statistics.rejected.load(ordering: .relaxed) == 4 }
+        try await waitUntil("2 checks running and 6 waiting") { users.entered.load(ordering: .relaxed) == 2 && kdf.waiting == 6 }
+        try await waitUntil("4 logins refused") { kdf.statistics.rejected.load(ordering: .relaxed) == 4 }
         // Every KDF thread is parked and the queue is full. On the old sync login handler both worker threads would sit
         // in the KDF here and these requests would wait; now each is answered (the client's timeout is the hang guard).
         let hellos = await ConcurrentClients.run(20) { _ in try site.client(timeout: .seconds(10)).get("/hello").status }

@@ -30,7 +30,7 @@ struct SpawnFCGITests {
             return status
         }
         #expect(status == 0)
-        #expect(PorterProcess.waitForSocket(dir.path("s"), timeout: .seconds(10)))
+        #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path("s")) })
         let response = try await ConcurrentClients.offPool { try FastCGIClient(unixPath: dir.path("s")).send(.get("/hello")) }
         #expect(response.bodyText == "Hello, world\n")
         #expect(!FileManager.default.fileExists(atPath: dir.path("unused.sock")), "the configured address was not used")

@@ -31,9 +31,10 @@ struct MalformedInputTests {
     @Test("raw bytes", arguments: malformedInputs)
     func malformed(_ input: (name: String, bytes: [UInt8])) async throws {
         let t = try FastCGITestServer(registry: try transportRegistry())
-        let bad = t.client(timeout: .seconds(5))
+        let bad = t.client()
         try bad.sendRaw(input.bytes)
-        let (reply, closed) = try await ConcurrentClients.offPool { try bad.readAll(timeout: .seconds(3)) }
+        // Reads until the server closes (the hang guard only bounds a server that never does).
+        let (reply, closed) = try await ConcurrentClients.offPool { try bad.readAll(timeout: hangGuard) }
         #expect(closed, "\(input.name): connection closed")
         #expect(reply.count < 1000, "\(input.name): no response served")
         bad.close()
@@ -55,8 +56,33 @@ struct MalformedInputTests {
         await t.stop()
     }
 
-    @Test("half-sent requests held open are dropped after the header timeout and do not block others")
-    func slowloris() async throws {
+    @Test("half-sent requests held open do not block others: 20 of them on 2 threads, and a fresh request is served")
+    func slowlorisDoesNotBlock() async throws {
+        // The header timeout is far away: the held connections stay open for the whole test.
+        let t = try FastCGITestServer(registry: try transportRegistry()) {
+            $0.threads = 2
+            $0.requestHeaderTimeout = hangGuard * 2
+        }
+        let full = FastCGIRequest.get("/hello").encoded()
+        var held: [FastCGIClient] = []
+        for _ in 0..<20 {
+            let c = t.client()
+            try c.sendRaw(Array(full[0..<20]))
+            held.append(c)
+        }
+        let statistics = t.server.statistics
+        try await waitUntil("20 held connections accepted (open: \(statistics.openConnections.load(ordering: .relaxed)))") {
+            statistics.acceptedConnections.load(ordering: .relaxed) == 20
+        }
+        #expect(try await t.fetch(.get("/hello")).status == 200)
+        #expect(statistics.openConnections.load(ordering: .relaxed) >= 20, "the half-sent connections were still held")
+        for c in held { #expect(!c.waitForClose(timeout: .milliseconds(1)), "held connection still open") }
+        for c in held { c.close() }
+        await t.stop()
+    }
+
+    @Test("half-sent requests held open are dropped after the header timeout")
+    func slowlorisIsDropped() async throws {
         let t = try FastCGITestServer(registry: try transportRegistry()) {
             $0.threads = 2
             $0.requestHeaderTimeout = .seconds(1)
@@ -68,10 +94,9 @@ struct MalformedInputTests {
             try c.sendRaw(Array(full[0..<20]))
             held.append(c)
         }
-        let start = ContinuousClock.now
-        #expect(try await t.fetch(.get("/hello")).status == 200)
-        #expect(ContinuousClock.now - start < .milliseconds(500))
-        for c in held { #expect(try await ConcurrentClients.offPool { c.waitForClose(timeout: .seconds(4)) }, "held connection dropped") }
+        // Each read returns when the server closes; the hang guard only bounds a server that never does.
+        for c in held { #expect(try await ConcurrentClients.offPool { c.waitForClose(timeout: hangGuard) }, "held connection dropped") }
+        #expect(try await t.fetch(.get("/hello")).status == 200, "still serving")
         await t.stop()
     }
 

@@ -74,7 +74,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: Python.hasFeedparser, "feedparser is not installed and pip could not install it"),
+    @Test(.enabled("feedparser is not installed and pip could not install it") { await Python.hasFeedparser() },
           arguments: ["/news.rss", "/feeds/news.rss", "/podcast.rss", "/news.atom", "/feeds/podcast.atom"])
     func sampleFeedsRoundTripThroughFeedparser(path: String) async throws {
         let feeds = try TempFeeds()
@@ -83,7 +83,7 @@ import Testing
         let slug = try #require(FeedHandler.channelSlug(forPath: path))
         let snapshot = try #require(try feeds.store.snapshot(of: slug, limit: 50))
         #expect(!snapshot.items.isEmpty)
-        let parsed = try ParsedFeed.parse(outcome.body, contentType: try #require(outcome.headers["Content-Type"]))
+        let parsed = try await ParsedFeed.parse(outcome.body, contentType: try #require(outcome.headers["Content-Type"]))
         if path.hasSuffix(".rss") {
             #expect(outcome.headers["Content-Type"] == "application/rss+xml; charset=utf-8")
             checkRSS(parsed, snapshot, path: path)
@@ -93,12 +93,12 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: Python.hasFeedparser, "feedparser is not installed and pip could not install it"),
+    @Test(.enabled("feedparser is not installed and pip could not install it") { await Python.hasFeedparser() },
           arguments: FeedFormat.allCases)
     func hostileTextSurvivesExactly(format: FeedFormat) async throws {
         let feeds = try TempFeeds()
         let outcome = await run(try feedPipeline(feeds.store, siteURL: Self.site), .get, "/news.\(format.rawValue)")
-        let parsed = try ParsedFeed.parse(outcome.body, contentType: format.contentType)
+        let parsed = try await ParsedFeed.parse(outcome.body, contentType: format.contentType)
         #expect(parsed.bozo == 0, "bozo: \(parsed.bozo_exception ?? "")")
         let hostileTitle = "Escaping <script>alert('x')</script> ]]> &amp; \"quotes\" 🚀 done"
         let entry = try #require(parsed.entries.first { $0.title == hostileTitle })
@@ -113,7 +113,7 @@ import Testing
     }
 
     /// Rows written by other tools: invalid UTF-8 in TEXT and BLOB columns, NUL bytes, numbers in text columns.
-    @Test(.enabled(if: Python.hasFeedparser, "feedparser is not installed and pip could not install it"),
+    @Test(.enabled("feedparser is not installed and pip could not install it") { await Python.hasFeedparser() },
           arguments: FeedFormat.allCases)
     func invalidUTF8FromTheDatabaseIsRepaired(format: FeedFormat) async throws {
         let feeds = try TempFeeds(seed: false)
@@ -136,7 +136,7 @@ import Testing
         let outcome = await run(try feedPipeline(feeds.store, siteURL: Self.site), .get, "/raw.\(format.rawValue)")
         #expect(outcome.status == 200)
         #expect(String(validating: outcome.body, as: UTF8.self) != nil, "the document must be valid UTF-8")
-        let parsed = try ParsedFeed.parse(outcome.body, contentType: format.contentType)
+        let parsed = try await ParsedFeed.parse(outcome.body, contentType: format.contentType)
         if format == .rss { checkRSS(parsed, snapshot, path: "/raw.rss") } else { checkAtom(parsed, snapshot, path: "/raw.atom") }
         #expect(parsed.entries.last?.title == "TitreB")
     }
@@ -164,7 +164,7 @@ import Testing
                        for i in items]
             print(json.dumps({'root': root.tag, 'items': out}))
             """
-        let result = try Python.run(script, input: outcome.body)
+        let result = try await Python.run(script, input: outcome.body)
         #expect(result.status == 0, "\(String(decoding: result.stderr, as: UTF8.self))")
         struct Item: Decodable, Equatable {
             let title: String?, description: String?, guid: String?, category: String?, permalink: String?

@@ -48,28 +48,46 @@ func run(_ pipeline: Pipeline, _ method: HTTPMethod = .get, _ uri: String, heade
                    cookies: ctx.response.cookies)
 }
 
-/// Runs Python scripts for the real-parser checks (feedparser, xml.etree).
+/// Runs `body` on a thread of its own and returns its result, so blocking work (child processes) never occupies
+/// a thread of Swift's small cooperative pool, which every test in this process shares.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Runs Python scripts for the real-parser checks (feedparser, xml.etree), each on a thread of its own.
 enum Python {
     /// The interpreter: `$PORTER_PYTHON`, else `python3` on the PATH.
     static let executable = ProcessInfo.processInfo.environment["PORTER_PYTHON"] ?? "python3"
 
-    /// Whether `python3 -c "import feedparser"` works, installing it with pip once if it does not.
-    static let hasFeedparser: Bool = {
-        if (try? run("import feedparser", input: []))?.status == 0 { return true }
-        let pip = try? runCommand(["-m", "pip", "install", "--quiet", "feedparser"], input: [])
-        if (try? run("import feedparser", input: []))?.status == 0 { return true }
-        print("SKIPPING feedparser tests: `pip install feedparser` failed: \(pip.map { String(decoding: $0.stderr, as: UTF8.self) } ?? "python3 not runnable")")
-        return false
-    }()
+    /// Whether `python3 -c "import feedparser"` works, installing it with pip once if it does not
+    /// (checked once, off the cooperative pool; use as a test condition: `.enabled("…") { await Python.hasFeedparser() }`).
+    static func hasFeedparser() async -> Bool { await feedparserCheck.value }
 
-    struct Result {
+    private static let feedparserCheck = Task<Bool, Never> {
+        (try? await onOwnThread {
+            if (try? runBlocking("import feedparser", input: []))?.status == 0 { return true }
+            let pip = try? runCommand(["-m", "pip", "install", "--quiet", "feedparser"], input: [])
+            if (try? runBlocking("import feedparser", input: []))?.status == 0 { return true }
+            print("SKIPPING feedparser tests: `pip install feedparser` failed: \(pip.map { String(decoding: $0.stderr, as: UTF8.self) } ?? "python3 not runnable")")
+            return false
+        }) ?? false
+    }
+
+    struct Result: Sendable {
         let status: Int32
         let stdout: [UInt8]
         let stderr: [UInt8]
     }
 
     /// Runs `script` with `input` in a temporary file whose path is `sys.argv[1]`, extra args after it.
-    static func run(_ script: String, input: [UInt8], arguments: [String] = []) throws -> Result {
+    static func run(_ script: String, input: [UInt8], arguments: [String] = []) async throws -> Result {
+        try await onOwnThread { try runBlocking(script, input: input, arguments: arguments) }
+    }
+
+    /// ``run(_:input:arguments:)`` on the calling thread.
+    static func runBlocking(_ script: String, input: [UInt8], arguments: [String] = []) throws -> Result {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("porter-feed-\(UUID().uuidString).xml")
         try Data(input).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -150,8 +168,8 @@ struct ParsedFeed: Decodable {
         """
 
     /// Parses `body` with feedparser, as served with `contentType`.
-    static func parse(_ body: [UInt8], contentType: String) throws -> ParsedFeed {
-        let result = try Python.run(script, input: body, arguments: [contentType])
+    static func parse(_ body: [UInt8], contentType: String) async throws -> ParsedFeed {
+        let result = try await Python.run(script, input: body, arguments: [contentType])
         guard result.status == 0 else {
             throw PythonError(message: String(decoding: result.stderr, as: UTF8.self))
         }

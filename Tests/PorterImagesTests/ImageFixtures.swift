@@ -193,19 +193,3 @@ func body(of response: HTTPResponse) async throws -> [UInt8] {
     }
 }
 
-/// Seconds since an arbitrary point, monotonic.
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-/// Waits (politely) until `condition` holds or `timeout` seconds pass; returns whether it held.
-func eventually(timeout: Double = 10, _ condition: () -> Bool) async -> Bool {
-    let deadline = monotonicSeconds() + timeout
-    while monotonicSeconds() < deadline {
-        if condition() { return true }
-        try? await Task.sleep(nanoseconds: 2_000_000)
-    }
-    return condition()
-}

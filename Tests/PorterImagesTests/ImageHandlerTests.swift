@@ -422,28 +422,35 @@ import Testing
 /// The thread pool, the admission limit (503 + Retry-After) and request coalescing.
 @Suite struct ImageConcurrencyTests {
     /// Occupies the handler's single resize thread until `release` is signalled.
-    static func block(_ handler: ImageHandler) async -> DispatchSemaphore {
+    static func block(_ handler: ImageHandler) async throws -> DispatchSemaphore {
         let release = DispatchSemaphore(value: 0)
         #expect(handler.resizer.trySubmit { release.wait() })
-        #expect(await eventually { handler.resizer.pool.runningCount == 1 })
+        try await waitUntil("the blocking job to occupy the resize thread") { handler.resizer.pool.runningCount == 1 }
         return release
     }
 
     @Test func identicalConcurrentRequestsShareOneResize() async throws {
         let handler = try makeHandler { $0.threads = 1; $0.queueLimit = 2 }
         let client = try makeClient(handler)
-        let release = await ImageConcurrencyTests.block(handler)
-        let results = await withTaskGroup(of: (HTTPStatus, [UInt8]).self) { group in
+        let release = try await ImageConcurrencyTests.block(handler)
+        let results = try await withThrowingTaskGroup(of: (HTTPStatus, [UInt8]).self) { group in
             for _ in 0..<20 {
                 group.addTask {
                     let ctx = await client.execute(.get, "/images/photo.jpg?w=200&h=200&fit=cover")
                     return (ctx.response.status, ctx.response.bufferedBody ?? [])
                 }
             }
-            #expect(await eventually { handler.resizer.inFlightCounts == (1, 20) })
+            do {
+                try await waitUntil("20 requests sharing one resize job (now \(handler.resizer.inFlightCounts))") {
+                    handler.resizer.inFlightCounts == (1, 20)
+                }
+            } catch {
+                release.signal()   // let the requests finish before the group is left
+                throw error
+            }
             release.signal()
             var all: [(HTTPStatus, [UInt8])] = []
-            for await result in group { all.append(result) }
+            for try await result in group { all.append(result) }
             return all
         }
         #expect(results.count == 20)
@@ -457,9 +464,9 @@ import Testing
     @Test func fullQueueAnswers503WithRetryAfter() async throws {
         let handler = try makeHandler { $0.threads = 1; $0.queueLimit = 1 }
         let client = try makeClient(handler)
-        let release = await ImageConcurrencyTests.block(handler)
+        let release = try await ImageConcurrencyTests.block(handler)
         let waiting = Task { await client.execute(.get, "/images/photo.jpg?w=100").response.status }
-        #expect(await eventually { handler.resizer.pool.pendingCount == 1 })
+        try await waitUntil("one resize waiting in the queue") { handler.resizer.pool.pendingCount == 1 }
         let refused = await client.execute(.get, "/images/photo.jpg?w=101")
         #expect(refused.response.status == .serviceUnavailable, "server busy is 503; 429 is for per-client rate limits")
         #expect(refused.response.headers["Retry-After"] == "1")
@@ -473,7 +480,7 @@ import Testing
         let handler = try makeHandler { $0.threads = 1; $0.queueLimit = 0 }
         let client = try makeClient(handler)
         #expect(await client.execute(.get, "/images/photo.jpg?w=60").response.status == .ok)
-        let release = await ImageConcurrencyTests.block(handler)
+        let release = try await ImageConcurrencyTests.block(handler)
         let refused = await client.execute(.get, "/images/photo.jpg?w=61")
         #expect(refused.response.status == .serviceUnavailable)
         #expect(refused.response.headers["Retry-After"] == "1")
@@ -484,9 +491,9 @@ import Testing
         // With the only resize thread blocked, the async side still answers originals and 304s.
         let handler = try makeHandler { $0.threads = 1; $0.queueLimit = 4 }
         let client = try makeClient(handler)
-        let release = await ImageConcurrencyTests.block(handler)
+        let release = try await ImageConcurrencyTests.block(handler)
         let pending = Task { await client.execute(.get, "/images/photo.jpg?w=77").response.status }
-        #expect(await eventually { handler.resizer.inFlightCounts.jobs == 1 })
+        try await waitUntil("the resize job to be queued") { handler.resizer.inFlightCounts.jobs == 1 }
         #expect(await client.execute(.get, "/images/photo.jpg").response.status == .ok)
         release.signal()
         #expect(await pending.value == .ok)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Porter
 @testable import PorterOps
 
@@ -56,7 +57,7 @@ struct ProgramResult {
 }
 
 /// Runs `executable` on a dedicated thread (never blocking Swift's cooperative pool) and returns its output.
-func runProgram(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 60) async throws -> ProgramResult {
+func runProgram(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 120) async throws -> ProgramResult {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
             continuation.resume(with: Result { try runProgramBlocking(executable, arguments, stdin: stdin, timeout: timeout) })
@@ -64,8 +65,9 @@ func runProgram(_ executable: String, _ arguments: [String], stdin: String? = ni
     }
 }
 
-/// Runs `executable` with `arguments` (stdout/stderr captured through temp files), killing it after `timeout`.
-func runProgramBlocking(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws -> ProgramResult {
+/// Runs `executable` with `arguments` (stdout/stderr captured through temp files), killing it after `timeout`
+/// (a hang guard; its stderr then says so).
+func runProgramBlocking(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 120) throws -> ProgramResult {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("porter-ops-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -82,11 +84,13 @@ func runProgramBlocking(_ executable: String, _ arguments: [String], stdin: Stri
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(20_000) }
-    if process.isRunning { process.terminate() }
+    let hung = process.isRunning
+    if hung { process.terminate() }
     process.waitUntilExit()
+    let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
     return ProgramResult(status: process.terminationStatus,
                          stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                         stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+                         stderr: hung ? "killed after the \(Int(timeout)) s hang guard: \(executable) \(arguments.first ?? "")\n" + stderr : stderr)
 }
 
 /// The first executable named `name` on PATH (or in the usual directories).
@@ -104,13 +108,79 @@ func temporaryPath(_ suffix: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("porter-ops-\(UUID().uuidString)\(suffix)").path
 }
 
-/// Polls `condition` every 5 ms until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+/// How long a test waits for an asynchronous outcome before calling it a hang: generous, because the machine
+/// may be busy. Tests never assert how long something took; they wait for the state they expect.
+let hangGuard: Duration = .seconds(60)
+
+/// A wait that reached its hang guard.
+struct WaitTimedOut: Error, CustomStringConvertible {
+    var what: String
+    var waited: Duration
+    var description: String { "gave up after \(waited) waiting for \(what)" }
+}
+
+/// Waits until `condition` holds, checking it every few milliseconds; throws `WaitTimedOut` naming `what`
+/// (evaluated then, so it can show the last state) after `timeout`.
+func waitUntil(_ what: @autoclosure () -> String, timeout: Duration = hangGuard,
+               _ condition: () async throws -> Bool) async throws {
     let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while clock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
+    let start = clock.now
+    var pause = Duration.milliseconds(1)
+    while true {
+        if try await condition() { return }
+        if clock.now - start >= timeout { throw WaitTimedOut(what: what(), waited: timeout) }
+        try await Task.sleep(for: pause)
+        pause = min(pause * 2, .milliseconds(20))
     }
-    return try await condition()
+}
+
+/// A gate async work waits at (suspended, no thread held) until the test lets it through; counts arrivals.
+final class Gate: Sendable {
+    private struct State {
+        var entered = 0
+        var permits = 0
+        var isOpen = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    /// Callers that reached the gate so far.
+    var entered: Int { state.withLock { $0.entered } }
+    /// Callers waiting at the gate now.
+    var waiting: Int { state.withLock { $0.waiters.count } }
+
+    /// Waits until the gate is open or a `release` lets this caller through (earliest first).
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let through: Bool = state.withLock { s in
+                s.entered += 1
+                if s.isOpen { return true }
+                if s.permits > 0 { s.permits -= 1; return true }
+                s.waiters.append(continuation)
+                return false
+            }
+            if through { continuation.resume() }
+        }
+    }
+
+    /// Lets everyone through, now and later.
+    func open() {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            s.isOpen = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Lets `count` callers through, the earliest waiting first (unused permits go to later arrivals).
+    func release(_ count: Int = 1) {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            let now = min(count, s.waiters.count)
+            s.permits += count - now
+            defer { s.waiters.removeFirst(now) }
+            return Array(s.waiters.prefix(now))
+        }
+        for w in waiters { w.resume() }
+    }
 }

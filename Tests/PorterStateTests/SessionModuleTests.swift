@@ -128,8 +128,10 @@ struct SessionModuleTests {
     @Test(arguments: ["memory", "sqlite", "postgres"])
     func concurrentExclusiveRequestsOfOneSessionNeverInterleave(kind: String) async throws {
         let (first, second) = try await twoStores(kind)
-        guard let first, let second else { return }
-        let a = try sessionPipeline(first), b = try sessionPipeline(second)
+        // Twenty requests queue for one session's lock; the lock timeout is only a hang guard here.
+        var configuration = SessionConfiguration()
+        configuration.lockTimeout = hangGuard
+        let a = try sessionPipeline(first, configuration: configuration), b = try sessionPipeline(second, configuration: configuration)
         let sid = try await startSession(a)
         // 20 concurrent read-sleep-write requests, alternating between two "processes" sharing the store.
         await withTaskGroup(of: Void.self) { group in
@@ -270,8 +272,8 @@ struct SessionModuleTests {
     }
 }
 
-/// Two store instances of `kind` over one backing database (the same instance for memory); nil when skipped.
-func twoStores(_ kind: String) async throws -> ((any SessionStore)?, (any SessionStore)?) {
+/// Two store instances of `kind` over one backing database (the same instance for memory).
+func twoStores(_ kind: String) async throws -> (any SessionStore, any SessionStore) {
     switch kind {
     case "memory":
         let store = MemorySessionStore()
@@ -280,13 +282,14 @@ func twoStores(_ kind: String) async throws -> ((any SessionStore)?, (any Sessio
         let path = try temporaryDirectory().appendingPathComponent("s.sqlite").path
         return (try SQLiteSessionStore(path: path), try SQLiteSessionStore(path: path))
     default:
-        guard let server = try await postgresServer() else { return (nil, nil) }
+        let server = try await postgresServer()
         let configuration = try await server.makeDatabase()
         return (PostgresSessionStore(configuration: configuration), PostgresSessionStore(configuration: configuration))
     }
 }
 
-/// Lets `count` arrivals through together; an arrival gives up after 10 s (then `reachedAll` is false).
+/// Lets `count` arrivals through together; an arrival gives up after the hang guard (then `reachedAll` is
+/// false and the test fails).
 actor Latch {
     let count: Int
     private var arrived = 0
@@ -304,7 +307,8 @@ actor Latch {
             return true
         }
         let deadline = Task { [weak self] in
-            try? await Task.sleep(for: .seconds(10))
+            // Gives up only if the guard ran out, not when it is cancelled because the wait ended.
+            guard (try? await Task.sleep(for: hangGuard)) != nil else { return }
             await self?.giveUp()
         }
         await withCheckedContinuation { waiters.append($0) }
@@ -318,22 +322,55 @@ actor Latch {
     }
 }
 
-/// A gate an exclusive handler waits at while holding its session lock, until the test opens it (or 10 s pass).
+/// A gate an exclusive handler waits at while holding its session lock, until the test opens it.
+/// Both waits resume on the state change itself; the hang guard only ends a wait that would never end.
 actor Gate {
     private(set) var isHolding = false
     private var opened = false
+    private var openWaiters: [CheckedContinuation<Void, Never>] = []
+    private var holdingWaiters: [CheckedContinuation<Void, Never>] = []
 
-    func arrive(holding: Bool) { isHolding = holding }
+    func arrive(holding: Bool) {
+        isHolding = holding
+        if holding { resumeAll(&holdingWaiters) }
+    }
 
-    func open() { opened = true }
+    func open() {
+        opened = true
+        resumeAll(&openWaiters)
+    }
 
+    /// Waits until `open()`; false if the hang guard ran out first.
     func waitOpen() async -> Bool {
-        for _ in 0..<1000 where !opened { try? await Task.sleep(for: .milliseconds(10)) }
+        if !opened { await wait(forOpen: true) }
         return opened
     }
 
+    /// Waits until the handler holds the lock; false if the hang guard ran out first.
     func waitUntilHolding() async -> Bool {
-        for _ in 0..<1000 where !isHolding { try? await Task.sleep(for: .milliseconds(10)) }
+        if !isHolding { await wait(forOpen: false) }
         return isHolding
+    }
+
+    private func wait(forOpen: Bool) async {
+        let guardTask = Task { [weak self] in
+            // Gives up only if the guard ran out, not when it is cancelled because the wait ended.
+            guard (try? await Task.sleep(for: hangGuard)) != nil else { return }
+            await self?.giveUp()
+        }
+        await withCheckedContinuation { continuation in
+            if forOpen { openWaiters.append(continuation) } else { holdingWaiters.append(continuation) }
+        }
+        guardTask.cancel()
+    }
+
+    private func giveUp() {
+        resumeAll(&openWaiters)
+        resumeAll(&holdingWaiters)
+    }
+
+    private func resumeAll(_ list: inout [CheckedContinuation<Void, Never>]) {
+        for w in list { w.resume() }
+        list = []
     }
 }

@@ -18,7 +18,7 @@ func checkSessionStoreContract(_ store: any SessionStore, clock: ManualClock) as
     #expect(read.timeoutSeconds == 60)
 
     // Exclusive lock: a second owner times out while the first holds it; a wrong owner cannot save.
-    let held = try await store.acquire(id: "s1", owner: "A", wait: .seconds(1), lease: lease)
+    let held = try await store.acquire(id: "s1", owner: "A", wait: hangGuard, lease: lease)
     #expect(held?.data == #"{"a":"1"}"#)
     await #expect(throws: SessionLockTimeout.self) {
         _ = try await store.acquire(id: "s1", owner: "B", wait: .milliseconds(80), lease: lease)
@@ -30,13 +30,13 @@ func checkSessionStoreContract(_ store: any SessionStore, clock: ManualClock) as
     #expect(try await store.read(id: "s1")?.data == #"{"a":"2"}"#)
 
     // A waiter gets the lock when the holder saves, and sees the saved values.
-    _ = try await store.acquire(id: "s1", owner: "A", wait: .seconds(1), lease: lease)
-    async let waiter = store.acquire(id: "s1", owner: "B", wait: .seconds(5), lease: lease)
+    _ = try await store.acquire(id: "s1", owner: "A", wait: hangGuard, lease: lease)
+    async let waiter = store.acquire(id: "s1", owner: "B", wait: hangGuard, lease: lease)
     try await Task.sleep(for: .milliseconds(50))
     try await store.save(id: "s1", owner: "A", data: #"{"a":"3"}"#, timeoutSeconds: 60)
     #expect(try await waiter?.data == #"{"a":"3"}"#)
     try await store.release(id: "s1", owner: "B", timeoutSeconds: 60)
-    #expect(try await store.acquire(id: "s1", owner: "C", wait: .milliseconds(500), lease: lease) != nil)
+    #expect(try await store.acquire(id: "s1", owner: "C", wait: hangGuard, lease: lease) != nil)
     try await store.release(id: "s1", owner: "C", timeoutSeconds: 60)
 
     // Sliding expiry: touch and release extend it; expired sessions are not returned and are purged.
@@ -54,8 +54,8 @@ func checkSessionStoreContract(_ store: any SessionStore, clock: ManualClock) as
     #expect(try await store.read(id: "s2") != nil)
 
     // Delete releases the holder's lock; a waiter then finds no session.
-    _ = try await store.acquire(id: "s2", owner: "A", wait: .seconds(1), lease: lease)
-    async let deletedWaiter = store.acquire(id: "s2", owner: "B", wait: .seconds(5), lease: lease)
+    _ = try await store.acquire(id: "s2", owner: "A", wait: hangGuard, lease: lease)
+    async let deletedWaiter = store.acquire(id: "s2", owner: "B", wait: hangGuard, lease: lease)
     try await Task.sleep(for: .milliseconds(50))
     try await store.delete(id: "s2", owner: "A")
     #expect(try await deletedWaiter == nil)
@@ -64,7 +64,7 @@ func checkSessionStoreContract(_ store: any SessionStore, clock: ManualClock) as
     // A session created locked (session-id regeneration) is released by its owner's save.
     try await store.insert(id: "s3", data: "{}", timeoutSeconds: 60, lockOwner: "L", lease: lease)
     #expect(try await store.save(id: "s3", owner: "L", data: #"{"k":"v"}"#, timeoutSeconds: 60))
-    #expect(try await store.acquire(id: "s3", owner: "M", wait: .milliseconds(500), lease: lease)?.data == #"{"k":"v"}"#)
+    #expect(try await store.acquire(id: "s3", owner: "M", wait: hangGuard, lease: lease)?.data == #"{"k":"v"}"#)
     try await store.release(id: "s3", owner: "M", timeoutSeconds: 60)
 
     // Values with quotes, newlines and non-ASCII survive.
@@ -79,11 +79,11 @@ func checkSharedStores(_ first: any SessionStore, _ second: any SessionStore, cl
     try await first.insert(id: "shared", data: #"{"n":"1"}"#, timeoutSeconds: 600, lockOwner: nil, lease: lease)
     #expect(try await second.read(id: "shared")?.data == #"{"n":"1"}"#)
 
-    _ = try #require(try await first.acquire(id: "shared", owner: "P1", wait: .seconds(1), lease: lease))
+    _ = try #require(try await first.acquire(id: "shared", owner: "P1", wait: hangGuard, lease: lease))
     await #expect(throws: SessionLockTimeout.self) {
         _ = try await second.acquire(id: "shared", owner: "P2", wait: .milliseconds(150), lease: lease)
     }
-    async let other = second.acquire(id: "shared", owner: "P2", wait: .seconds(5), lease: lease)
+    async let other = second.acquire(id: "shared", owner: "P2", wait: hangGuard, lease: lease)
     try await Task.sleep(for: .milliseconds(60))
     try await first.save(id: "shared", owner: "P1", data: #"{"n":"2"}"#, timeoutSeconds: 600)
     #expect(try await other?.data == #"{"n":"2"}"#, "the other process gets the lock once it is released")
@@ -91,9 +91,9 @@ func checkSharedStores(_ first: any SessionStore, _ second: any SessionStore, cl
 
     // A process that dies holding the lock: after the lease another process takes over, and the dead
     // owner's late save is refused.
-    _ = try #require(try await first.acquire(id: "shared", owner: "dead", wait: .seconds(1), lease: lease))
+    _ = try #require(try await first.acquire(id: "shared", owner: "dead", wait: hangGuard, lease: lease))
     clock.advance(by: .seconds(6))
-    let taken = try await second.acquire(id: "shared", owner: "P3", wait: .seconds(2), lease: lease)
+    let taken = try await second.acquire(id: "shared", owner: "P3", wait: hangGuard, lease: lease)
     #expect(taken != nil, "a lock past its lease is taken over")
     #expect(try await first.save(id: "shared", owner: "dead", data: #"{"n":"x"}"#, timeoutSeconds: 600) == false)
     try await second.save(id: "shared", owner: "P3", data: #"{"n":"3"}"#, timeoutSeconds: 600)
@@ -116,7 +116,7 @@ struct SessionStoreTests {
     }
 
     @Test func postgresStoreMeetsTheContract() async throws {
-        guard let server = try await postgresServer() else { return }
+        let server = try await postgresServer()
         let clock = ManualClock()
         let store = PostgresSessionStore(configuration: try await server.makeDatabase(), clock: clock.wallClock)
         try await checkSessionStoreContract(store, clock: clock)
@@ -146,7 +146,7 @@ struct SessionStoreTests {
     }
 
     @Test func twoPostgresStoresOnOneDatabaseShareSessionsAndLocks() async throws {
-        guard let server = try await postgresServer() else { return }
+        let server = try await postgresServer()
         let clock = ManualClock()
         let configuration = try await server.makeDatabase()
         let a = PostgresSessionStore(configuration: configuration, clock: clock.wallClock)
@@ -183,9 +183,9 @@ struct SessionStoreTests {
 
     @Test func keyedLockHandsOverInOrderAndTimesOut() async throws {
         let lock = AsyncKeyedLock()
-        try await lock.lock("k", owner: "a", timeout: .seconds(1))
+        try await lock.lock("k", owner: "a", timeout: hangGuard)
         await #expect(throws: SessionLockTimeout.self) { try await lock.lock("k", owner: "b", timeout: .milliseconds(50)) }
-        async let c: Void = lock.lock("k", owner: "c", timeout: .seconds(5))
+        async let c: Void = lock.lock("k", owner: "c", timeout: hangGuard)
         try await Task.sleep(for: .milliseconds(20))
         lock.unlock("k", owner: "not-the-owner")
         #expect(lock.isLocked("k"))

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Porter
 import PostgresNIO
+import Testing
 @testable import PorterState
 
 /// A context for a pipeline-tier test.
@@ -39,7 +40,19 @@ func temporaryDirectory() throws -> URL {
     return url
 }
 
-/// Runs a program and returns its exit status and combined output.
+/// Runs `body` on a thread of its own and returns its result, so blocking work (processes, polling) never
+/// occupies a thread of Swift's small cooperative pool, which every test in this process shares.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// How long a test waits for an asynchronous outcome before calling it a hang: generous, because the machine
+/// may be busy. Tests never assert how long something took; they wait for the state they expect.
+let hangGuard: Duration = .seconds(60)
+
+/// Runs a program and returns its exit status and combined output (blocks: from a test, use `onOwnThread`).
 @discardableResult
 func run(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let process = Process()
@@ -67,8 +80,11 @@ final class PostgresTestServer: Sendable {
         self.directory = directory
     }
 
-    /// The one server of this test process, or the reason it could not be started.
-    static let shared: Task<Result<PostgresTestServer, SkipReason>, Never> = Task { start() }
+    /// The one server of this test process, or the reason it could not be started (started on a thread of
+    /// its own: initdb and the start-up wait block).
+    static let shared: Task<Result<PostgresTestServer, SkipReason>, Never> = Task {
+        (try? await onOwnThread { start() }) ?? .failure(SkipReason(description: "cannot start postgres"))
+    }
 
     struct SkipReason: Error, CustomStringConvertible {
         let description: String
@@ -79,8 +95,11 @@ final class PostgresTestServer: Sendable {
     /// A configuration for a new, empty database on the server.
     func makeDatabase() async throws -> PostgresClient.Configuration {
         let name = "porter_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        let (status, output) = try run(Self.binary("psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres",
-                                                            "-d", "postgres", "-c", "CREATE DATABASE \(name)"])
+        let port = self.port
+        let (status, output) = try await onOwnThread {
+            try run(Self.binary("psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres",
+                                          "-d", "postgres", "-c", "CREATE DATABASE \(name)"])
+        }
         guard status == 0 else { throw SkipReason(description: "CREATE DATABASE failed: \(output)") }
         return .init(host: "127.0.0.1", port: port, username: "postgres", password: nil, database: String(name), tls: .disable)
     }
@@ -110,39 +129,53 @@ final class PostgresTestServer: Sendable {
             if getuid() == 0, (try run("/usr/bin/id", ["-u", "postgres"])).status != 0 {
                 try run("/usr/sbin/useradd", ["--system", "--no-create-home", "postgres"])
             }
-            let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("porter-state-pg-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let data = dir + "/data"
-            try run("/bin/chown", ["-R", "postgres", dir])
             let asPostgres: (String, [String]) throws -> (Int32, String) = { tool, args in
                 getuid() == 0 ? try run(runuser, ["-u", "postgres", "--", binary(tool)] + args) : try run(binary(tool), args)
             }
-            let initdb = try asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
-            guard initdb.0 == 0 else { return .failure(SkipReason(description: "initdb failed: \(initdb.1.suffix(400))")) }
-            let port = try freePort()
-            // The watchdog: starts postgres, waits while the test process lives, then stops postgres and cleans up.
-            let script = """
-                \(getuid() == 0 ? "\(runuser) -u postgres -- " : "")\(binary("postgres")) -D \(data) -k \(dir) -p \(port) -h 127.0.0.1 \
-                -c fsync=off -c synchronous_commit=off -c full_page_writes=off > \(dir)/server.log 2>&1 &
-                pg=$!
-                while kill -0 \(getpid()) 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done
-                kill -INT "$(head -1 \(data)/postmaster.pid 2>/dev/null)" 2>/dev/null; wait $pg; rm -rf \(dir)
-                """
-            let watchdog = Process()
-            watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
-            watchdog.arguments = ["-c", script]
-            watchdog.standardOutput = FileHandle.nullDevice
-            watchdog.standardError = FileHandle.nullDevice
-            try watchdog.run()
-            for _ in 0..<100 {
-                if (try run(binary("pg_isready"), ["-h", "127.0.0.1", "-p", String(port), "-q"])).status == 0 {
-                    print("PostgreSQL test server on 127.0.0.1:\(port), data in \(data)")
-                    return .success(PostgresTestServer(port: port, directory: dir))
+            // The port is free when picked but another process may take it before postgres binds it: then
+            // postgres exits at once, and a fresh attempt picks another port.
+            var lastLog = ""
+            for _ in 1...3 {
+                let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("porter-state-pg-\(UUID().uuidString)").path
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                let data = dir + "/data"
+                try run("/bin/chown", ["-R", "postgres", dir])
+                let initdb = try asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+                guard initdb.0 == 0 else { return .failure(SkipReason(description: "initdb failed: \(initdb.1.suffix(400))")) }
+                let port = try freePort()
+                // The watchdog: starts postgres, waits while the test process lives, then stops postgres and
+                // cleans up (it leaves the directory, with the server log, if postgres died on its own).
+                let script = """
+                    \(getuid() == 0 ? "\(runuser) -u postgres -- " : "")\(binary("postgres")) -D \(data) -k \(dir) -p \(port) -h 127.0.0.1 \
+                    -c fsync=off -c synchronous_commit=off -c full_page_writes=off > \(dir)/server.log 2>&1 &
+                    pg=$!
+                    while kill -0 \(getpid()) 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done
+                    kill -0 \(getpid()) 2>/dev/null && exit 0
+                    kill -INT "$(head -1 \(data)/postmaster.pid 2>/dev/null)" 2>/dev/null; wait $pg; rm -rf \(dir)
+                    """
+                let watchdog = Process()
+                watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+                watchdog.arguments = ["-c", script]
+                watchdog.standardOutput = FileHandle.nullDevice
+                watchdog.standardError = FileHandle.nullDevice
+                try watchdog.run()
+                // Ready when pg_isready says so; the deadline only guards against a server that never comes up.
+                let clock = ContinuousClock()
+                let deadline = clock.now + hangGuard * 2
+                while clock.now < deadline && watchdog.isRunning {
+                    if (try run(binary("pg_isready"), ["-h", "127.0.0.1", "-p", String(port), "-q"])).status == 0 {
+                        print("PostgreSQL test server on 127.0.0.1:\(port), data in \(data)")
+                        return .success(PostgresTestServer(port: port, directory: dir))
+                    }
+                    usleep(100_000)
                 }
-                usleep(100_000)
+                lastLog = (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? ""
+                if watchdog.isRunning {
+                    return .failure(SkipReason(description: "postgres did not start within \(hangGuard * 2): \(lastLog.suffix(400))"))
+                }
+                try? FileManager.default.removeItem(atPath: dir)
             }
-            let log = (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? ""
-            return .failure(SkipReason(description: "postgres did not start: \(log.suffix(400))"))
+            return .failure(SkipReason(description: "postgres exited at start-up three times: \(lastLog.suffix(400))"))
         } catch {
             return .failure(SkipReason(description: "cannot start postgres: \(error)"))
         }
@@ -164,14 +197,13 @@ final class PostgresTestServer: Sendable {
     }
 }
 
-/// Returns the test server; when PostgreSQL cannot be installed, prints why the test is skipped and returns nil.
-/// Any other failure to start it fails the test.
-func postgresServer(_ test: String = #function) async throws -> PostgresTestServer? {
+/// Returns the test server. When PostgreSQL cannot be installed the test is cancelled (reported as skipped,
+/// with the reason); any other failure to start it fails the test.
+func postgresServer() async throws -> PostgresTestServer {
     switch await PostgresTestServer.shared.value {
     case .success(let server): return server
     case .failure(let reason) where reason.notInstallable:
-        print("SKIPPED \(test): PostgreSQL cannot be installed: \(reason)")
-        return nil
+        try Test.cancel("PostgreSQL cannot be installed: \(reason)")
     case .failure(let reason):
         throw reason
     }

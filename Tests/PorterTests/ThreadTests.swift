@@ -7,15 +7,6 @@ import Testing
 
 @Suite("Threads: the OS thread primitive and the bounded blocking pool")
 struct ThreadTests {
-    /// Polls `condition` (a hang guard, not a timing assertion).
-    func eventually(_ condition: () -> Bool) async -> Bool {
-        for _ in 0..<2000 {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        return condition()
-    }
-
     @Test("a pool's threads know they are its workers; other threads are not")
     func workerMarker() async throws {
         let pool = BlockingThreadPool(name: "t-mark", threads: 2, queueLimit: 4)
@@ -33,7 +24,7 @@ struct ThreadTests {
         defer { pool.shutdown() }
         let release = DispatchSemaphore(value: 0)
         #expect(pool.trySubmit { release.wait() })
-        #expect(await eventually { pool.runningCount == 1 })
+        try await waitUntil("pool.runningCount == 1") { pool.runningCount == 1 }
         #expect(pool.trySubmit {})
         #expect(pool.pendingCount == 1)
         #expect(!pool.trySubmit {})
@@ -41,24 +32,24 @@ struct ThreadTests {
             try await pool.run { 1 }
         }
         release.signal()
-        #expect(await eventually { pool.pendingCount == 0 && pool.runningCount == 0 })
+        try await waitUntil("pool.pendingCount == 0 && pool.runningCount == 0") { pool.pendingCount == 0 && pool.runningCount == 0 }
         #expect(try await pool.run { 2 } == 2)
     }
 
     @Test("after shutdown the queued work still runs, the threads exit (onThreadExit), new work is refused")
-    func shutdown() async {
+    func shutdown() async throws {
         let exits = Atomic<Int>(0)
         let ran = Atomic<Int>(0)
         let pool = BlockingThreadPool(name: "t-stop", threads: 2, queueLimit: 8, onThreadExit: { exits.add(1, ordering: .relaxed) })
         for _ in 0..<4 { _ = pool.trySubmit { ran.add(1, ordering: .relaxed) } }
         pool.shutdown()
         #expect(!pool.trySubmit {})
-        #expect(await eventually { exits.load(ordering: .relaxed) == 2 })
+        try await waitUntil("exits.load(ordering: .relaxed) == 2") { exits.load(ordering: .relaxed) == 2 }
         #expect(ran.load(ordering: .relaxed) == 4)
     }
 
     @Test("OSThread.start runs the body on a new thread with the given name")
-    func named() async {
+    func named() async throws {
         let name = Mutex<String>("")
         OSThread.start(name: "porter-t-named-long-name") {
             var buffer = [UInt8](repeating: 0, count: 32)
@@ -67,7 +58,7 @@ struct ThreadTests {
             close(fd)
             name.withLock { $0 = String(decoding: buffer[0..<max(0, n)], as: UTF8.self) }
         }
-        #expect(await eventually { !name.withLock { $0 }.isEmpty })
+        try await waitUntil("!name.withLock { $0 }.isEmpty") { !name.withLock { $0 }.isEmpty }
         #expect(name.withLock { $0 } == "porter-t-named-\n", "Linux keeps 15 bytes")
     }
 }
