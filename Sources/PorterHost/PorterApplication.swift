@@ -124,13 +124,21 @@ public struct PorterApplication: Sendable {
             modules.append(module)
         }
         var registry = HandlerRegistry()
+        var largestBody: Int?
         for route in routes {
+            // TODO(transport): pass `route.maxBodyBytes` as `HandlerMapping.maxBodyBytes` once the mapping has it.
+            if let limit = route.maxBodyBytes ?? route.edge.maxBodyBytes { largestBody = max(largestBody ?? 0, limit) }
             registry.add(HandlerMapping(name: route.name, verbs: route.verbs, pattern: route.pattern, source: route.source))
         }
         for entry in configuration.handlers {
             var options = entry.options
             let limit = try options.int("max_concurrency", default: 0)
             options.values["max_concurrency"] = nil
+            let body = RouteBodyLimit(explicit: entry.maxBodyBytes, handlerDefault: try catalog.handlers.edge(entry.handler, options: entry.options).maxBodyBytes,
+                                      verbs: VerbSet(entry.verb), serverDefault: configuration.maxBodyBytes)
+            // TODO(transport): pass `body.porter` as `HandlerMapping.maxBodyBytes` once the mapping has it; until then the
+            // transport takes the largest route limit (below) and nginx enforces each route's own in its location.
+            if let porterLimit = body.porter { largestBody = max(largestBody ?? 0, porterLimit) }
             var source = try catalog.handlers.build(entry.handler, options: options, context: context)
             if limit > 0 { source = Bulkhead(limit: limit).wrap(source) }
             do {
@@ -142,7 +150,7 @@ public struct PorterApplication: Sendable {
         let pipeline = Pipeline(registry: registry, modules: modules)
         try pipeline.validate()
         return BuiltApplication(configuration: configuration, pipeline: pipeline, application: application,
-                                services: lifecycle.services)
+                                services: lifecycle.services, largestRouteBody: largestBody)
     }
 
     /// Subcommands features add.
@@ -193,12 +201,16 @@ public struct BuiltApplication: Sendable {
     public let application: ApplicationState
     /// Long-running services (database clients, purgers, queues) to run beside the server.
     public let services: [any Service]
+    /// The largest per-route body limit (`max_body`), which the transport must let through until mappings carry their own.
+    var largestRouteBody: Int? = nil
 
     /// The FastCGI server for this application (`listenOverride` replaces `listen`); registers the
     /// transport's counters as a service for status pages.
     public func makeServer(logger: Logger, listenOverride: FastCGIServerConfiguration.Listen? = nil,
                            adjust: (inout FastCGIServerConfiguration) -> Void = { _ in }) throws -> FastCGIServer {
         var transport = try configuration.transport()
+        // TODO(transport): drop once `HandlerMapping.maxBodyBytes` is enforced per route (nginx enforces it per location).
+        if let largestRouteBody { transport.maxBodyBytes = max(transport.maxBodyBytes, largestRouteBody) }
         if let listenOverride { transport.listen = listenOverride }
         adjust(&transport)
         let server = FastCGIServer(configuration: transport, pipeline: pipeline, application: application, logger: logger)
@@ -246,7 +258,9 @@ public struct RouteDescription: Sendable {
     public let pattern: PathPattern
     /// The configured options (empty for code routes).
     public let options: Options
-    /// What nginx should do in front of it.
+    /// The largest request body Porter takes on this route (`max_body`, else the handler's default); nil: the server's.
+    public let maxBodyBytes: Int?
+    /// What nginx should do in front of it (its `client_max_body_size` always set: see `maxBodyBytes`).
     public let edge: EdgePolicy
 }
 
@@ -258,14 +272,23 @@ extension PorterApplication {
 
     /// Every route `configuration` describes, code routes first, in match order, with its nginx policy.
     public func routes(for configuration: ServerConfiguration) throws -> [RouteDescription] {
-        var out = routes.map {
-            RouteDescription(handler: $0.name, verbs: $0.verbs.description, pattern: $0.pattern, options: Options(), edge: $0.edge)
+        var out = routes.map { route in
+            let body = RouteBodyLimit(explicit: route.maxBodyBytes, handlerDefault: route.edge.maxBodyBytes, verbs: route.verbs,
+                                      serverDefault: configuration.maxBodyBytes)
+            var edge = route.edge
+            edge.maxBodyBytes = body.edge
+            return RouteDescription(handler: route.name, verbs: route.verbs.description, pattern: route.pattern, options: Options(),
+                                    maxBodyBytes: body.porter, edge: edge)
         }
         for entry in configuration.handlers {
             let pattern: PathPattern
             do { pattern = try PathPattern(entry.path) } catch { throw ConfigurationError("\(entry.options.origin): \(error)") }
+            var edge = try catalog.handlers.edge(entry.handler, options: entry.options)
+            let body = RouteBodyLimit(explicit: entry.maxBodyBytes, handlerDefault: edge.maxBodyBytes, verbs: VerbSet(entry.verb),
+                                      serverDefault: configuration.maxBodyBytes)
+            edge.maxBodyBytes = body.edge
             out.append(RouteDescription(handler: entry.handler, verbs: entry.verb, pattern: pattern, options: entry.options,
-                                        edge: try catalog.handlers.edge(entry.handler, options: entry.options)))
+                                        maxBodyBytes: body.porter, edge: edge))
         }
         return out
     }
