@@ -21,8 +21,13 @@ public struct ImageServerConfiguration: Sendable {
     /// Default encoder quality (`quality`, default 80).
     public var quality: Int = 80
     /// HMAC-SHA256 keys for signed URLs (`signing_key`, a string or a list; the first signs, all verify).
-    /// Empty: resizing needs no signature.
+    /// Empty: only presets (or, with `allowUnsigned`, anything) can be asked for.
     public var signingKeys: [String] = []
+    /// Named parameter sets requested as `?p=NAME` without a signature (`presets = { thumb = { w = 200, h = 200 } }`).
+    public var presets: [String: ImageParameters] = [:]
+    /// Whether any size may be asked for without a signature (`allow_unsigned`, default false): every distinct
+    /// `w`/`h`/`q`/`dpr`/`fmt` is then a fresh resize anyone can order. Not allowed together with a signing key.
+    public var allowUnsigned = false
     /// `Cache-Control` for resized images when URLs are signed (`cache_control`).
     public var cacheControl: String = "public, max-age=31536000, immutable"
     /// `Cache-Control` for originals and for resized images when signing is off (`cache_control_unsigned`).
@@ -66,6 +71,8 @@ public struct ImageServerConfiguration: Sendable {
         self.formats = formats
         quality = try options.int("quality", default: quality)
         signingKeys = try options.strings("signing_key", default: [])
+        presets = try ImagePresets.parse(options)
+        allowUnsigned = try options.bool("allow_unsigned", default: allowUnsigned)
         cacheControl = try options.string("cache_control", default: cacheControl)
         cacheControlUnsigned = try options.string("cache_control_unsigned", default: cacheControlUnsigned)
         queueLimit = try options.int("queue_limit", default: queueLimit)
@@ -91,6 +98,15 @@ public struct ImageServerConfiguration: Sendable {
         try require(!formats.isEmpty, "formats must name at least one format")
         try require((1...100).contains(quality), "quality must be from 1 to 100")
         try require(signingKeys.allSatisfy { $0.utf8.count >= 16 }, "each signing_key must be at least 16 bytes")
+        try require(!signingKeys.isEmpty || !presets.isEmpty || allowUnsigned,
+                    "anyone could order any size: set signing_key (signed URLs; `porter image-url` prints them), presets "
+                    + "(named sizes requested as ?p=NAME), or allow_unsigned = true to accept every size unsigned")
+        try require(signingKeys.isEmpty || !allowUnsigned, "allow_unsigned = true makes signing_key pointless: choose one")
+        for (name, preset) in presets.sorted(by: { $0.key < $1.key }) {
+            do throws(HTTPError) { _ = try ResizePlan.box(for: preset, limits: self) } catch {
+                throw ConfigurationError("\(origin): presets.\(name): \(error.message)")
+            }
+        }
         try require((0...100_000).contains(queueLimit), "queue_limit must be from 0 to 100000")
         try require((1...256).contains(threads), "threads must be from 1 to 256")
         try require((0...65_536).contains(vipsCacheMB), "vips_cache_mb must be from 0 to 65536")

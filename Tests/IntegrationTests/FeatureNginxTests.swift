@@ -66,6 +66,7 @@ struct FeatureNginxTests {
         path = "/images/*"
         handler = "image"
         root = "www/images"
+        allow_unsigned = true
         """, in: dir)
         // The site's document root is the harness's; point nginx at the same images by copying them there.
         _ = try SampleImages.write(to: site.root.path("images"))
