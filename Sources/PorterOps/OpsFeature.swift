@@ -30,8 +30,10 @@ public struct OpsFeature: PorterFeature {
         catalog.modules.register("metrics", summary: "request counters and duration histograms for the status and metrics pages") { options, _ in
             try MetricsModule(options: options)
         }
-        catalog.modules.register("work", summary: "background work queue (SQLite-backed; drained at shutdown, unfinished items recorded as interrupted)") { options, _ in
-            try BackgroundWorkModule(options: options)
+        catalog.modules.register("work", summary: "background work queue (SQLite-backed; per-user quota; finished items purged on a schedule; drained at shutdown)") { options, context in
+            let module = try BackgroundWorkModule(options: options)
+            if let purger = module.purger { context.run(purger) }
+            return module
         }
     }
 }
