@@ -1,4 +1,5 @@
 import Porter
+import PorterHost
 
 /// Who may see an operations page: local requests (`REMOTE_ADDR` loopback) and/or listed users and roles.
 ///
@@ -25,6 +26,15 @@ public struct AccessPolicy: Sendable, Equatable {
         self.init(localOnly: try options.bool("local_only", default: localOnlyDefault),
                   allowRoles: Set(try options.strings("allow_roles", default: [])),
                   allowUsers: Set(try options.strings("allow_users", default: [])))
+    }
+
+    /// Whether nginx can enforce this policy alone (`allow 127.0.0.1; allow ::1; deny all;`): local-only with no
+    /// users or roles admitted from elsewhere (nginx cannot see who is signed in).
+    public var isEnforceableByNginx: Bool { localOnly && allowRoles.isEmpty && allowUsers.isEmpty }
+
+    /// The nginx policy for a route to a page guarded by the `local_only`/`allow_*` options (local-only by default).
+    public static func edge(_ options: Options) throws -> EdgePolicy {
+        EdgePolicy(localOnly: try AccessPolicy(options: options, localOnlyDefault: true).isEnforceableByNginx)
     }
 
     /// Whether `context` may see the page.
