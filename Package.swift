@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "PorterFastCGITests", dependencies: ["PorterFastCGI", "PorterTesting", "FastCGIWire"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PorterHostTests", dependencies: ["PorterHost", "PorterTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["PorterTesting", "PorterHost", "PorterDemo", "FastCGIWire", "PorterFeeds", "PorterImages"],
+        .testTarget(name: "IntegrationTests", dependencies: ["PorterTesting", "PorterHost", "PorterDemo", "FastCGIWire", "PorterFeeds", "PorterImages", "PorterOps"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PorterFeedsTests", dependencies: [
             "PorterFeeds", "Porter", .product(name: "Logging", package: "swift-log"),
