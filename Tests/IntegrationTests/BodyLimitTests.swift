@@ -28,7 +28,7 @@ struct BodyLimitTests {
     @Test("GET /hello with an 8 MiB body → 413 from nginx; max_body = \"2m\" takes 1.5 MiB and refuses 3 MiB; other routes 1 MiB")
     func perRouteLimits() async throws {
         let configuration = try ServerConfiguration.parse(toml: Self.toml, baseDirectory: ".")
-        let running = try InProcessSite(PorterApplication.porter, configuration)
+        let running = try await InProcessSite.start(PorterApplication.porter, configuration)
         let http = running.site.client(timeout: .seconds(20))
         func accepted() -> Int { running.server.statistics.acceptedRequests.load(ordering: .relaxed) }
         let start = accepted()

@@ -14,7 +14,7 @@ let edgeLogger: Logger = {
 }()
 
 /// An in-process Porter for `app` + `configuration` behind the shipped nginx site (listen and socket mode set here).
-struct InProcessSite {
+struct InProcessSite: Sendable {
     let server: FastCGIServer
     let site: NginxPorterSite
     let built: BuiltApplication
@@ -28,6 +28,13 @@ struct InProcessSite {
         try server.start()
         site = try NginxPorterSite(socketPath: configuration.listen, locations: try app.nginxLocations(for: configuration),
                                    staticFiles: staticFiles)
+    }
+
+    /// Starts one from a helper thread: building opens databases and starting nginx waits for its port, which must
+    /// not hold a thread of the cooperative pool the in-process server's async handlers need.
+    static func start(_ app: PorterApplication, _ configuration: ServerConfiguration,
+                      staticFiles: [String: String] = ["index.html": "<h1>static</h1>\n"]) async throws -> InProcessSite {
+        try await ConcurrentClients.offPool { try InProcessSite(app, configuration, staticFiles: staticFiles) }
     }
 
     /// Stops nginx and the server.

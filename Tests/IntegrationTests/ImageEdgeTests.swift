@@ -13,13 +13,13 @@ struct ImageEdgeTests {
     @Test("a HEAD first does not poison nginx's cache: the GET after it gets the whole image, and the HEAD resized nothing")
     func headThenGet() async throws {
         let dir = try TemporaryDirectory(prefix: "porter-head")
-        _ = try SampleImages.write(to: dir.path("images"))
+        _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
         var images = ImageServerConfiguration(root: dir.path("images"))
         images.signingKeys = [Self.key]
         let handler = try ImageHandler(images)
         var app = PorterApplication(name: "edge")
         app.map("GET,HEAD", "/images/*", handler, name: "image", edge: EdgePolicy(staticUnlessQuery: "@porter_image"))
-        let running = try InProcessSite(app, ServerConfiguration())
+        let running = try await InProcessSite.start(app, ServerConfiguration())
         let http = running.site.client(timeout: .seconds(5))   // hang guard: an empty cached body never completes
         for (url, type) in [(handler.url(path: "/images/sunset.jpg", parameters: ImageParameters(width: 320, format: .jpeg)), "image/jpeg"),
                             (handler.url(path: "/images/sunset.jpg", parameters: ImageParameters(width: 240)), "image/jpeg")] {
@@ -50,7 +50,7 @@ struct ImageEdgeTests {
     @Test("resizing needs a preset or a signature: unsigned sizes 403, signed 200, presets 200; porter image-url; no key and no presets refuses to start")
     func signedOrPreset() async throws {
         let dir = try TemporaryDirectory(prefix: "porter-sign")
-        _ = try SampleImages.write(to: dir.path("www/images"))
+        _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("www/images")) }
         let (porter, site) = try await FeatureNginxTests.start("""
         [[handlers]]
         verb = "GET,HEAD"

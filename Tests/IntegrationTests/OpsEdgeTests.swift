@@ -32,7 +32,7 @@ struct OpsEdgeTests {
         path = "/ping"
         handler = "ping"
         """, baseDirectory: ".")
-        let running = try InProcessSite(PorterApplication.porter, configuration)
+        let running = try await InProcessSite.start(PorterApplication.porter, configuration)
         let port = running.site.nginx.port
         for path in ["/status", "/metrics", "/trace.axd"] {
             let remote = try await ConcurrentClients.offPool { try SourceBoundRequest.get(port: port, path: path, from: "127.0.0.2") }

@@ -25,7 +25,8 @@ struct WorkEdgeTests {
         let configuration = try ServerConfiguration.load(path: configPath)
         let porter = try PorterProcess(arguments: ["serve", "--config", configPath], logPath: dir.path("porter.log"))
         #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path("s")) }, "porter started: \(porter.log)")
-        let site = try NginxPorterSite(socketPath: dir.path("s"), locations: try PorterApplication.porter.nginxLocations(for: configuration))
+        let locations = try PorterApplication.porter.nginxLocations(for: configuration)
+        let site = try await ConcurrentClients.offPool { try NginxPorterSite(socketPath: dir.path("s"), locations: locations) }
         return (porter, site, state + "/data/work.sqlite")
     }
 
@@ -37,10 +38,12 @@ struct WorkEdgeTests {
         return response.headers.values(for: "Set-Cookie").map { String($0.split(separator: ";")[0]) }.joined(separator: "; ")
     }
 
-    /// How many work items the SQLite file records.
-    static func itemCount(_ database: String) throws -> Int {
-        let queue = try BackgroundWorkQueue(databasePath: database, retention: nil)
-        return try queue.records(limit: 10_000).count
+    /// How many work items the SQLite file records (read from a helper thread).
+    static func itemCount(_ database: String) async throws -> Int {
+        try await ConcurrentClients.offPool {
+            let queue = try BackgroundWorkQueue(databasePath: database, retention: nil)
+            return try queue.records(limit: 10_000).count
+        }
     }
 
     @Test("GET and HEAD never enqueue (anonymous: login redirect; signed in: 405); anonymous POST → login; a user's 4th POST → 429, others still 202")
@@ -60,14 +63,14 @@ struct WorkEdgeTests {
         }
         let anonymousPost = try await http.fetch("/report", method: "POST")
         #expect(anonymousPost.status == 302 && anonymousPost.headers["Location"]?.hasPrefix("/login?returnUrl=") == true)
-        #expect(try Self.itemCount(database) == 0)
+        #expect(try await Self.itemCount(database) == 0)
 
         let demo = try await Self.login(http, user: "demo", password: "demo")
         for method in ["GET", "HEAD"] {
             let r = try await http.fetch("/report", method: method, headers: ["Cookie": demo])
             #expect(r.status == 405 && r.headers["Allow"] == "POST", "\(method) → \(r.status)")
         }
-        #expect(try Self.itemCount(database) == 0)
+        #expect(try await Self.itemCount(database) == 0)
 
         for n in 1...3 {
             let r = try await http.fetch("/report", method: "POST", headers: ["Cookie": demo])
@@ -75,10 +78,10 @@ struct WorkEdgeTests {
         }
         let over = try await http.fetch("/report", method: "POST", headers: ["Cookie": demo])
         #expect(over.status == 429 && over.headers["Retry-After"] != nil)
-        #expect(try Self.itemCount(database) == 3)
+        #expect(try await Self.itemCount(database) == 3)
         let other = try await Self.login(http, user: "other", password: "other-pw")
         #expect(try await http.fetch("/report", method: "POST", headers: ["Cookie": other]).status == 202, "one user's quota is not everyone's")
-        #expect(try Self.itemCount(database) == 4)
+        #expect(try await Self.itemCount(database) == 4)
         try await stopProcess(porter, site)
     }
 
