@@ -107,17 +107,17 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "PorterHostTests", dependencies: ["PorterHost", "PorterTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["PorterTesting", "PorterHost", "PorterDemo", "FastCGIWire", "PorterFeeds", "PorterImages",
-                                                          "PorterState", "PorterFastCGI"],
+                                                          "PorterState", "PorterFastCGI", "PorterOps"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PorterFeedsTests", dependencies: [
             "PorterFeeds", "Porter", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PorterImagesTests", dependencies: ["PorterImages", "PorterTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "PorterStateTests", dependencies: [
-            "PorterState", "Porter", .product(name: "Logging", package: "swift-log"),
+            "PorterState", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PorterOpsTests", dependencies: [
-            "PorterOps", "Porter", .product(name: "Logging", package: "swift-log"),
+            "PorterOps", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     ]
 )

@@ -26,6 +26,7 @@ verb = "GET,HEAD"
 path = "/images/*"
 handler = "image"
 root = "$W/img"
+allow_unsigned = true   # the benchmark orders arbitrary sizes on purpose (never do this on a public site)
 threads = 2
 queue_limit = 64
 TOML

@@ -5,16 +5,21 @@ import PorterImages
 import PorterState
 import Glibc
 
-/// `porter serve --demo`: prepares a state directory (sample feeds and images, the `demo` user, a freshly
-/// generated cookie key readable only by this user) and serves the demo configuration on it.
+/// `porter serve --demo`: prepares a state directory (sample feeds and images, the `demo` user, freshly generated
+/// cookie and image-signing keys readable only by this user) and serves the demo configuration on it.
+///
+/// Layout: the directory itself is `0711` (others may pass through, not list), `www/` is `0755` with `0644` files
+/// (nginx's workers serve it), `data/` is `0700` and the keys are `0600` (secrets and databases stay private).
 public enum DemoSetup {
     /// The provider `PorterApplication.porter` installs.
     public static let provider = DemoProvider { directory in try prepare(directory) }
 
-    /// Prepares `directory` (created 0700 if missing) and returns the demo configuration anchored there.
+    /// Prepares `directory` (created if missing; modes set as above) and returns the demo configuration anchored there.
     public static func prepare(_ directory: String) throws -> ServerConfiguration {
         let dir = directory.hasPrefix("/") ? directory : FileSystem.currentDirectory() + "/" + directory
-        for sub in ["", "/data", "/www", "/www/images"] { try FileSystem.makeDirectory(dir + sub, mode: sub.isEmpty ? 0o700 : 0o755) }
+        for (sub, mode) in [("", 0o711), ("/data", 0o700), ("/www", 0o755), ("/www/images", 0o755)] as [(String, mode_t)] {
+            try privateDirectory(dir + sub, mode: mode)
+        }
         let feeds = dir + "/data/feeds.sqlite"
         if access(feeds, F_OK) != 0 {
             let store = try FeedStore(path: feeds)
@@ -27,28 +32,55 @@ public enum DemoSetup {
         }
         if access(dir + "/www/images/sunset.jpg", F_OK) != 0 { _ = try SampleImages.write(to: dir + "/www/images") }
         _ = try FileSystem.secret(at: dir + "/auth.key", bytes: 32)
-        guard FileText.write(frontPage, to: dir + "/www/index.html") else { throw ConfigurationError("cannot write \(dir)/www/index.html") }
-        return try ServerConfiguration.parse(toml: demoTOML, baseDirectory: dir, origin: "the built-in demo configuration")
+        let imageKey = try FileSystem.secret(at: dir + "/images.key", bytes: 32)
+        // Resizing is signed: the key is generated per state directory, like the cookie key (`keys_file` in the TOML).
+        let configuration = try ServerConfiguration.parse(toml: demoTOML, baseDirectory: dir, origin: "the built-in demo configuration")
+        let signer = ImageURLSigner(keys: try KeyRing(secrets: ["hex:" + imageKey]))
+        guard FileText.write(frontPage(signer: signer), to: dir + "/www/index.html") else {
+            throw ConfigurationError("cannot write \(dir)/www/index.html")
+        }
+        for file in ["/www/index.html", "/www/images/sunset.jpg", "/www/images/alpha.png", "/www/images/tiles.webp"] {
+            _ = chmod(dir + file, 0o644)
+        }
+        return configuration
     }
 
-    /// The demo's front page (nginx serves it from `www/`), linking every handler.
-    static let frontPage = """
-    <!doctype html><html><head><meta charset="utf-8"><title>Porter demo</title></head><body>
-    <h1>Porter demo</h1><p>Static files come from nginx; these paths are Porter handlers:</p><ul>
-    <li><a href="/hello">/hello</a> (sync) and <a href="/slow?ms=500">/slow?ms=500</a> (async)</li>
-    <li><a href="/sample.ashx?name=you">/sample.ashx</a> (a generic handler built per request)</li>
-    <li><a href="/news.rss">/news.rss</a>, <a href="/news.atom">/news.atom</a>, <a href="/podcast.rss">/podcast.rss</a> (feeds from SQLite)</li>
-    <li><a href="/images/sunset.jpg">original</a>, <a href="/images/sunset.jpg?w=300">300 px</a>, <a href="/images/sunset.jpg?w=200&amp;h=200&amp;fit=cover&amp;fmt=webp">200×200 WebP</a></li>
-    <li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo; the sign-out button is there and on /visits), <a href="/admin/">/admin/</a> (role admin)</li>
-    <li><a href="/report">/report</a> (202 + background work; follow its Location)</li>
-    <li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a>, <a href="/ping">/ping</a></li>
-    </ul></body></html>
+    /// Creates `path` (refusing a symlink or another user's directory there) and sets `mode` on it.
+    static func privateDirectory(_ path: String, mode: mode_t) throws {
+        try FileSystem.makeDirectory(path, mode: mode)
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid() else {
+            throw ConfigurationError("\(path) must be a directory owned by this user")
+        }
+        guard chmod(path, mode) == 0 else { throw ConfigurationError("cannot chmod \(path): \(String(cString: strerror(errno)))") }
+    }
 
-    """
+    /// The demo's front page (nginx serves it from `www/`), linking every handler; image links are signed with `signer`
+    /// or use a preset, and background work is ordered with a POST form (signed-in users only).
+    static func frontPage(signer: ImageURLSigner) -> String {
+        func signed(_ parameters: ImageParameters) -> String {
+            HTMLEscaping.escape(signer.signedURL(path: "/images/sunset.jpg", parameters: parameters))
+        }
+        let w300 = signed(ImageParameters(width: 300))
+        let webp = signed(ImageParameters(width: 200, height: 200, fit: .cover, format: .webp))
+        return """
+        <!doctype html><html><head><meta charset="utf-8"><title>Porter demo</title></head><body>
+        <h1>Porter demo</h1><p>Static files come from nginx; these paths are Porter handlers:</p><ul>
+        <li><a href="/hello">/hello</a> (sync) and <a href="/slow?ms=500">/slow?ms=500</a> (async)</li>
+        <li><a href="/sample.ashx?name=you">/sample.ashx</a> (a generic handler built per request)</li>
+        <li><a href="/news.rss">/news.rss</a>, <a href="/news.atom">/news.atom</a>, <a href="/podcast.rss">/podcast.rss</a> (feeds from SQLite)</li>
+        <li><a href="/images/sunset.jpg">original</a>, <a href="/images/sunset.jpg?p=thumb">preset thumb</a>, <a href="\(w300)">300 px (signed)</a>, <a href="\(webp)">200×200 WebP (signed)</a>; other sizes: <code>porter image-url</code></li>
+        <li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo; the sign-out button is there and on /visits), <a href="/admin/">/admin/</a> (role admin)</li>
+        <li><form method="post" action="/report" style="display:inline"><button>POST /report</button></form> (signed-in users: 202 + background work; follow its Location)</li>
+        <li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a> (from this machine only), <a href="/ping">/ping</a></li>
+        </ul></body></html>
+
+        """
+    }
 
     /// The demo configuration's TOML text (no secrets: the cookie key is generated per state directory).
     public static let demoTOML = """
-    # Porter demo configuration: the built-in handlers on sample data.
+    # Porter demo configuration: the built-in handlers on sample data (the image signing key is added per state directory).
     listen = "/run/porter/porter.sock"
     socket_mode = "0660"
     threads = 8
@@ -73,7 +105,10 @@ public enum DemoSetup {
 
     [[modules]]
     name = "authorization"
-    rules = [ { path = "/admin/", allow_roles = ["admin"], deny_users = ["*"] } ]
+    rules = [
+      { path = "/admin/", allow_roles = ["admin"], deny_users = ["*"] },
+      { path = "/report", deny_users = ["?"] },   # background work: signed-in users only
+    ]
     login_url = "/login"
 
     [[modules]]
@@ -91,6 +126,8 @@ public enum DemoSetup {
     name = "work"
     database = "data/work.sqlite"
     max_concurrent = 2
+    max_per_user = 3                # queued + running items per user (over → 429)
+    retention_days = 1              # finished items are purged hourly after a day
 
     [[handlers]]
     verb = "GET,HEAD"
@@ -142,6 +179,9 @@ public enum DemoSetup {
     handler = "image"
     root = "www/images"
     max_concurrency = 16
+    # Named sizes anyone may ask for (?p=thumb); any other size needs a URL signed with the generated images.key.
+    presets = { thumb = { w = 200, h = 200, fit = "cover" }, small = { w = 300 } }
+    keys_file = "images.key"        # generated on first run, mode 0600
 
     [[handlers]]
     verb = "GET,HEAD"
@@ -164,9 +204,10 @@ public enum DemoSetup {
     handler = "ping"
 
     [[handlers]]
-    verb = "GET,HEAD,POST"
+    verb = "POST"
     path = "/report"
     handler = "report"
+    max_body = "1k"
 
     [[handlers]]
     verb = "GET,HEAD"

@@ -93,7 +93,7 @@ struct FeedAddCommand: ParsableCommand {
     @OptionGroup var options: FeedDatabaseOption
     @Argument(help: "The channel slug.") var channel: String
     @Option(help: "The item title (plain text).") var title: String
-    @Option(help: "The item's page (absolute, or relative to site_url).") var link: String?
+    @Option(help: "The item's page: an http(s) URL, or a path relative to site_url (characters outside RFC 3986 are percent-encoded).") var link: String?
     @Option(help: "The body as an HTML fragment.") var description: String = ""
     @Option(help: "A unique id; default: the link when absolute, else a urn:uuid.") var guid: String?
     @Option(help: "Whether the guid is the item's permanent URL (true/false).") var permalink: Bool?
@@ -125,7 +125,7 @@ struct FeedAddCommand: ParsableCommand {
         let item = FeedItem(title: title, link: link, description: description, guid: guid, guidIsPermaLink: permalink,
                             category: category, enclosure: enclosure, publishedAt: date)
         let stored = try store.addItem(item, to: channel)
-        print("added item \(stored.id ?? 0) to \(channel): guid \(stored.guid)")
+        print("added item \(stored.id ?? 0) to \(channel): guid \(stored.guid)" + (stored.link.map { ", link \($0)" } ?? ""))
     }
 
     /// RFC 3339 (`Z` or offset), HTTP-date, or Unix seconds.

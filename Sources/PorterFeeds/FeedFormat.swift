@@ -52,7 +52,7 @@ public enum FeedRenderer {
         x.raw("<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n")
         x.element("title", channel.title)
         x.raw("\n")
-        x.element("link", FeedURL.resolve(channel.link, against: context.siteURL))
+        x.element("link", FeedRenderer.channelLink(channel, context: context))
         x.raw("\n")
         x.element("description", channel.description)
         x.raw("\n")
@@ -71,8 +71,8 @@ public enum FeedRenderer {
                 x.element("title", item.title)
                 x.raw("\n")
             }
-            if let link = item.link, !link.isEmpty {
-                x.element("link", FeedURL.resolve(link, against: context.siteURL))
+            if let link = item.link.flatMap({ FeedLink.published($0, siteURL: context.siteURL) }) {
+                x.element("link", link)
                 x.raw("\n")
             }
             if !item.description.isEmpty {
@@ -83,14 +83,14 @@ public enum FeedRenderer {
                 x.element("category", category)
                 x.raw("\n")
             }
-            if let enclosure = item.enclosure {
+            if let enclosure = item.enclosure, let url = FeedLink.published(enclosure.url, siteURL: context.siteURL) {
                 x.raw("<enclosure")
-                x.attribute("url", FeedURL.resolve(enclosure.url, against: context.siteURL))
+                x.attribute("url", url)
                 x.attribute("length", String(enclosure.length))
                 x.attribute("type", enclosure.type)
                 x.raw("/>\n")
             }
-            let permalink = item.guidIsPermaLink && FeedURL.hasScheme(item.guid)
+            let permalink = item.guidIsPermaLink && FeedURL.hasScheme(item.guid) && FeedLink.normalize(item.guid) == item.guid
             x.raw(permalink ? "<guid isPermaLink=\"true\">" : "<guid isPermaLink=\"false\">")
             x.text(item.guid)
             x.raw("</guid>\n")
@@ -119,7 +119,7 @@ public enum FeedRenderer {
         }
         x.element("updated", HTTPDate.rfc3339(channel.updatedAt.unixSeconds))
         x.raw("\n<link rel=\"alternate\" type=\"text/html\"")
-        x.attribute("href", FeedURL.resolve(channel.link, against: context.siteURL))
+        x.attribute("href", FeedRenderer.channelLink(channel, context: context))
         x.raw("/>\n<link rel=\"self\" type=\"application/atom+xml\"")
         x.attribute("href", context.selfURL)
         x.raw("/>\n<author><name>")
@@ -131,9 +131,9 @@ public enum FeedRenderer {
             x.raw("\n<title type=\"text\">")
             x.text(item.title)
             x.raw("</title>\n")
-            if let link = item.link, !link.isEmpty {
+            if let link = item.link.flatMap({ FeedLink.published($0, siteURL: context.siteURL) }) {
                 x.raw("<link rel=\"alternate\" type=\"text/html\"")
-                x.attribute("href", FeedURL.resolve(link, against: context.siteURL))
+                x.attribute("href", link)
                 x.raw("/>\n")
             }
             x.element("published", HTTPDate.rfc3339(item.publishedAt.unixSeconds))
@@ -145,9 +145,9 @@ public enum FeedRenderer {
                 x.attribute("term", category)
                 x.raw("/>\n")
             }
-            if let enclosure = item.enclosure {
+            if let enclosure = item.enclosure, let url = FeedLink.published(enclosure.url, siteURL: context.siteURL) {
                 x.raw("<link rel=\"enclosure\"")
-                x.attribute("href", FeedURL.resolve(enclosure.url, against: context.siteURL))
+                x.attribute("href", url)
                 x.attribute("type", enclosure.type)
                 x.attribute("length", String(enclosure.length))
                 x.raw("/>\n")
@@ -160,14 +160,22 @@ public enum FeedRenderer {
         return x.bytes
     }
 
+    /// The channel's site link, absolute and valid; the site's root when the stored link is empty or invalid.
+    static func channelLink(_ channel: FeedChannel, context: FeedRenderContext) -> String {
+        FeedLink.published(channel.link, siteURL: context.siteURL) ?? FeedURL.resolve("/", against: context.siteURL)
+    }
+
     /// The Atom feed id: the canonical `<site_url>/<slug>.atom`, independent of the path it was requested at.
     public static func atomFeedID(_ channel: FeedChannel, context: FeedRenderContext) -> String {
         FeedURL.resolve("/\(channel.slug).atom", against: context.siteURL)
     }
 
-    /// The Atom entry id: the guid when it is a URI, else `urn:porter:<slug>:<percent-encoded guid>`.
+    /// The Atom entry id: the guid when it is a URI in RFC 3986 characters, else `urn:porter:<slug>:<percent-encoded guid>`.
     public static func atomEntryID(_ item: FeedItem, channel: FeedChannel) -> String {
-        FeedURL.hasScheme(item.guid) ? item.guid : "urn:porter:\(channel.slug):" + PercentEncoding.encodePath(item.guid).replacingSlashes()
+        let isURI = FeedURL.hasScheme(item.guid) && item.guid.utf8.allSatisfy {
+            FeedLink.isAllowedOutsideHost($0) || $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "]")
+        }
+        return isURI ? item.guid : "urn:porter:\(channel.slug):" + PercentEncoding.encodePath(item.guid).replacingSlashes()
     }
 }
 

@@ -100,6 +100,10 @@ public final class FeedStore: Sendable {
     public func addChannel(_ channel: FeedChannel) throws -> FeedChannel {
         guard FeedChannel.isValidSlug(channel.slug) else { throw FeedStoreError.invalidSlug(channel.slug) }
         var stored = channel
+        if !channel.link.isEmpty {
+            guard let link = FeedLink.normalize(channel.link) else { throw FeedStoreError.invalidLink(channel.link) }
+            stored.link = link
+        }
         stored.updatedAt = Date(unixSeconds: Date().unixSeconds)
         try pool.write { [stored] db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM channel WHERE slug = ?", arguments: [stored.slug]) != nil {
@@ -117,7 +121,8 @@ public final class FeedStore: Sendable {
     /// Throws `FeedStoreError.noSuchChannel` or `.duplicateGUID`.
     @discardableResult
     public func addItem(_ item: FeedItem, to slug: String) throws -> FeedItem {
-        try pool.write { db in
+        let item = try FeedStore.normalizingLinks(item)
+        return try pool.write { db in
             guard let channelID = try Int64.fetchOne(db, sql: "SELECT id FROM channel WHERE slug = ?", arguments: [slug]) else {
                 throw FeedStoreError.noSuchChannel(slug)
             }
@@ -138,6 +143,22 @@ public final class FeedStore: Sendable {
             stored.updatedAt = Date(unixSeconds: item.updatedAt.unixSeconds)
             return stored
         }
+    }
+
+    /// `item` with its link and enclosure URL in RFC 3986 characters (a permalink guid made from the link follows it);
+    /// throws `FeedStoreError.invalidLink` for a link that is not an http(s) URL or a site-relative reference.
+    static func normalizingLinks(_ item: FeedItem) throws -> FeedItem {
+        var out = item
+        if let link = item.link, !link.isEmpty {
+            guard let normalized = FeedLink.normalize(link) else { throw FeedStoreError.invalidLink(link) }
+            out.link = normalized
+            if item.guidIsPermaLink && item.guid == link { out.guid = normalized }
+        }
+        if let enclosure = item.enclosure {
+            guard let url = FeedLink.normalize(enclosure.url) else { throw FeedStoreError.invalidLink(enclosure.url) }
+            out.enclosure?.url = url
+        }
+        return out
     }
 
     /// Runs raw SQL in a write transaction (maintenance and tests; the feed code never builds SQL from input).
@@ -247,6 +268,8 @@ public enum FeedStoreError: Error, Equatable, CustomStringConvertible {
     case noSuchChannel(String)
     case duplicateGUID(String)
     case invalidSlug(String)
+    /// A link that is not an absolute http(s) URL or a site-relative reference (`javascript:`, no host, control characters).
+    case invalidLink(String)
 
     public var description: String {
         switch self {
@@ -254,6 +277,7 @@ public enum FeedStoreError: Error, Equatable, CustomStringConvertible {
         case .noSuchChannel(let s): "no channel \"\(s)\" (add it first with `porter feed add-channel`)"
         case .duplicateGUID(let g): "an item with guid \"\(g)\" already exists in this channel"
         case .invalidSlug(let s): "invalid channel slug \"\(s)\": use 1-100 letters, digits, '-' or '_'"
+        case .invalidLink(let l): "invalid link \(l.debugDescription): use an http:// or https:// URL, or a path on the site such as /news/1.html"
         }
     }
 }

@@ -9,7 +9,8 @@ public struct EdgePolicy: Sendable, Equatable {
     /// Serve the file from disk when the request has no query string; only requests with parameters reach
     /// Porter, through the named cached location (image originals vs resized variants).
     public var staticUnlessQuery: String?
-    /// The largest request body nginx accepts (`client_max_body_size`); `nil` leaves the site's default.
+    /// The largest request body nginx accepts (`client_max_body_size`); `nil` leaves the site's default. `0` (no body)
+    /// is written as `1`, because nginx reads `client_max_body_size 0` as "no limit".
     public var maxBodyBytes: Int?
     /// Only clients on this machine (`allow 127.0.0.1; allow ::1; deny all;`).
     public var localOnly = false
@@ -59,20 +60,11 @@ public struct EdgePolicy: Sendable, Equatable {
     func directives() -> (before: [String], after: [String]) {
         var before: [String] = []
         if localOnly { before += ["allow 127.0.0.1;", "allow ::1;", "deny all;"] }
-        if let maxBodyBytes { before.append("client_max_body_size \(NginxSize.format(maxBodyBytes));") }
+        if let maxBodyBytes { before.append("client_max_body_size \(ByteSize.nginx(max(1, maxBodyBytes)));") }
         if let rateLimit { before.append("limit_req zone=\(rateLimit.zone) burst=\(rateLimit.burst) nodelay;") }
         var after: [String] = []
         if streaming { after.append("fastcgi_buffering off;") }
         for include in includes { after.append("include \(include);") }
         return (before, after)
-    }
-}
-
-/// nginx size syntax (`1m`, `16k`, bytes otherwise).
-enum NginxSize {
-    static func format(_ bytes: Int) -> String {
-        if bytes > 0 && bytes % (1 << 20) == 0 { return "\(bytes >> 20)m" }
-        if bytes > 0 && bytes % (1 << 10) == 0 { return "\(bytes >> 10)k" }
-        return "\(bytes)"
     }
 }

@@ -131,17 +131,19 @@ public struct PorterApplication: Sendable {
         var registry = HandlerRegistry()
         for route in routes {
             registry.add(HandlerMapping(name: route.name, verbs: route.verbs, pattern: route.pattern, source: route.source,
-                                        maxBodyBytes: route.maxBodyBytes))
+                                        maxBodyBytes: route.maxBodyBytes ?? route.edge.maxBodyBytes))
         }
         for entry in configuration.handlers {
             let options = entry.options
             let limit = try options.int("max_concurrency", default: 0)
+            let body = RouteBodyLimit(explicit: entry.maxBodyBytes, handlerDefault: try catalog.handlers.edge(entry.handler, options: entry.options).maxBodyBytes,
+                                      verbs: VerbSet(entry.verb), serverDefault: configuration.maxBodyBytes)
             var source = try catalog.handlers.build(entry.handler, options: options, context: context)
             _ = try catalog.handlers.edge(entry.handler, options: options)
             try Self.refuseUnusedOptions(options, of: "handler \"\(entry.handler)\"")
             if limit > 0 { source = Bulkhead(limit: limit).wrap(source) }
             do {
-                try registry.add(name: entry.handler, verbs: entry.verb, path: entry.path, source: source)
+                try registry.add(name: entry.handler, verbs: entry.verb, path: entry.path, source: source, maxBodyBytes: body.porter)
             } catch {
                 throw ConfigurationError("\(entry.options.origin): \(error)")
             }
@@ -261,7 +263,9 @@ public struct RouteDescription: Sendable {
     public let pattern: PathPattern
     /// The configured options (empty for code routes).
     public let options: Options
-    /// What nginx should do in front of it.
+    /// The largest request body Porter takes on this route (`max_body`, else the handler's default); nil: the server's.
+    public let maxBodyBytes: Int?
+    /// What nginx should do in front of it (its `client_max_body_size` always set: see `maxBodyBytes`).
     public let edge: EdgePolicy
 }
 
@@ -273,14 +277,23 @@ extension PorterApplication {
 
     /// Every route `configuration` describes, code routes first, in match order, with its nginx policy.
     public func routes(for configuration: ServerConfiguration) throws -> [RouteDescription] {
-        var out = routes.map {
-            RouteDescription(handler: $0.name, verbs: $0.verbs.description, pattern: $0.pattern, options: Options(), edge: $0.edge)
+        var out = routes.map { route in
+            let body = RouteBodyLimit(explicit: route.maxBodyBytes, handlerDefault: route.edge.maxBodyBytes, verbs: route.verbs,
+                                      serverDefault: configuration.maxBodyBytes)
+            var edge = route.edge
+            edge.maxBodyBytes = body.edge
+            return RouteDescription(handler: route.name, verbs: route.verbs.description, pattern: route.pattern, options: Options(),
+                                    maxBodyBytes: body.porter, edge: edge)
         }
         for entry in configuration.handlers {
             let pattern: PathPattern
             do { pattern = try PathPattern(entry.path) } catch { throw ConfigurationError("\(entry.options.origin): \(error)") }
+            var edge = try catalog.handlers.edge(entry.handler, options: entry.options)
+            let body = RouteBodyLimit(explicit: entry.maxBodyBytes, handlerDefault: edge.maxBodyBytes, verbs: VerbSet(entry.verb),
+                                      serverDefault: configuration.maxBodyBytes)
+            edge.maxBodyBytes = body.edge
             out.append(RouteDescription(handler: entry.handler, verbs: entry.verb, pattern: pattern, options: entry.options,
-                                        edge: try catalog.handlers.edge(entry.handler, options: entry.options)))
+                                        maxBodyBytes: body.porter, edge: edge))
         }
         // Configured modules may add to every route's location (an identity snippet, for instance).
         return try out.map { route in
@@ -288,7 +301,8 @@ extension PorterApplication {
             for module in configuration.modules {
                 edge.merge(try catalog.modules.routeEdge(module.name, options: module.options, pattern: route.pattern))
             }
-            return RouteDescription(handler: route.handler, verbs: route.verbs, pattern: route.pattern, options: route.options, edge: edge)
+            return RouteDescription(handler: route.handler, verbs: route.verbs, pattern: route.pattern, options: route.options,
+                                    maxBodyBytes: route.maxBodyBytes, edge: edge)
         }
     }
 }

@@ -11,9 +11,12 @@ public struct ServerConfiguration: Sendable {
         public var path: String
         public var handler: String
         public var options: Options
+        /// The largest request body this route takes (`max_body = "16m"`); nil: the handler's default, else the
+        /// server's (`max_body_bytes`), and no body at all for GET/HEAD-only routes.
+        public var maxBodyBytes: Int?
         /// An entry from its parts.
-        public init(verb: String = "*", path: String, handler: String, options: Options = Options()) {
-            self.verb = verb; self.path = path; self.handler = handler; self.options = options
+        public init(verb: String = "*", path: String, handler: String, options: Options = Options(), maxBodyBytes: Int? = nil) {
+            self.verb = verb; self.path = path; self.handler = handler; self.options = options; self.maxBodyBytes = maxBodyBytes
         }
     }
 
@@ -33,8 +36,8 @@ public struct ServerConfiguration: Sendable {
     public var socketGroup: String?
     /// Worker threads.
     public var threads: Int = 8
-    /// Largest request body where a handler mapping sets no limit of its own.
-    public var maxBodyBytes: Int = 1024 * 1024
+    /// Largest request body of a route that sets no `max_body` of its own (`max_body_bytes`, default 1 MiB, nginx's default).
+    public var maxBodyBytes: Int = 1 << 20
     /// Graceful-stop budget.
     public var drainTimeoutSeconds: Int = 30
     /// Log level name (`trace` … `critical`).
@@ -118,7 +121,7 @@ public struct ServerConfiguration: Sendable {
         socketGroup = try root.string("socket_group")
         threads = try root.int("threads", default: threads)
         guard (1...1024).contains(threads) else { throw ConfigurationError("\(root.origin): threads must be 1...1024") }
-        maxBodyBytes = try root.int("max_body_bytes", default: maxBodyBytes)
+        maxBodyBytes = try ByteSize.option("max_body_bytes", in: root) ?? maxBodyBytes
         drainTimeoutSeconds = try root.int("drain_timeout_seconds", default: drainTimeoutSeconds)
         logLevel = try root.string("log_level", default: logLevel)
         logFormat = try root.string("log_format", default: logFormat)
@@ -140,11 +143,13 @@ public struct ServerConfiguration: Sendable {
                 throw ConfigurationError("\(root.origin): handlers[\(i)] needs path = \"…\" and handler = \"…\"")
             }
             var opts = t["options"]?.table ?? [:]
-            for (k, v) in t where !["path", "handler", "verb", "options"].contains(k) { opts[k] = v }
+            for (k, v) in t where !["path", "handler", "verb", "options", "max_body"].contains(k) { opts[k] = v }
             let origin = "\(root.origin): handlers[\(i)] (\(handler) \(path))"
             do { _ = try PathPattern(path) } catch { throw ConfigurationError("\(origin): \(error)") }
+            let maxBody = try ByteSize.option("max_body", in: Options(t, origin: origin))
             handlers.append(HandlerEntry(verb: t["verb"]?.string ?? "*", path: path, handler: handler,
-                                         options: Options(Self.resolvePaths(opts, dataDirectory), origin: origin)))
+                                         options: Options(Self.resolvePaths(opts, dataDirectory), origin: origin),
+                                         maxBodyBytes: maxBody))
         }
     }
 

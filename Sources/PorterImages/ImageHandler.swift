@@ -52,7 +52,8 @@ public final class ImageHandler: AsyncHTTPHandler {
     /// Counters: resizes run, coalesced requests, 503s, refused bombs, failures.
     public var statistics: ImageServerStatistics { resizer.statistics }
 
-    /// A signed URL for the image at `path` (e.g. `/images/cat.jpg`) with `parameters`; unsigned when no key is set.
+    /// A signed URL for the image at `path` (e.g. `/images/cat.jpg`) with `parameters`; unsigned when no key is set
+    /// (which only `allow_unsigned` accepts).
     public func url(path: String, parameters: ImageParameters) -> String {
         if let signer { return signer.signedURL(path: path, parameters: parameters) }
         let items = parameters.queryItems
@@ -68,19 +69,13 @@ public final class ImageHandler: AsyncHTTPHandler {
         }
         let relative = try ImagePath.relative(path: request.path, rawURI: request.uri, prefix: configuration.prefix)
         let query = try ParsedImageQuery(request.query)
-        let parameters = query.parameters
-        if parameters.isEmpty {
+        if query.preset == nil && query.parameters.isEmpty {
             return try serveOriginal(relative, context)
         }
 
+        let (parameters, signed) = try authorize(query, path: request.path)
         let box = try ResizePlan.box(for: parameters, limits: configuration)
         if let format = parameters.format { try checkAvailable(format) }
-        if let signer {
-            guard let signature = query.signature,
-                  signer.isValid(signature: signature, path: request.path, query: query.signedItems) else {
-                throw HTTPError(.forbidden, message: "missing or invalid image signature")
-            }
-        }
 
         let file = try directory.open(relative)
         guard file.size <= configuration.maxSourceBytes else {
@@ -94,10 +89,19 @@ public final class ImageHandler: AsyncHTTPHandler {
                               quality: parameters.quality ?? configuration.quality)
 
         let validators = ImageValidators(relative: relative, file: file, variant: "\(plan.key)&vips=\(vipsVersion)")
-        context.response.headers["Cache-Control"] = signer != nil ? configuration.cacheControl : configuration.cacheControlUnsigned
+        context.response.headers["Cache-Control"] = signed ? configuration.cacheControl : configuration.cacheControlUnsigned
         if parameters.format == nil { context.response.headers["Vary"] = "Accept" }
         context.response.headers["X-Content-Type-Options"] = "nosniff"
         if context.respondNotModifiedIfCurrent(etag: validators.etag, lastModified: validators.lastModified) { return }
+        if request.method == .head {
+            // HEAD never resizes (a HEAD flood must not cost libvips jobs): the GET's headers, the source's header
+            // checked as a GET would check it, and no Content-Length (the size is only known after resizing).
+            try ImageResizer.probe(file: file, source: source, maxSourcePixels: configuration.maxSourcePixels, resizer: resizer)
+            context.response.status = .ok
+            context.response.contentType = plan.format.contentType
+            context.response.body = .stream { _ in }
+            return
+        }
 
         let key = "\(file.identity):\(file.size):\(file.modifiedSeconds).\(file.modifiedNanoseconds)|\(plan.key)"
         let maxPixels = configuration.maxSourcePixels
@@ -108,6 +112,25 @@ public final class ImageHandler: AsyncHTTPHandler {
         }
         let image = try outcome.get()
         respond(context, contentType: image.format.contentType, body: image.bytes)
+    }
+
+    /// The parameters `query` may have and whether they were signed: a configured preset (unsigned), parameters
+    /// with a valid signature, or — only with `allow_unsigned` and no key — any parameters. Anything else is a 403.
+    func authorize(_ query: ParsedImageQuery, path: String) throws(HTTPError) -> (ImageParameters, signed: Bool) {
+        if let name = query.preset {
+            guard let preset = configuration.presets[name] else { throw HTTPError(.badRequest, message: "unknown preset") }
+            return (preset, false)
+        }
+        if let signer {
+            guard let signature = query.signature, signer.isValid(signature: signature, path: path, query: query.signedItems) else {
+                throw HTTPError(.forbidden, message: "missing or invalid image signature")
+            }
+            return (query.parameters, true)
+        }
+        guard configuration.allowUnsigned else {
+            throw HTTPError(.forbidden, message: "this server resizes only to its presets (?p=NAME)")
+        }
+        return (query.parameters, false)
     }
 
     /// The format when `fmt` is absent: WebP if the client accepts it (and it is allowed), else the source's own.
@@ -139,6 +162,13 @@ public final class ImageHandler: AsyncHTTPHandler {
         context.response.headers["Cache-Control"] = configuration.cacheControlUnsigned
         context.response.headers["X-Content-Type-Options"] = "nosniff"
         if context.respondNotModifiedIfCurrent(etag: validators.etag, lastModified: validators.lastModified) { return }
+        if context.request.method == .head {
+            // The GET's head without reading the file: its size is known.
+            respond(context, contentType: source.contentType, body: [])
+            context.response.headers["Content-Length"] = String(file.size)
+            context.response.body = .stream { _ in }
+            return
+        }
         if file.size <= 1 << 20 {
             return respond(context, contentType: source.contentType, body: try file.readAll())
         }

@@ -58,15 +58,19 @@ struct ParsedImageQuery: Sendable {
     var signedItems: [(name: String, value: String)]
     /// The `sig=` value, if any.
     var signature: String?
+    /// The `p=` value: a configured preset's name (given alone).
+    var preset: String?
 
     /// The recognised query keys.
-    static let keys: Set<String> = ["w", "h", "fit", "fmt", "q", "dpr", "sig"]
+    static let keys: Set<String> = ["w", "h", "fit", "fmt", "q", "dpr", "sig", "p"]
 
-    /// Parses and syntax-checks the query: unknown or repeated keys, empty or malformed values are 400s.
+    /// Parses and syntax-checks the query: unknown or repeated keys, empty or malformed values are 400s, and so is
+    /// `p=` next to any other parameter (a preset is the whole request).
     init(_ query: QueryParameters) throws(HTTPError) {
         parameters = ImageParameters()
         signedItems = []
         signature = nil
+        preset = nil
         var seen: Set<String> = []
         for (name, value) in query {
             guard ParsedImageQuery.keys.contains(name) else {
@@ -82,25 +86,38 @@ struct ParsedImageQuery: Sendable {
                 signature = value
                 continue
             }
-            signedItems.append((name, value))
-            switch name {
-            case "w": parameters.width = try ParsedImageQuery.integer(value, name: "w", range: 1...99_999)
-            case "h": parameters.height = try ParsedImageQuery.integer(value, name: "h", range: 1...99_999)
-            case "q": parameters.quality = try ParsedImageQuery.integer(value, name: "q", range: 1...100)
-            case "dpr": parameters.dpr = try ParsedImageQuery.decimal(value, name: "dpr")
-            case "fit":
-                guard let fit = ImageFit(rawValue: value) else {
-                    throw HTTPError(.badRequest, message: "fit must be one of cover, contain, fill, inside")
-                }
-                parameters.fit = fit
-            case "fmt":
-                guard let format = ImageFormat(name: value) else {
-                    throw HTTPError(.badRequest, message: "fmt must be one of jpeg, png, webp, avif")
-                }
-                parameters.format = format
-            default:
-                break
+            if name == "p" {
+                guard ImagePresets.isValidName(value) else { throw HTTPError(.badRequest, message: "invalid preset name") }
+                preset = value
+                continue
             }
+            signedItems.append((name, value))
+            try ParsedImageQuery.apply(name, value, to: &parameters)
+        }
+        if preset != nil && (!signedItems.isEmpty || signature != nil) {
+            throw HTTPError(.badRequest, message: "p= names a preset and takes no other image parameters")
+        }
+    }
+
+    /// Sets the parameter `name` (`w`, `h`, `q`, `dpr`, `fit`, `fmt`) from its text, or throws a 400 saying what is wrong.
+    static func apply(_ name: String, _ value: String, to parameters: inout ImageParameters) throws(HTTPError) {
+        switch name {
+        case "w": parameters.width = try integer(value, name: "w", range: 1...99_999)
+        case "h": parameters.height = try integer(value, name: "h", range: 1...99_999)
+        case "q": parameters.quality = try integer(value, name: "q", range: 1...100)
+        case "dpr": parameters.dpr = try decimal(value, name: "dpr")
+        case "fit":
+            guard let fit = ImageFit(rawValue: value) else {
+                throw HTTPError(.badRequest, message: "fit must be one of cover, contain, fill, inside")
+            }
+            parameters.fit = fit
+        case "fmt":
+            guard let format = ImageFormat(name: value) else {
+                throw HTTPError(.badRequest, message: "fmt must be one of jpeg, png, webp, avif")
+            }
+            parameters.format = format
+        default:
+            throw HTTPError(.badRequest, message: "unknown image parameter '\(printable(name))'")
         }
     }
 

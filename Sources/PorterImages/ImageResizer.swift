@@ -150,6 +150,33 @@ final class ImageResizer: Sendable {
         }
     }
 
+    /// How much of a source HEAD reads to check its header (headers of JPEG, PNG, WebP and AVIF come first).
+    static let probeBytes = 256 << 10
+
+    /// What HEAD checks instead of resizing: the header in the source's first `probeBytes` must come from a loader
+    /// the server accepts and stay within `maxSourcePixels`, as a GET would require. A header libvips cannot read
+    /// from that prefix of a larger file is left for the GET to judge. Runs inline: a bounded read and a header parse.
+    static func probe(file: SourceFile, source: SourceFormat, maxSourcePixels: Int, resizer: ImageResizer) throws(HTTPError) {
+        let bytes = try file.read(offset: 0, count: min(file.size, probeBytes))
+        let whole = bytes.count >= file.size
+        let outcome: HTTPError? = bytes.withUnsafeBytes { raw -> HTTPError? in
+            guard let header = try? VipsImage.header(of: raw) else {
+                return whole ? HTTPError(.unprocessableContent, message: "source image could not be decoded") : nil
+            }
+            guard let loader = header.loader, source.allowedLoaders.contains(loader) else {
+                return HTTPError(.unsupportedMediaType, message: "unsupported source image format")
+            }
+            let pixels = header.width.multipliedReportingOverflow(by: header.height)
+            guard !pixels.overflow, pixels.partialValue <= maxSourcePixels else {
+                resizer.countBomb()
+                return HTTPError(.unprocessableContent, message:
+                    "source image too large (\(header.width)x\(header.height) exceeds \(maxSourcePixels) pixels)")
+            }
+            return nil
+        }
+        if let outcome { throw outcome }
+    }
+
     /// Whether this libvips can encode AVIF (heifsave with an AV1 encoder), found by encoding a tiny image.
     static func probeAVIF() -> Bool {
         do {

@@ -22,8 +22,13 @@ public struct ImageServerConfiguration: Sendable {
     public var quality: Int = 80
     /// Keys for signed URLs, ≥ 32 bytes each; the first signs, all verify. From `keys` (`hex:…`, `base64:…`,
     /// `text:…`), `signing_key` (older: a bare value is UTF-8 text), `keys_file` (mode 0600) and `keys_env`
-    /// (default `PORTER_IMAGE_KEYS`). `nil`: resizing needs no signature.
+    /// (default `PORTER_IMAGE_KEYS`). `nil`: only presets (or, with `allowUnsigned`, anything) can be asked for.
     public var signingKeys: KeyRing?
+    /// Named parameter sets requested as `?p=NAME` without a signature (`presets = { thumb = { w = 200, h = 200 } }`).
+    public var presets: [String: ImageParameters] = [:]
+    /// Whether any size may be asked for without a signature (`allow_unsigned`, default false): every distinct
+    /// `w`/`h`/`q`/`dpr`/`fmt` is then a fresh resize anyone can order. Not allowed together with a signing key.
+    public var allowUnsigned = false
     /// `Cache-Control` for resized images when URLs are signed (`cache_control`).
     public var cacheControl: String = "public, max-age=31536000, immutable"
     /// `Cache-Control` for originals and for resized images when signing is off (`cache_control_unsigned`).
@@ -69,6 +74,8 @@ public struct ImageServerConfiguration: Sendable {
         quality = try options.int("quality", default: quality)
         signingKeys = try KeyRing.fromOptions(options, environmentVariable: "PORTER_IMAGE_KEYS", textOptions: ["signing_key"],
                                               environment: environment)
+        presets = try ImagePresets.parse(options)
+        allowUnsigned = try options.bool("allow_unsigned", default: allowUnsigned)
         cacheControl = try options.string("cache_control", default: cacheControl)
         cacheControlUnsigned = try options.string("cache_control_unsigned", default: cacheControlUnsigned)
         queueLimit = try options.int("queue_limit", default: queueLimit)
@@ -93,6 +100,15 @@ public struct ImageServerConfiguration: Sendable {
         try require(maxDPR >= 1 && maxDPR <= 10, "max_dpr must be from 1 to 10")
         try require(!formats.isEmpty, "formats must name at least one format")
         try require((1...100).contains(quality), "quality must be from 1 to 100")
+        try require(signingKeys != nil || !presets.isEmpty || allowUnsigned,
+                    "anyone could order any size: set keys/keys_file (signed URLs; `porter image-url` prints them), presets "
+                    + "(named sizes requested as ?p=NAME), or allow_unsigned = true to accept every size unsigned")
+        try require(signingKeys == nil || !allowUnsigned, "allow_unsigned = true makes signing keys pointless: choose one")
+        for (name, preset) in presets.sorted(by: { $0.key < $1.key }) {
+            do throws(HTTPError) { _ = try ResizePlan.box(for: preset, limits: self) } catch {
+                throw ConfigurationError("\(origin): presets.\(name): \(error.message)")
+            }
+        }
         try require((0...100_000).contains(queueLimit), "queue_limit must be from 0 to 100000")
         try require((1...256).contains(threads), "threads must be from 1 to 256")
         try require((0...65_536).contains(vipsCacheMB), "vips_cache_mb must be from 0 to 65536")

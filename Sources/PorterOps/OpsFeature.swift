@@ -9,13 +9,16 @@ public struct OpsFeature: PorterFeature {
     public var name: String { "ops" }
 
     public func register(_ catalog: inout Catalog) {
-        catalog.handlers.register("trace", summary: "trace.axd: recent requests with every event's timing as a waterfall (options: local_only, allow_roles)") { options, _ in
+        catalog.handlers.register("trace", summary: "trace.axd: recent requests with every event's timing as a waterfall (options: local_only, allow_roles)",
+                                  edge: AccessPolicy.edge) { options, _ in
             .instance(.sync(try TraceHandler(options: options)))
         }
-        catalog.handlers.register("status", summary: "PHP-FPM-style status: text, ?json, ?format=prometheus (options: local_only, allow_roles)") { options, _ in
+        catalog.handlers.register("status", summary: "PHP-FPM-style status: text, ?json, ?format=prometheus (options: local_only, allow_roles)",
+                                  edge: AccessPolicy.edge) { options, _ in
             .instance(.async(try StatusHandler(options: options)))
         }
-        catalog.handlers.register("metrics", summary: "Prometheus exposition of the status counters and request durations") { options, _ in
+        catalog.handlers.register("metrics", summary: "Prometheus exposition of the status counters and request durations (options: local_only, allow_roles)",
+                                  edge: AccessPolicy.edge) { options, _ in
             .instance(.async(try MetricsHandler(options: options)))
         }
         catalog.handlers.register("ping", summary: "answers pong (PHP-FPM's ping.path)") { options, _ in
@@ -30,8 +33,10 @@ public struct OpsFeature: PorterFeature {
         catalog.modules.register("metrics", summary: "request counters and duration histograms for the status and metrics pages") { options, _ in
             try MetricsModule(options: options)
         }
-        catalog.modules.register("work", summary: "background work queue (SQLite-backed; drained at shutdown, unfinished items recorded as interrupted)") { options, _ in
-            try BackgroundWorkModule(options: options)
+        catalog.modules.register("work", summary: "background work queue (SQLite-backed; per-user quota; finished items purged on a schedule; drained at shutdown)") { options, context in
+            let module = try BackgroundWorkModule(options: options)
+            if let purger = module.purger { context.run(purger) }
+            return module
         }
     }
 }

@@ -49,6 +49,15 @@ public final class TestGate: Sendable {
     /// Whether ``open()`` was called.
     public var isOpen: Bool { state.withLock { $0.isOpen } }
 
+    /// ``pass()`` for work that cannot throw: returns when let through, or at once if the task is cancelled.
+    public func wait() async { try? await pass() }
+
+    /// Waits until let through, ignoring cancellation entirely (to stand in for work that never checks it).
+    public func waitIgnoringCancellation() async {
+        guard let token = arrive() else { return }
+        try? await suspend(token, cancellable: false)
+    }
+
     /// Waits until the gate is open or a ``release(_:)`` lets this caller through (earliest arrivals first).
     /// Throws `CancellationError` if the calling task is cancelled first.
     public func pass() async throws {

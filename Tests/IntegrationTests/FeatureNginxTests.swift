@@ -18,8 +18,11 @@ struct FeatureNginxTests {
         let config = try dir.write(text, to: "porter-\(socket).toml")
         let porter = try PorterProcess(arguments: ["serve", "--config", config], logPath: dir.path("porter-\(socket).log"))
         #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path(socket)) })
-        let site = try NginxPorterSite(socketPath: dir.path(socket), locations: try PorterApplication.porter.nginxLocations(for: configuration),
-                                       staticFiles: staticFiles)
+        let locations = try PorterApplication.porter.nginxLocations(for: configuration)
+        // Starting nginx waits for its port: off the cooperative pool, which in-process servers' handlers need.
+        let site = try await ConcurrentClients.offPool {
+            try NginxPorterSite(socketPath: dir.path(socket), locations: locations, staticFiles: staticFiles)
+        }
         return (porter, site)
     }
 
@@ -66,6 +69,7 @@ struct FeatureNginxTests {
         path = "/images/*"
         handler = "image"
         root = "www/images"
+        allow_unsigned = true
         """, in: dir)
         // The site's document root is the harness's; point nginx at the same images by copying them there.
         _ = try SampleImages.write(to: site.root.path("images"))

@@ -88,8 +88,8 @@ struct NginxIdentityTests {
         let started = try await IdentitySite.start(trustedIdentityModules(), in: dir,
                                                    configFiles: ["porter.htpasswd": "demo:{PLAIN}right\n"])
         let rules = try PorterApplication.porter.nginxLocations(for: started.configuration)
-        #expect(rules.contains("location ^~ /admin/ {\n    include porter-fastcgi.conf;\n    include porter-identity.conf;\n}"), "\(rules)")
-        #expect(rules.contains("location = /echo {\n    include porter-fastcgi.conf;\n}"), "only identity_paths get the snippet")
+        #expect(rules.contains("location ^~ /admin/ {\n    client_max_body_size 1;\n    include porter-fastcgi.conf;\n    include porter-identity.conf;\n}"), "\(rules)")
+        #expect(rules.contains("location = /echo {\n    client_max_body_size 1m;\n    include porter-fastcgi.conf;\n}"), "only identity_paths get the snippet")
         let http = started.site.client()
         let none = try await http.fetch("/admin/x")
         #expect(none.status == 401 && none.headers["WWW-Authenticate"] == "Basic realm=\"Porter\"")

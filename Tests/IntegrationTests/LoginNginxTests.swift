@@ -204,7 +204,7 @@ struct LoginLoadTests {
             handler = "login"
             """, in: dir)
         let rules = try PorterApplication.porter.nginxLocations(for: started.configuration)
-        #expect(rules.contains("location = /login {\n    limit_req zone=porter_login burst=10 nodelay;\n    include porter-fastcgi.conf;\n}"), "\(rules)")
+        #expect(rules.contains("location = /login {\n    client_max_body_size 16k;\n    limit_req zone=porter_login burst=10 nodelay;\n    include porter-fastcgi.conf;\n}"), "\(rules)")
         var statuses: [Int] = []
         var fromNginx = 0
         for _ in 0..<20 {

@@ -162,10 +162,13 @@ func decode(_ bytes: [UInt8]) -> DecodedImage? {
     }
 }
 
-/// A handler over the fixtures with test-friendly settings.
+/// A handler over the fixtures with test-friendly settings: any size unsigned, unless `configure` sets a signing key
+/// or turns `allowUnsigned` off.
 func makeHandler(_ configure: (inout ImageServerConfiguration) -> Void = { _ in }) throws -> ImageHandler {
     var configuration = ImageServerConfiguration(root: ImageFixtures.root)
+    configuration.allowUnsigned = true
     configure(&configuration)
+    if configuration.signingKeys != nil { configuration.allowUnsigned = false }
     return try ImageHandler(configuration)
 }
 

@@ -542,7 +542,8 @@ import Testing
     }
 
     @Test func prefixIsConfigurable() async throws {
-        let handler = try ImageHandler(options: Options(["root": .string(ImageFixtures.root), "prefix": .string("/pics")]))
+        let handler = try ImageHandler(options: Options(["root": .string(ImageFixtures.root), "prefix": .string("/pics"),
+                                                         "allow_unsigned": .bool(true)]))
         var registry = HandlerRegistry()
         try registry.add(name: "images", verbs: "GET", path: "/pics/*", handler: handler)
         let ctx = await PipelineTestClient(registry: registry).execute(.get, "/pics/photo.jpg?w=40")

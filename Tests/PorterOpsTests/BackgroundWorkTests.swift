@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import PorterTesting
 import Testing
 import Porter
 @testable import PorterOps
@@ -49,7 +50,7 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         let path = temporaryPath(".sqlite")
         let queue = try BackgroundWorkQueue(databasePath: path, limits: .init(maxConcurrent: 1))
         // A blocker holds the only slot, so the report is certainly still queued when its 202 is inspected.
-        let blocker = Gate()
+        let blocker = TestGate()
         try queue.enqueue(name: "blocker") { _ in await blocker.wait() }
         try await waitUntil("the blocker to hold the only slot") { blocker.waiting == 1 }
         let app = ApplicationState()
@@ -95,7 +96,7 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
 
     @Test func transitionsQueuedRunningSucceeded() async throws {
         let queue = try BackgroundWorkQueue(databasePath: temporaryPath(".sqlite"), limits: .init(maxConcurrent: 1))
-        let gate = Gate()
+        let gate = TestGate()
         let first = try queue.enqueue(name: "blocker") { _ in await gate.wait() }
         let second = try queue.enqueue(name: "second") { work in work.setProgress("halfway") }
         try await waitUntil("the blocker to run") { try queue.record(first)?.status == .running }
@@ -133,7 +134,7 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
     @Test(arguments: [1, 3])
     func boundedConcurrency(limit: Int) async throws {
         let queue = try BackgroundWorkQueue(databasePath: temporaryPath(".sqlite"), limits: .init(maxConcurrent: limit))
-        let gate = Gate()
+        let gate = TestGate()
         let current = Atomic<Int>(0), peak = Atomic<Int>(0)
         let started = Mutex<[Int]>([])
         var ids: [WorkItemID] = []
@@ -169,7 +170,7 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
     @Test func queueFullAnswers503WithRetryAfter() async throws {
         let queue = try BackgroundWorkQueue(databasePath: temporaryPath(".sqlite"),
                                             limits: .init(maxConcurrent: 1, maxQueued: 2, retryAfterSeconds: 7))
-        let gate = Gate()
+        let gate = TestGate()
         for _ in 0..<3 { try queue.enqueue(name: "fill") { _ in await gate.wait() } }
         #expect(throws: BackgroundWorkError.queueFull(retryAfterSeconds: 7)) {
             try queue.enqueue(name: "overflow") { _ in }
@@ -193,10 +194,10 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         let cooperative = try queue.enqueue(name: "cooperative") { work in
             while true { try await Task.sleep(for: .milliseconds(20)); work.setProgress("still going") }
         }
-        let stubbornGate = Gate()
+        let stubbornGate = TestGate()
         let stubborn = try queue.enqueue(name: "stubborn") { _ in
             // Ignores cancellation entirely: only the gate ends its wait.
-            await stubbornGate.wait()
+            await stubbornGate.waitIgnoringCancellation()
         }
         let waiting = try queue.enqueue(name: "waiting") { _ in }
         try await waitUntil("quick to succeed and cooperative to report progress") {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import PorterTesting
 import Testing
 import Porter
 @testable import PorterOps
@@ -13,7 +14,7 @@ struct FakeTransportStatus: ServerStatusSource {
     }
 }
 
-func statusPipeline(stats: RequestStatistics, gate: Gate = Gate(), extraSources: [any ServerStatusSource] = []) throws -> Pipeline {
+func statusPipeline(stats: RequestStatistics, gate: TestGate = TestGate(), extraSources: [any ServerStatusSource] = []) throws -> Pipeline {
     var registry = HandlerRegistry()
     try registry.add(name: "status", verbs: "GET", path: "/status", handler: StatusHandler(sources: extraSources))
     try registry.add(name: "metrics", verbs: "GET", path: "/metrics", handler: MetricsHandler(sources: extraSources))
@@ -48,7 +49,7 @@ func statusLines(_ text: String) -> [String: String] {
 @Suite struct StatusTests {
     @Test func activeGoesUpDuringASlowAsyncHandlerAndAcceptedCounts() async throws {
         let stats = RequestStatistics()
-        let gate = Gate()
+        let gate = TestGate()
         let app = ApplicationState()
         let pipeline = try statusPipeline(stats: stats, gate: gate)
         #expect(stats.activeRequests == 0 && stats.acceptedRequests == 0)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Porter
+import PorterTesting
 @testable import PorterOps
 
 /// A context for `uri` from `remote`, sharing `application`.
@@ -108,79 +109,3 @@ func temporaryPath(_ suffix: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("porter-ops-\(UUID().uuidString)\(suffix)").path
 }
 
-/// How long a test waits for an asynchronous outcome before calling it a hang: generous, because the machine
-/// may be busy. Tests never assert how long something took; they wait for the state they expect.
-let hangGuard: Duration = .seconds(60)
-
-/// A wait that reached its hang guard.
-struct WaitTimedOut: Error, CustomStringConvertible {
-    var what: String
-    var waited: Duration
-    var description: String { "gave up after \(waited) waiting for \(what)" }
-}
-
-/// Waits until `condition` holds, checking it every few milliseconds; throws `WaitTimedOut` naming `what`
-/// (evaluated then, so it can show the last state) after `timeout`.
-func waitUntil(_ what: @autoclosure () -> String, timeout: Duration = hangGuard,
-               _ condition: () async throws -> Bool) async throws {
-    let clock = ContinuousClock()
-    let start = clock.now
-    var pause = Duration.milliseconds(1)
-    while true {
-        if try await condition() { return }
-        if clock.now - start >= timeout { throw WaitTimedOut(what: what(), waited: timeout) }
-        try await Task.sleep(for: pause)
-        pause = min(pause * 2, .milliseconds(20))
-    }
-}
-
-/// A gate async work waits at (suspended, no thread held) until the test lets it through; counts arrivals.
-final class Gate: Sendable {
-    private struct State {
-        var entered = 0
-        var permits = 0
-        var isOpen = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state = Mutex(State())
-
-    /// Callers that reached the gate so far.
-    var entered: Int { state.withLock { $0.entered } }
-    /// Callers waiting at the gate now.
-    var waiting: Int { state.withLock { $0.waiters.count } }
-
-    /// Waits until the gate is open or a `release` lets this caller through (earliest first).
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let through: Bool = state.withLock { s in
-                s.entered += 1
-                if s.isOpen { return true }
-                if s.permits > 0 { s.permits -= 1; return true }
-                s.waiters.append(continuation)
-                return false
-            }
-            if through { continuation.resume() }
-        }
-    }
-
-    /// Lets everyone through, now and later.
-    func open() {
-        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
-            s.isOpen = true
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for w in waiters { w.resume() }
-    }
-
-    /// Lets `count` callers through, the earliest waiting first (unused permits go to later arrivals).
-    func release(_ count: Int = 1) {
-        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
-            let now = min(count, s.waiters.count)
-            s.permits += count - now
-            defer { s.waiters.removeFirst(now) }
-            return Array(s.waiters.prefix(now))
-        }
-        for w in waiters { w.resume() }
-    }
-}

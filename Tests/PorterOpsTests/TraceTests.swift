@@ -1,4 +1,5 @@
 import Foundation
+import PorterTesting
 import Testing
 import Porter
 @testable import PorterOps

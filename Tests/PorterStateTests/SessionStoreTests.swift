@@ -1,6 +1,7 @@
 import Foundation
 import Porter
 import PostgresNIO
+import PorterTesting
 import Testing
 @testable import PorterState
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Porter
 import PostgresNIO
+import PorterTesting
 import Testing
 @testable import PorterState
 
@@ -48,9 +49,6 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
     }
 }
 
-/// How long a test waits for an asynchronous outcome before calling it a hang: generous, because the machine
-/// may be busy. Tests never assert how long something took; they wait for the state they expect.
-let hangGuard: Duration = .seconds(60)
 
 /// Runs a program and returns its exit status and combined output (blocks: from a test, use `onOwnThread`).
 @discardableResult

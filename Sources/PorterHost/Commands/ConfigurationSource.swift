@@ -1,10 +1,10 @@
-import ArgumentParser
+public import ArgumentParser
 import Porter
 import Glibc
 
 /// Where a command's configuration comes from: `--config FILE`, `--demo`, `$PORTER_CONFIG`, `./porter.toml`,
 /// or the application's code alone. With none of these, commands refuse rather than guess.
-struct ConfigurationSource: ParsableArguments {
+public struct ConfigurationSource: ParsableArguments {
     @Option(name: .shortAndLong, help: "Configuration file (default: $PORTER_CONFIG, else ./porter.toml if present).")
     var config: String?
 
@@ -13,6 +13,12 @@ struct ConfigurationSource: ParsableArguments {
 
     @Option(help: "Where the demo keeps its data and keys.")
     var demoDirectory: String = "porter-demo"
+
+    /// No choice made yet (ArgumentParser fills the options in).
+    public init() {}
+
+    /// The configuration of the running application (for features' subcommands, e.g. `porter image-url`).
+    public func resolve() throws -> ServerConfiguration { try resolve(PorterApplication.current) }
 
     /// The file to read, if any (explicit, from the environment, or ./porter.toml).
     var configPath: String? {

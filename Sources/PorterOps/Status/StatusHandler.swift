@@ -6,7 +6,7 @@ import Porter
 /// with `?format=prometheus` (or `?openmetrics`). Numbers come from `RequestStatistics` (fed by `MetricsModule`)
 /// overlaid with every `ServerStatusSource` registered in `ApplicationState` (the transport's) and `sources`.
 ///
-/// Options: `local_only` (false), `allow_roles`, `allow_users`, `pool` (a name shown as `pool`),
+/// Options: `local_only` (true: loopback only, enforced by nginx too), `allow_roles`, `allow_users`, `pool` (a name shown as `pool`),
 /// `metric_prefix` (`porter`).
 public struct StatusHandler: AsyncHTTPHandler {
     /// The output formats.
@@ -29,7 +29,7 @@ public struct StatusHandler: AsyncHTTPHandler {
 
     /// A status page over `statistics` and `sources`.
     public init(statistics: RequestStatistics? = nil, sources: [any ServerStatusSource] = [],
-                access: AccessPolicy = .everyone, pool: String? = nil,
+                access: AccessPolicy = .localOnly(), pool: String? = nil,
                 metricPrefix: String = "porter", defaultFormat: Format = .text) {
         self.statistics = statistics
         self.sources = sources
@@ -50,7 +50,7 @@ public struct StatusHandler: AsyncHTTPHandler {
         guard PrometheusExposition.isValidPrefix(prefix) else {
             throw ConfigurationError("\(options.origin): metric_prefix must match [a-zA-Z_:][a-zA-Z0-9_:]*, got \"\(prefix)\"")
         }
-        self.init(access: try AccessPolicy(options: options, localOnlyDefault: false), pool: try options.string("pool"),
+        self.init(access: try AccessPolicy(options: options, localOnlyDefault: true), pool: try options.string("pool"),
                   metricPrefix: prefix, defaultFormat: defaultFormat)
     }
 
@@ -92,13 +92,13 @@ public struct StatusHandler: AsyncHTTPHandler {
 /// `/metrics`: the status numbers and the request-duration histogram in the Prometheus exposition format.
 ///
 /// The same data as `StatusHandler` with `?format=prometheus`, as its own endpoint for scrapers.
-/// Options: as `StatusHandler` (`local_only` false, `allow_roles`, `allow_users`, `metric_prefix`).
+/// Options: as `StatusHandler` (`local_only` true, `allow_roles`, `allow_users`, `metric_prefix`).
 public struct MetricsHandler: AsyncHTTPHandler {
     let status: StatusHandler
 
     /// A metrics endpoint over `statistics` and `sources`.
     public init(statistics: RequestStatistics? = nil, sources: [any ServerStatusSource] = [],
-                access: AccessPolicy = .everyone, metricPrefix: String = "porter") {
+                access: AccessPolicy = .localOnly(), metricPrefix: String = "porter") {
         status = StatusHandler(statistics: statistics, sources: sources, access: access, metricPrefix: metricPrefix,
                                defaultFormat: .prometheus)
     }

@@ -29,7 +29,9 @@ public struct WorkContext: Sendable {
 /// `QueueBackgroundWorkItem` without its silent losses.
 ///
 /// At most `maxConcurrent` items run at once; the rest wait in order, at most `maxQueued` of them (then
-/// `enqueue` throws `BackgroundWorkError.queueFull`, a 503 with `Retry-After`). Every item's status is kept
+/// `enqueue` throws `BackgroundWorkError.queueFull`, a 503 with `Retry-After`). Items enqueued for an owner (a user)
+/// count against that owner's `maxPerOwner` queued+running items, across every process sharing the SQLite file
+/// (then `ownerQuotaExceeded`, a 429), so one client cannot fill the queue for everyone. Every item's status is kept
 /// in SQLite: queued → running → succeeded / failed(message) / interrupted. `shutdown(grace:)` stops taking
 /// work, lets running items finish within the grace, cancels the rest and records everything unfinished as
 /// `interrupted`; a queue opened on a file that a dead process left items in marks those `interrupted` too.
@@ -45,12 +47,15 @@ public final class BackgroundWorkQueue: Sendable {
         public var maxQueued: Int
         /// The `Retry-After` seconds sent when the queue is full or shutting down.
         public var retryAfterSeconds: Int
+        /// Queued and running items one owner may have at once (items enqueued without an owner are not counted).
+        public var maxPerOwner: Int
 
-        /// Limits; the defaults are 2 running, 100 waiting, retry after 5 s.
-        public init(maxConcurrent: Int = 2, maxQueued: Int = 100, retryAfterSeconds: Int = 5) {
+        /// Limits; the defaults are 2 running, 100 waiting, retry after 5 s, 5 items per owner.
+        public init(maxConcurrent: Int = 2, maxQueued: Int = 100, retryAfterSeconds: Int = 5, maxPerOwner: Int = 5) {
             self.maxConcurrent = max(1, maxConcurrent)
             self.maxQueued = max(0, maxQueued)
             self.retryAfterSeconds = max(0, retryAfterSeconds)
+            self.maxPerOwner = max(1, maxPerOwner)
         }
     }
 
@@ -93,6 +98,8 @@ public final class BackgroundWorkQueue: Sendable {
 
     /// The limits in force.
     public let limits: Limits
+    /// How long finished items are kept (`nil`: forever); `purgeFinished()` deletes older ones.
+    public let retention: Duration?
     /// The SQLite file path.
     public let databasePath: String
     /// Ids of items a previous process left unfinished and this queue marked `interrupted` when it opened.
@@ -105,19 +112,30 @@ public final class BackgroundWorkQueue: Sendable {
     public init(databasePath: String, limits: Limits = Limits(), retention: Duration? = .seconds(7 * 24 * 3600)) throws {
         self.limits = limits
         self.databasePath = databasePath
+        self.retention = retention
         store = try WorkStore(path: databasePath)
         recoveredItems = try store.recoverAbandoned(message: "the server stopped before the item finished")
             .compactMap { WorkItemID($0) }
-        if let retention {
-            try store.purgeFinished(olderThan: Double(retention.components.seconds))
-        }
+        try purgeFinished()
+    }
+
+    /// Deletes finished items older than `retention` (none when it is `nil`); returns how many went.
+    /// `WorkPurger` calls it on a schedule while the server runs.
+    @discardableResult
+    public func purgeFinished() throws -> Int {
+        guard let retention else { return 0 }
+        let seconds = Double(retention.components.seconds) + Double(retention.components.attoseconds) / 1e18
+        return try store.purgeFinished(olderThan: seconds)
     }
 
     /// Records a new item as `queued` and starts it when a slot is free; returns its id at once.
     ///
-    /// Throws `BackgroundWorkError` (503 + `Retry-After`) when the queue is full or shutting down.
+    /// With an `owner` (e.g. the user's name), the owner's queued and running items are counted first, in the same
+    /// SQLite transaction as the insert. Throws `BackgroundWorkError`: 503 + `Retry-After` when the queue is full or
+    /// shutting down, 429 + `Retry-After` when `owner` already has `maxPerOwner` unfinished items.
     @discardableResult
-    public func enqueue(name: String, work: @escaping @Sendable (WorkContext) async throws -> Void) throws(BackgroundWorkError) -> WorkItemID {
+    public func enqueue(name: String, owner: String? = nil,
+                        work: @escaping @Sendable (WorkContext) async throws -> Void) throws(BackgroundWorkError) -> WorkItemID {
         let id = WorkItemID()
         let result: Result<Void, BackgroundWorkError> = state.withLock { s in
             guard s.accepting else { return .failure(.shuttingDown(retryAfterSeconds: limits.retryAfterSeconds)) }
@@ -126,7 +144,11 @@ public final class BackgroundWorkQueue: Sendable {
                 return .failure(.queueFull(retryAfterSeconds: limits.retryAfterSeconds))
             }
             // Recorded inside the lock so SQLite order, queue order and the `running` update all agree.
-            do { try store.insert(id: id, name: name, createdAt: Date()) } catch {
+            do {
+                guard try store.insert(id: id, name: name, createdAt: Date(), requestedBy: owner, maxPerOwner: limits.maxPerOwner) else {
+                    return .failure(.ownerQuotaExceeded(retryAfterSeconds: limits.retryAfterSeconds))
+                }
+            } catch {
                 return .failure(.storageFailed(detail: String(describing: error)))
             }
             s.pending.append(Pending(id: id, name: name, work: work))

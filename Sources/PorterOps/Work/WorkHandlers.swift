@@ -30,8 +30,12 @@ public struct WorkStatusHandler: HTTPHandler {
     }
 }
 
-/// A demo of work that outlives its request: answers `202 Accepted` with `Location: /work/<id>` at once and
+/// A demo of work that outlives its request: `POST` answers `202 Accepted` with `Location: /work/<id>` at once and
 /// builds a "report" in the background for a few seconds, reporting progress after each step.
+///
+/// Only POST enqueues (GET and HEAD are 405: a link, an `<img>` or a crawler must never order work), and each user's
+/// items count against the queue's per-user quota (`max_per_user`, 429 when used up); anonymous requests share one
+/// quota, so map it behind an authorization rule that admits signed-in users only (the demo does).
 ///
 /// Options: `steps` (5), `step_seconds` (0.6), `status_path` (`/work/`, the prefix of the `Location`).
 public struct ReportHandler: HTTPHandler {
@@ -64,11 +68,16 @@ public struct ReportHandler: HTTPHandler {
         self.init(steps: steps, stepDuration: .milliseconds(Int64(seconds * 1000)), statusPath: path)
     }
 
+    /// The quota bucket anonymous requests share.
+    public static let anonymousOwner = "?"
+
     public func processRequest(_ context: HTTPContext) throws {
+        guard context.request.method == .post else { throw HTTPError(.methodNotAllowed, headers: ["Allow": "POST"]) }
         let queue = try resolveQueue(queue, context)
         let steps = self.steps, stepDuration = self.stepDuration
         let requestedBy = context.user.isAuthenticated ? context.user.name : "anonymous"
-        let id = try queue.enqueue(name: "report") { work in
+        let owner = context.user.isAuthenticated ? context.user.name : ReportHandler.anonymousOwner
+        let id = try queue.enqueue(name: "report", owner: owner) { work in
             for step in 1...steps {
                 try await Task.sleep(for: stepDuration)
                 work.setProgress("step \(step) of \(steps)")

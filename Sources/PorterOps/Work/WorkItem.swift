@@ -104,20 +104,27 @@ public struct WorkItemRecord: Sendable, Equatable, Encodable {
     }
 }
 
-/// Why `BackgroundWorkQueue.enqueue` refused work: answered as `503 Service Unavailable` with `Retry-After`.
+/// Why `BackgroundWorkQueue.enqueue` refused work: `503 Service Unavailable` (or `429 Too Many Requests` for one
+/// owner's quota) with `Retry-After`.
 public enum BackgroundWorkError: HTTPResponseError, Equatable {
     /// The queue already holds its maximum of waiting items.
     case queueFull(retryAfterSeconds: Int)
+    /// The owner (user) already has `maxPerOwner` items queued or running.
+    case ownerQuotaExceeded(retryAfterSeconds: Int)
     /// The queue is shutting down and takes no new work.
     case shuttingDown(retryAfterSeconds: Int)
     /// The item could not be recorded in SQLite (details in `detail`, not shown to clients).
     case storageFailed(detail: String)
 
-    public var status: HTTPStatus { .serviceUnavailable }
+    public var status: HTTPStatus {
+        if case .ownerQuotaExceeded = self { return .tooManyRequests }
+        return .serviceUnavailable
+    }
 
     public var publicMessage: String {
         switch self {
         case .queueFull: "The background work queue is full; try again later."
+        case .ownerQuotaExceeded: "You already have as much background work waiting as allowed; try again when some has finished."
         case .shuttingDown: "The server is shutting down; try again later."
         case .storageFailed: "Background work is unavailable right now."
         }
@@ -125,7 +132,7 @@ public enum BackgroundWorkError: HTTPResponseError, Equatable {
 
     public var headers: HTTPHeaders {
         switch self {
-        case .queueFull(let s), .shuttingDown(let s): ["Retry-After": String(s)]
+        case .queueFull(let s), .shuttingDown(let s), .ownerQuotaExceeded(let s): ["Retry-After": String(s)]
         case .storageFailed: ["Retry-After": "30"]
         }
     }

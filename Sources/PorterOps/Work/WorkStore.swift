@@ -40,6 +40,13 @@ final class WorkStore: Sendable {
                 CREATE INDEX \(WorkStore.table)_unfinished ON \(WorkStore.table)(status) WHERE status IN ('queued','running');
                 """)
         }
+        migrator.registerMigration("porter_work_items.v2.requested_by") { db in
+            try db.execute(sql: """
+                ALTER TABLE \(WorkStore.table) ADD COLUMN requested_by TEXT;
+                CREATE INDEX \(WorkStore.table)_requester ON \(WorkStore.table)(requested_by)
+                    WHERE status IN ('queued','running') AND requested_by IS NOT NULL;
+                """)
+        }
         try migrator.migrate(database)
     }
 
@@ -64,22 +71,38 @@ final class WorkStore: Sendable {
         }
     }
 
-    /// Deletes finished items older than `age`.
-    func purgeFinished(olderThan age: TimeInterval) throws {
+    /// Deletes finished items older than `age`; returns how many.
+    @discardableResult
+    func purgeFinished(olderThan age: TimeInterval) throws -> Int {
         let cutoff = Date().timeIntervalSince1970 - age
-        try database.write { db in
+        return try database.write { db in
             try db.execute(sql: """
                 DELETE FROM \(WorkStore.table) WHERE status IN ('succeeded','failed','interrupted') AND finished_at < ?
                 """, arguments: [cutoff])
+            return db.changesCount
         }
     }
 
-    /// Records a new `queued` item.
-    func insert(id: WorkItemID, name: String, createdAt: Date) throws {
-        try database.write { db in
-            try db.execute(sql: """
-                INSERT INTO \(WorkStore.table) (id, name, status, created_at, owner) VALUES (?, ?, 'queued', ?, ?)
-                """, arguments: [id.rawValue, name, createdAt.timeIntervalSince1970, owner])
+    /// Records a new `queued` item; with `requestedBy`, only if that requester has fewer than `maxPerOwner` items
+    /// queued or running (counted and inserted in one IMMEDIATE transaction, so processes sharing the file agree).
+    /// Returns false when the quota is used up.
+    func insert(id: WorkItemID, name: String, createdAt: Date, requestedBy: String? = nil, maxPerOwner: Int = .max) throws -> Bool {
+        try database.writeWithoutTransaction { db in
+            var inserted = false
+            try db.inTransaction(.immediate) {
+                if let requestedBy {
+                    let unfinished = try Int.fetchOne(db, sql: """
+                        SELECT COUNT(*) FROM \(WorkStore.table) WHERE requested_by = ? AND status IN ('queued','running')
+                        """, arguments: [requestedBy]) ?? 0
+                    guard unfinished < maxPerOwner else { return .commit }
+                }
+                try db.execute(sql: """
+                    INSERT INTO \(WorkStore.table) (id, name, status, created_at, owner, requested_by) VALUES (?, ?, 'queued', ?, ?, ?)
+                    """, arguments: [id.rawValue, name, createdAt.timeIntervalSince1970, owner, requestedBy])
+                inserted = true
+                return .commit
+            }
+            return inserted
         }
     }
 

@@ -68,9 +68,10 @@ public struct LoginHandler: AsyncHTTPHandler {
     /// The nginx policy of a login route: the `porter_login` request-rate zone (option `rate_limit_zone`, "" for
     /// none; declared in `nginx/porter.conf`) with `rate_limit_burst` (10).
     public static func edge(options: Options) throws -> EdgePolicy {
+        // The form is small: the route's body limit (Porter's and nginx's) is the handler's own 16 KiB.
         let zone = try options.string("rate_limit_zone", default: "porter_login")
-        guard !zone.isEmpty else { return EdgePolicy() }
-        return EdgePolicy(rateLimit: .init(zone: zone, burst: try options.int("rate_limit_burst", default: 10)))
+        guard !zone.isEmpty else { return EdgePolicy(maxBodyBytes: 16 * 1024) }
+        return EdgePolicy(maxBodyBytes: 16 * 1024, rateLimit: .init(zone: zone, burst: try options.int("rate_limit_burst", default: 10)))
     }
 
     /// Exclusive: the login regenerates the session id.

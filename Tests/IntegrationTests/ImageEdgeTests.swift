@@ -1,0 +1,102 @@
+import Foundation
+import Porter
+import PorterHost
+import PorterImages
+import PorterTesting
+import Testing
+
+/// Issue 10, items 1 and 2: HEAD and the nginx image cache; who may order a resize.
+@Suite("Edge: images through real nginx", .enabled(if: NginxHarness.isAvailable, "nginx is not installed"), .serialized)
+struct ImageEdgeTests {
+    static let key = "edge-test-signing-key-0123456789abcdef"
+
+    @Test("a HEAD first does not poison nginx's cache: the GET after it gets the whole image, and the HEAD resized nothing")
+    func headThenGet() async throws {
+        let dir = try TemporaryDirectory(prefix: "porter-head")
+        _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
+        var images = ImageServerConfiguration(root: dir.path("images"))
+        images.signingKeys = try KeyRing(secrets: ["text:" + Self.key])
+        let handler = try ImageHandler(images)
+        var app = PorterApplication(name: "edge")
+        app.map("GET,HEAD", "/images/*", handler, name: "image", edge: EdgePolicy(staticUnlessQuery: "@porter_image"))
+        let running = try await InProcessSite.start(app, ServerConfiguration())
+        let http = running.site.client(timeout: .seconds(5))   // hang guard: an empty cached body never completes
+        for (url, type) in [(handler.url(path: "/images/sunset.jpg", parameters: ImageParameters(width: 320, format: .jpeg)), "image/jpeg"),
+                            (handler.url(path: "/images/sunset.jpg", parameters: ImageParameters(width: 240)), "image/jpeg")] {
+            let before = handler.statistics.resizes
+            let head = try await http.fetch(url, method: "HEAD")
+            #expect(head.status == 200 && head.body.isEmpty)
+            #expect(head.headers["Content-Type"] == type)
+            #expect(head.headers["Content-Length"] == nil, "the size is unknown without resizing")
+            #expect(handler.statistics.resizes == before, "HEAD must not resize")
+            let get = try await http.fetch(url)
+            #expect(get.status == 200)
+            #expect(get.headers["X-Cache-Status"] == "MISS", "the GET must not be answered from the HEAD's cache entry")
+            #expect(get.body.count > 1000 && get.body.prefix(2).elementsEqual([0xFF, 0xD8]) && get.body.suffix(2).elementsEqual([0xFF, 0xD9]),
+                    "a whole JPEG, got \(get.body.count) bytes")
+            #expect(get.headers["Content-Length"] == String(get.body.count))
+            #expect(get.headers["ETag"] == head.headers["ETag"] && get.headers["Cache-Control"] == head.headers["Cache-Control"])
+            #expect(get.headers["Vary"] == head.headers["Vary"])
+            #expect(handler.statistics.resizes == before + 1)
+            let again = try await http.fetch(url)
+            #expect(again.headers["X-Cache-Status"] == "HIT" && again.body == get.body)
+            let headAfter = try await http.fetch(url, method: "HEAD")
+            #expect(headAfter.status == 200 && headAfter.body.isEmpty && handler.statistics.resizes == before + 1)
+            #expect(try await http.fetch(url).body == get.body, "a HEAD after the GET does not replace its cache entry")
+        }
+        await running.stop()
+    }
+
+    @Test("resizing needs a preset or a signature: unsigned sizes 403, signed 200, presets 200; porter image-url; no key and no presets refuses to start")
+    func signedOrPreset() async throws {
+        let dir = try TemporaryDirectory(prefix: "porter-sign")
+        _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("www/images")) }
+        let (porter, site) = try await FeatureNginxTests.start("""
+        [[handlers]]
+        verb = "GET,HEAD"
+        path = "/images/*"
+        handler = "image"
+        root = "www/images"
+        signing_key = "\(Self.key)"
+        presets = { thumb = { w = 200, h = 200, fit = "cover" }, small = { w = 300 } }
+        """, in: dir)
+        let http = site.client()
+        for unsigned in ["/images/sunset.jpg?w=123", "/images/sunset.jpg?w=124&q=31&dpr=2", "/images/sunset.jpg?w=123&sig=AAAA"] {
+            #expect(try await http.fetch(unsigned).status == 403, "\(unsigned)")
+        }
+        let signed = ImageURLSigner(keys: try KeyRing(secrets: ["text:" + Self.key])).signedURL(path: "/images/sunset.jpg", parameters: ImageParameters(width: 123))
+        let ok = try await http.fetch(signed)
+        #expect(ok.status == 200 && ok.headers["Content-Type"] == "image/jpeg" && !ok.body.isEmpty)
+        let thumb = try await http.fetch("/images/sunset.jpg?p=thumb")
+        #expect(thumb.status == 200 && thumb.headers["Content-Type"] == "image/jpeg" && !thumb.body.isEmpty)
+        #expect(thumb.headers["Cache-Control"] == "public, max-age=3600", "presets are unsigned: the shorter cache lifetime")
+        #expect(try await http.fetch("/images/sunset.jpg?p=nope").status == 400)
+        #expect(try await http.fetch("/images/sunset.jpg?p=thumb&w=999").status == 400)
+
+        let printed = try await runPorter(["image-url", "--config", dir.path("porter-s.toml"), "/images/sunset.jpg", "--w", "150", "--fmt", "webp"],
+                                          in: dir, name: "image-url")
+        #expect(printed.status == 0, "\(printed.output)")
+        let url = printed.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(url.hasPrefix("/images/sunset.jpg?") && url.contains("sig="))
+        let fromCLI = try await http.fetch(url)
+        #expect(fromCLI.status == 200 && fromCLI.headers["Content-Type"] == "image/webp")
+        let preset = try await runPorter(["image-url", "--config", dir.path("porter-s.toml"), "/images/sunset.jpg", "--preset", "small"],
+                                         in: dir, name: "image-url-preset")
+        #expect(preset.output.trimmingCharacters(in: .whitespacesAndNewlines) == "/images/sunset.jpg?p=small")
+        try await stopProcess(porter, site)
+
+        // Neither signing_key nor presets nor allow_unsigned: the server refuses to start, saying what to set.
+        let bare = try dir.write("""
+        listen = "\(dir.path("bare.sock"))"
+        [[handlers]]
+        verb = "GET,HEAD"
+        path = "/images/*"
+        handler = "image"
+        root = "www/images"
+        """, to: "bare.toml")
+        let refused = try await runPorter(["serve", "--config", bare], in: dir, name: "bare")
+        #expect(refused.status != nil && refused.status != 0)
+        #expect(refused.output.contains("keys") && refused.output.contains("presets") && refused.output.contains("allow_unsigned"),
+                "\(refused.output)")
+    }
+}
