@@ -8,9 +8,9 @@ public struct ErrorPageModule: HTTPModule {
 
     public func subscribe(to events: inout ModuleEvents) {
         events.on(.error) { ctx in
-            guard let error = ctx.error else { return }
+            guard let error = ctx.error, !ctx.isErrorResponseWritten else { return }
             ErrorResponder.respond(to: error, in: ctx, html: true)
-            ctx.clearErrors()
+            ctx.isErrorResponseWritten = true
         }
     }
 }

@@ -83,6 +83,32 @@ public final class HTTPContext: @unchecked Sendable {
     /// Ends the request early: events up to LogRequest are skipped; LogRequest, PostLogRequest and EndRequest still run.
     public func completeRequest() { isCompleted = true }
 
+    /// Whether `endResponse()` was called: the remaining events up to EndRequest are skipped.
+    public private(set) var isResponseEnded = false
+
+    /// Ends the response (ASP.NET's `Response.End`): the handler should return at once (or `throw ResponseEnd()`);
+    /// the events after it are skipped up to EndRequest, which still runs (as do PreSendRequestHeaders/Content).
+    public func endResponse() { isResponseEnded = true }
+
+    /// Redirects (`302 Found`, or `status`) and, like ASP.NET's `Response.Redirect(url)`, ends the response;
+    /// pass `endResponse: false` for `Redirect(url, false)` (the rest of the pipeline still runs).
+    public func redirect(to location: String, status: HTTPStatus = .found, endResponse: Bool = true) {
+        response.redirect(to: location, status: status)
+        if endResponse { self.endResponse() }
+    }
+
+    /// Whether the response already answers the request's errors (an error page module sets it after writing one);
+    /// the pipeline then does not replace it. The errors stay in `errors` for LogRequest and EndRequest to see;
+    /// an error raised later still gets a response.
+    public var isErrorResponseWritten: Bool {
+        get { !errors.isEmpty && answeredErrorCount >= errors.count }
+        set { answeredErrorCount = newValue ? errors.count : 0 }
+    }
+    /// How many of `errors` the written error response answers.
+    private var answeredErrorCount = 0
+    /// The pipeline running this request (for `execute`/`transfer`).
+    public internal(set) var pipeline: Pipeline?
+
     /// Chooses the handler yourself (ASP.NET's `RemapHandler`); only before MapRequestHandler.
     public func remapHandler(_ handler: AnyHTTPHandler, name: String) throws(HTTPError) {
         guard currentEvent < .mapRequestHandler else {

@@ -7,6 +7,9 @@ public protocol HTTPModule: Sendable {
     var name: String { get }
     /// Registers this module's event subscribers.
     func subscribe(to events: inout ModuleEvents)
+    /// Whether this module reads per-event and per-module timings (`ctx.trace.spans`), as a trace page or a slow-request
+    /// log does; only then does the pipeline read the clock around every event (default: no).
+    var recordsTimings: Bool { get }
     /// Registers, at startup, the services this module offers others by type (a trace log, a user store);
     /// the default offers none.
     func publish(in services: ApplicationServices)
@@ -18,6 +21,7 @@ extension HTTPModule {
     public var name: String { String(describing: Self.self) }
     public func shutdown() async {}
     public func publish(in services: ApplicationServices) {}
+    public var recordsTimings: Bool { false }
 }
 
 /// A subscriber: a sync or async closure run when its event fires.

@@ -12,10 +12,20 @@ public final class Pipeline: Sendable {
     public let registry: HandlerRegistry
     /// The modules, in registration order.
     public let modules: [any HTTPModule]
+    /// Whether requests record per-event and per-module spans (a module asked: `HTTPModule.recordsTimings`).
+    /// Without that, events nobody subscribed to cost nothing and no clock is read between events.
+    public let recordsSpans: Bool
 
-    let steps: [Step]
+    /// Every event with its begin/end (for span recording), or only the steps that do something.
+    let program: Program
     let errorSubscribers: [(module: String, subscriber: EventSubscriber)]
-    let firstLogStep: Int
+
+    /// A compiled step list and where its LogRequest part starts.
+    struct Program: Sendable {
+        let steps: [Step]
+        let firstLogStep: Int
+        let endRequestStep: Int
+    }
 
     /// Compiles the pipeline.
     public init(registry: HandlerRegistry, modules: [any HTTPModule]) {
@@ -27,29 +37,38 @@ public final class Pipeline: Sendable {
             module.subscribe(to: &events)
             for (event, subscriber) in events.subscriptions { byEvent[event, default: []].append((module.name, subscriber)) }
         }
+        let detailed = modules.contains { $0.recordsTimings }
         var steps: [Step] = []
         for event in LifecycleEvent.mainSequence + [.preSendRequestHeaders, .preSendRequestContent] {
+            let subscribers = byEvent[event] ?? []
+            let hasWork = !subscribers.isEmpty || event == .mapRequestHandler || event == .executeRequestHandler
+            // An event nobody subscribed to is compiled away, unless spans are recorded (then the trace shows it).
+            guard hasWork || detailed else { continue }
             steps.append(.begin(event))
-            for (name, subscriber) in byEvent[event] ?? [] { steps.append(.subscriber(event, name, subscriber)) }
+            for (name, subscriber) in subscribers { steps.append(.subscriber(event, name, subscriber)) }
             if event == .mapRequestHandler { steps.append(.map) }
             if event == .executeRequestHandler { steps.append(.execute) }
-            steps.append(.end(event))
+            if detailed { steps.append(.end(event)) }
         }
-        self.steps = steps
-        self.errorSubscribers = (byEvent[.error] ?? []).map { ($0.0, $0.1) }
-        self.firstLogStep = steps.firstIndex { $0.event == .logRequest }!
+        program = Program(steps: steps,
+                          firstLogStep: steps.firstIndex { $0.event >= .logRequest } ?? steps.count,
+                          endRequestStep: steps.firstIndex { $0.event >= .endRequest } ?? steps.count)
+        recordsSpans = detailed
+        errorSubscribers = (byEvent[.error] ?? []).map { ($0.0, $0.1) }
     }
 
     /// Runs the request as far as possible without suspending.
     public func start(_ context: HTTPContext) -> PipelineProgress {
         var cursor = PipelineCursor()
-        return drive(context, &cursor, canSuspend: false)
+        context.pipeline = self
+        if recordsSpans { context.trace.beginRecording() }
+        return drive(context, &cursor)
     }
 
     /// Continues a request that `start(_:)` suspended, until the response is final.
     public func resume(_ context: HTTPContext, from cursor: PipelineCursor) async {
         var cursor = cursor
-        while case .suspended = drive(context, &cursor, canSuspend: false) {
+        while case .suspended = drive(context, &cursor) {
             await runAsyncStep(context, &cursor)
         }
     }
@@ -66,22 +85,27 @@ public final class Pipeline: Sendable {
 
     // MARK: - Driving
 
+    /// Reads the clock only when spans are recorded.
+    @inline(__always)
+    private func now() -> UInt64 { recordsSpans ? MonotonicClock.nanoseconds() : 0 }
+
     /// Runs sync steps until the end or until an async step is next.
-    func drive(_ ctx: HTTPContext, _ cursor: inout PipelineCursor, canSuspend: Bool) -> PipelineProgress {
+    func drive(_ ctx: HTTPContext, _ cursor: inout PipelineCursor) -> PipelineProgress {
+        let steps = program.steps
         while true {
             if let e = cursor.errorIndex {
                 if e < errorSubscribers.count {
                     let (module, subscriber) = errorSubscribers[e]
                     guard case .sync(let body) = subscriber else { return .suspended(cursor) }
-                    let start = MonotonicClock.nanoseconds()
-                    do { try body(ctx) } catch { logSecondaryError(ctx, error, module: module) }
-                    ctx.trace.record(.error, module: module, start: start, end: MonotonicClock.nanoseconds())
+                    let start = now()
+                    do { try body(ctx) } catch { secondaryError(ctx, error, module: module) }
+                    if recordsSpans { ctx.trace.record(.error, module: module, start: start, end: now()) }
                     cursor.errorIndex = e + 1
                     continue
                 }
                 cursor.errorIndex = nil
-                finishErrors(ctx)
-                if cursor.index < firstLogStep { cursor.index = firstLogStep }
+                respondToErrors(ctx)
+                if cursor.index < program.firstLogStep { cursor.index = program.firstLogStep }
                 continue
             }
             guard cursor.index < steps.count else {
@@ -89,43 +113,56 @@ public final class Pipeline: Sendable {
                 return .finished
             }
             let step = steps[cursor.index]
-            if (ctx.isCompleted || cursor.skipping) && step.event < .logRequest {
-                cursor.index = max(cursor.index + 1, ctx.isCompleted || cursor.skipping ? firstLogStep : 0)
+            if let target = skipTarget(ctx, cursor, step) {
+                // The event in which the request was completed (or ended) still gets its whole-event span.
+                if recordsSpans, cursor.openEvent {
+                    let end = MonotonicClock.nanoseconds()
+                    ctx.trace.record(ctx.currentEvent, module: nil, start: cursor.eventStart, end: end)
+                    cursor.openEvent = false
+                    cursor.lastEnd = end
+                }
+                cursor.index = max(cursor.index + 1, target)
                 continue
             }
-            if case .begin = step {} else if case .end = step {} else { cursor.lastEnd = 0 }
             switch step {
             case .begin(let event):
                 ctx.currentEvent = event
-                // Events are back to back: the previous event's end is this one's start (one clock read each).
-                cursor.eventStart = cursor.lastEnd != 0 ? cursor.lastEnd : MonotonicClock.nanoseconds()
+                if recordsSpans {
+                    // Events are back to back: the previous event's end is this one's start (one clock read each).
+                    cursor.eventStart = cursor.lastEnd != 0 ? cursor.lastEnd : MonotonicClock.nanoseconds()
+                    cursor.openEvent = true
+                }
             case .end(let event):
                 let end = MonotonicClock.nanoseconds()
                 ctx.trace.record(event, module: nil, start: cursor.eventStart, end: end)
                 cursor.lastEnd = end
+                cursor.openEvent = false
             case .subscriber(let event, let module, let subscriber):
+                cursor.lastEnd = 0
                 guard case .sync(let body) = subscriber else { return .suspended(cursor) }
-                let start = MonotonicClock.nanoseconds()
+                let start = now()
                 do {
                     try body(ctx)
-                    ctx.trace.record(event, module: module, start: start, end: MonotonicClock.nanoseconds())
+                    if recordsSpans { ctx.trace.record(event, module: module, start: start, end: now()) }
                 } catch {
-                    ctx.trace.record(event, module: module, start: start, end: MonotonicClock.nanoseconds())
+                    if recordsSpans { ctx.trace.record(event, module: module, start: start, end: now()) }
                     fail(ctx, &cursor, error)
                     continue
                 }
             case .map:
+                cursor.lastEnd = 0
                 do { try mapHandler(ctx) } catch { fail(ctx, &cursor, error); continue }
             case .execute:
+                cursor.lastEnd = 0
                 guard let selected = ctx.handler else { break }
                 guard case .sync(let handler) = selected.handler,
                       ctx.syncExecutor.map({ $0.isCurrentThreadWorker }) ?? true else { return .suspended(cursor) }
-                let start = MonotonicClock.nanoseconds()
+                let start = now()
                 do {
                     try handler.processRequest(ctx)
-                    ctx.trace.record(.executeRequestHandler, module: "handler", start: start, end: MonotonicClock.nanoseconds())
+                    if recordsSpans { ctx.trace.record(.executeRequestHandler, module: "handler", start: start, end: now()) }
                 } catch {
-                    ctx.trace.record(.executeRequestHandler, module: "handler", start: start, end: MonotonicClock.nanoseconds())
+                    if recordsSpans { ctx.trace.record(.executeRequestHandler, module: "handler", start: start, end: now()) }
                     fail(ctx, &cursor, error)
                     continue
                 }
@@ -134,30 +171,38 @@ public final class Pipeline: Sendable {
         }
     }
 
+    /// Where to jump when `step` must be skipped: CompleteRequest and errors skip to LogRequest, Response.End
+    /// skips to EndRequest; `nil` runs the step.
+    private func skipTarget(_ ctx: HTTPContext, _ cursor: PipelineCursor, _ step: Step) -> Int? {
+        if ctx.isResponseEnded && step.event < .endRequest { return program.endRequestStep }
+        if (ctx.isCompleted || cursor.skipping) && step.event < .logRequest { return program.firstLogStep }
+        return nil
+    }
+
     /// Runs the one async step `drive` stopped at.
     func runAsyncStep(_ ctx: HTTPContext, _ cursor: inout PipelineCursor) async {
         if let e = cursor.errorIndex {
             let (module, subscriber) = errorSubscribers[e]
-            let start = MonotonicClock.nanoseconds()
+            let start = now()
             do {
                 switch subscriber {
                 case .sync(let body): try body(ctx)
                 case .async(let body): try await body(ctx)
                 }
-            } catch { logSecondaryError(ctx, error, module: module) }
-            ctx.trace.record(.error, module: module, start: start, end: MonotonicClock.nanoseconds())
+            } catch { secondaryError(ctx, error, module: module) }
+            if recordsSpans { ctx.trace.record(.error, module: module, start: start, end: now()) }
             cursor.errorIndex = e + 1
             return
         }
-        let step = steps[cursor.index]
-        let start = MonotonicClock.nanoseconds()
+        let step = program.steps[cursor.index]
+        let start = now()
         do {
             switch step {
             case .subscriber(let event, let module, .async(let body)):
-                defer { ctx.trace.record(event, module: module, start: start, end: MonotonicClock.nanoseconds()) }
+                defer { if recordsSpans { ctx.trace.record(event, module: module, start: start, end: now()) } }
                 try await body(ctx)
             case .execute:
-                defer { ctx.trace.record(.executeRequestHandler, module: "handler", start: start, end: MonotonicClock.nanoseconds()) }
+                defer { if recordsSpans { ctx.trace.record(.executeRequestHandler, module: "handler", start: start, end: now()) } }
                 switch ctx.handler?.handler {
                 case .async(let handler):
                     try await handler.processRequest(ctx)
@@ -179,14 +224,30 @@ public final class Pipeline: Sendable {
         }
     }
 
+    /// Records `error`; the first error of a request raises the Error event (once per request, as in ASP.NET),
+    /// later ones are recorded for LogRequest/EndRequest to see and answered without raising it again.
     func fail(_ ctx: HTTPContext, _ cursor: inout PipelineCursor, _ error: any Error) {
+        if error is ResponseEnd {
+            // `throw ResponseEnd()` is Response.End: not an error.
+            ctx.endResponse()
+            cursor.index += 1
+            return
+        }
         ctx.addError(error)
         if ctx.currentEvent < .logRequest {
-            ctx.trace.record(ctx.currentEvent, module: nil, start: cursor.eventStart, end: MonotonicClock.nanoseconds())
+            if recordsSpans, cursor.openEvent {
+                ctx.trace.record(ctx.currentEvent, module: nil, start: cursor.eventStart, end: now())
+                cursor.openEvent = false
+            }
             cursor.skipping = true
         }
         cursor.index += 1
-        cursor.errorIndex = 0
+        if cursor.errorRaised {
+            respondToErrors(ctx, latest: true)
+        } else {
+            cursor.errorRaised = true
+            cursor.errorIndex = 0
+        }
     }
 
     func mapHandler(_ ctx: HTTPContext) throws {
@@ -201,11 +262,13 @@ public final class Pipeline: Sendable {
         }
     }
 
-    /// Turns errors no Error subscriber cleared into a response: the error's own status, or a bare 500.
-    func finishErrors(_ ctx: HTTPContext) {
-        guard let error = ctx.error else { return }
+    /// Turns the request's errors into a response unless an Error subscriber cleared them or already wrote one:
+    /// the error's own status, or a bare 500. The errors stay visible to LogRequest and EndRequest.
+    /// `latest`: answer the last error (one raised after the Error event ran) rather than the first.
+    func respondToErrors(_ ctx: HTTPContext, latest: Bool = false) {
+        guard let error = latest ? ctx.errors.last : ctx.error, !ctx.isErrorResponseWritten else { return }
         ErrorResponder.respond(to: error, in: ctx, html: false)
-        ctx.clearErrors()
+        ctx.isErrorResponseWritten = true
     }
 
     func releaseHandler(_ ctx: HTTPContext) {
@@ -214,7 +277,9 @@ public final class Pipeline: Sendable {
         }
     }
 
-    func logSecondaryError(_ ctx: HTTPContext, _ error: any Error, module: String) {
+    /// An Error subscriber threw: the error joins the request's errors (ASP.NET's `AllErrors`) and is logged.
+    func secondaryError(_ ctx: HTTPContext, _ error: any Error, module: String) {
+        ctx.addError(error)
         ctx.logger.error("error in Error event subscriber", metadata: ["module": .string(module), "error": .string("\(error)")])
     }
 }
@@ -232,9 +297,20 @@ public struct PipelineCursor: Sendable {
     var index = 0
     var errorIndex: Int?
     var skipping = false
+    /// Whether the Error event was raised for this request (it is raised once).
+    var errorRaised = false
     var eventStart: UInt64 = 0
+    /// Whether an event began and its whole-event span is not recorded yet.
+    var openEvent = false
     /// When the previous step (an event's end) finished, or 0 if something ran since.
     var lastEnd: UInt64 = 0
+}
+
+/// Thrown by a handler or module to end the response (ASP.NET's `Response.End`): the pipeline skips to
+/// EndRequest; it is not an error.
+public struct ResponseEnd: Error, Sendable {
+    /// The signal.
+    public init() {}
 }
 
 /// One compiled step.

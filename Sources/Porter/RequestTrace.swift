@@ -24,9 +24,17 @@ public struct RequestTrace: Sendable {
     /// Free-form messages written with `HTTPContext.trace(_:)` (ASP.NET's `Trace.Write`).
     public private(set) var messages: [(offsetNanos: UInt64, category: String, message: String)] = []
 
+    /// Whether spans are recorded for this request (a module asked for timings); otherwise only `startedAt` is known.
+    public private(set) var isRecordingSpans = false
+
     /// A trace starting now.
     public init() {
         startedAt = MonotonicClock.nanoseconds()
+    }
+
+    /// Starts recording spans (the pipeline calls this when a module wants timings).
+    mutating func beginRecording() {
+        isRecordingSpans = true
         spans.reserveCapacity(48)
     }
 

@@ -9,6 +9,13 @@ final class EventRecorder: Sendable {
     private let events = Mutex<[String]>([])
     func append(_ s: String) { events.withLock { $0.append(s) } }
     var all: [String] { events.withLock { $0 } }
+    func clear() { events.withLock { $0 = [] } }
+}
+
+/// A module that only asks for timings (as a trace page does).
+struct TimingsReader: HTTPModule {
+    var recordsTimings: Bool { true }
+    func subscribe(to events: inout ModuleEvents) {}
 }
 
 /// A module that records every event it sees, optionally async, optionally completing or failing at one event.
@@ -119,8 +126,8 @@ struct PipelineEventTests {
         #expect(ctx.response.status == .internalServerError)
         #expect(!ctx.response.bodyText.contains("boom"))
         #expect(!ctx.response.bodyText.contains("TestFailure"))
-        #expect(ctx.response.contentType == "text/html; charset=utf-8")
-        #expect(ctx.error == nil, "the error page module clears the error")
+        #expect(ctx.response.contentType == "text/html; charset=utf-8", "the error page module's page is kept")
+        #expect(ctx.error is TestFailure, "LogRequest and EndRequest still see the request's error")
     }
 
     @Test("a module error in AuthenticateRequest skips the handler and answers 500 (no error module: plain text)")
@@ -168,10 +175,11 @@ struct PipelineEventTests {
         #expect(wrongVerb.response.headers["Allow"] == "POST, PUT")
     }
 
-    @Test("every event's duration is recorded, with per-module and handler spans")
+    @Test("with a module that reads timings, every event's duration is recorded, with per-module and handler spans")
     func traceSpans() async throws {
         let recorder = EventRecorder()
-        let client = PipelineTestClient(registry: try recordingRegistry(recorder), modules: [RecordingModule(name: "a", recorder: recorder)])
+        let client = PipelineTestClient(registry: try recordingRegistry(recorder),
+                                        modules: [RecordingModule(name: "a", recorder: recorder), TimingsReader()])
         let ctx = await client.execute(.get, "/x")
         let whole = Set(ctx.trace.spans.filter { $0.module == nil }.map(\.event))
         for event in LifecycleEvent.mainSequence + [.preSendRequestHeaders, .preSendRequestContent] {

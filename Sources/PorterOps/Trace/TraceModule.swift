@@ -49,6 +49,9 @@ public struct TraceModule: HTTPModule {
 
     public var name: String { "trace" }
 
+    /// The trace page shows every event's timing.
+    public var recordsTimings: Bool { true }
+
     public func publish(in services: ApplicationServices) { services.register(log) }
 
     public func subscribe(to events: inout ModuleEvents) {
