@@ -30,13 +30,7 @@ public final class TransportStatistics: Sendable {
 
     func requestStarted() {
         acceptedRequests.add(1, ordering: .relaxed)
-        let now = activeRequests.add(1, ordering: .relaxed).newValue
-        var seen = maxActiveRequests.load(ordering: .relaxed)
-        while now > seen {
-            let (exchanged, original) = maxActiveRequests.compareExchange(expected: seen, desired: now, ordering: .relaxed)
-            if exchanged { break }
-            seen = original
-        }
+        maxActiveRequests.raiseMax(to: activeRequests.add(1, ordering: .relaxed).newValue)
     }
 
     func requestFinished() { activeRequests.subtract(1, ordering: .relaxed) }

@@ -1,5 +1,6 @@
 public import Logging
 import Glibc
+import Porter
 import Synchronization
 
 /// A swift-log handler writing one JSON object per line to standard error (`log_format = "json"`):
@@ -65,27 +66,8 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// A JSON string literal (quotes, backslashes and control characters escaped).
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (the core's one escaper).
+    static func quote(_ s: String) -> String { JSONValue.quote(s) }
 
     /// UTC time as RFC 3339 with milliseconds.
     static func timestamp() -> String {

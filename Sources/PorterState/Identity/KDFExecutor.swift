@@ -85,13 +85,7 @@ public final class KDFStatistics: Sendable {
     public let maxRunning = Atomic<Int>(0)
 
     func started() {
-        let now = running.add(1, ordering: .relaxed).newValue
-        var seen = maxRunning.load(ordering: .relaxed)
-        while now > seen {
-            let (exchanged, current) = maxRunning.compareExchange(expected: seen, desired: now, ordering: .relaxed)
-            if exchanged { break }
-            seen = current
-        }
+        maxRunning.raiseMax(to: running.add(1, ordering: .relaxed).newValue)
     }
 
     func finished() {
