@@ -9,17 +9,28 @@ struct LoginFixture {
     let sessions: MemorySessionStore
     let application = ApplicationState()
 
-    /// One user database for all fixtures (each KDF run is deliberately slow).
-    static let sharedUsers: Result<SQLiteUserStore, any Error> = Result {
-        let users = try SQLiteUserStore(path: try temporaryDirectory().appendingPathComponent("users.sqlite").path,
-                                        hasher: PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000)))
+    /// One user database file made once (each KDF run is deliberately slow); every fixture opens its own copy,
+    /// so a test that signs alice out (bumping her ticket generation) never revokes another test's cookie.
+    static let template: Result<String, any Error> = Result {
+        let path = try temporaryDirectory().appendingPathComponent("users.sqlite").path
+        let users = try SQLiteUserStore(path: path, hasher: PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000)))
         try users.setPassword("open sesame", for: "alice")
         try users.addRole("admin", to: "alice")
-        return users
+        return path
+    }
+
+    /// A private copy of the template users database.
+    static func makeUsers() throws -> SQLiteUserStore {
+        let copy = try temporaryDirectory().appendingPathComponent("users.sqlite").path
+        let source = try template.get()
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: source + suffix) {   // WAL mode: both hold data
+            try FileManager.default.copyItem(atPath: source + suffix, toPath: copy + suffix)
+        }
+        return try SQLiteUserStore(path: copy, hasher: PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000)))
     }
 
     init(throttle: LoginThrottle = LoginThrottle(), kdf: KDFExecutor = KDFExecutor()) throws {
-        let users = try Self.sharedUsers.get()
+        let users = try Self.makeUsers()
         let auth = try CookieAuthentication(keys: [keyA])
         sessions = MemorySessionStore()
         var registry = HandlerRegistry()
