@@ -79,11 +79,13 @@ public final class PorterProcess: Sendable {
     /// The directory holding the built products (`porter` and, after `deploy/dev.sh test`, the examples' binaries).
     public static var productsDirectory: String { (binaryPath() as NSString).deletingLastPathComponent }
 
-    /// Runs `executable` with `arguments` to completion and returns its standard output (nil if it failed).
-    public static func output(of executable: String, _ arguments: [String]) -> String? {
+    /// Runs `executable` with `arguments` (in `workingDirectory` when given) and returns its standard output, or
+    /// `nil` when it could not start or exited non-zero.
+    public static func output(of executable: String, _ arguments: [String], workingDirectory: String? = nil) -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

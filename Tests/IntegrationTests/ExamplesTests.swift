@@ -15,7 +15,7 @@ struct ExamplesTests {
         let binary = PorterProcess.productsDirectory + "/" + name
         guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
         let dir = try TemporaryDirectory(prefix: "porter-ex")
-        let locations = try #require(PorterProcess.output(of: binary, ["nginx-config"]), "\(name) nginx-config")
+        let locations = try #require(PorterProcess.output(of: binary, ["nginx-config"], workingDirectory: dir.path), "\(name) nginx-config")
         let process = try PorterProcess(arguments: ["serve", "--socket", dir.path("s"), "--socket-mode", "0666"],
                                         logPath: dir.path("log"), executable: binary, workingDirectory: dir.path)
         #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path("s")) }, "\(name) started: \(process.log)")
