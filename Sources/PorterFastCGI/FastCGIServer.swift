@@ -19,7 +19,7 @@ public final class FastCGIServer: Service, Sendable {
     /// The pipeline requests run through.
     public let pipeline: Pipeline
     /// Live transport counters.
-    public let statistics = TransportStatistics()
+    public let statistics = TransportStatistics(scoreboard: .forThisProcess())
     /// The state shared by every request.
     public let application: ApplicationState
     let logger: Logger
@@ -87,6 +87,8 @@ public final class FastCGIServer: Service, Sendable {
         }
         epollFD.store(epfd, ordering: .releasing)
         listenDescriptor.store(listenFD, ordering: .releasing)
+        statistics.listenDescriptor.store(listenFD, ordering: .releasing)
+        statistics.backlog.store(Int(configuration.backlog), ordering: .relaxed)
         jobsDescriptor.store(jobsFD, ordering: .releasing)
         let threads = max(1, configuration.threads)
         for i in 0..<threads {

@@ -5,8 +5,9 @@ extension FastCGIServer {
     /// Runs a request whose head libfcgi has read: looks up its route, reads the body within the route's limit
     /// (413 without reading when the declared length is too large), then runs the pipeline.
     func process(_ conn: Connection, _ head: HTTPRequest, generation: UInt64, buffer: UnsafeMutableRawBufferPointer) {
-        statistics.requestStarted()
         var request = head
+        statistics.requestStarted(method: request.method.rawValue, uri: request.uri,
+                                  contentLength: request.parameters["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0)
         let route = pipeline.route(method: request.method, path: request.path)
         let reader = BodyReader(limit: route.bodyLimit(default: configuration.maxBodyBytes),
                                 spillThreshold: configuration.bodySpillThreshold,
