@@ -66,9 +66,14 @@ public final class Scoreboard: @unchecked Sendable {
     }
 
     /// The scoreboard a master handed this worker process (from the environment), with this worker's slot.
-    public static let inherited: (board: Scoreboard, slot: Int)? = {
-        guard let fd = getenv(descriptorEnvironmentKey).flatMap({ Int32(String(cString: $0)) }),
-              let slot = getenv(slotEnvironmentKey).flatMap({ Int(String(cString: $0)) }) else { return nil }
+    public static let inherited: (board: Scoreboard, slot: Int)? = attach(
+        descriptor: getenv(descriptorEnvironmentKey).map { String(cString: $0) },
+        slot: getenv(slotEnvironmentKey).map { String(cString: $0) })
+
+    /// Maps the scoreboard on descriptor `descriptor` (decimal text) and checks `slot` is one of its slots;
+    /// nil for anything else (not a number, not a scoreboard, too small, a slot out of range).
+    static func attach(descriptor: String?, slot: String?) -> (board: Scoreboard, slot: Int)? {
+        guard let fd = descriptor.flatMap({ Int32($0) }), fd >= 0, let slot = slot.flatMap({ Int($0) }) else { return nil }
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_size >= size(slots: 0) else { return nil }
         let bytes = Int(st.st_size)
@@ -80,7 +85,7 @@ public final class Scoreboard: @unchecked Sendable {
             return nil
         }
         return (Scoreboard(base: p, byteCount: bytes, descriptor: fd, slotCount: slots), slot)
-    }()
+    }
 
     // MARK: words
 

@@ -58,6 +58,31 @@ struct ScoreboardTests {
         #expect(p.requestMethod.count == Scoreboard.Field.methodBytes - 1)
     }
 
+    @Test("a worker attaches to its master's board by descriptor; nonsense in the environment is refused, never mapped")
+    func attachValidates() throws {
+        let board = try #require(Scoreboard.create(slots: 2, shared: true))
+        board.requestStarted(slot: 1, method: "GET", uri: "/x", contentLength: 0)
+        let (worker, slot) = try #require(Scoreboard.attach(descriptor: String(board.descriptor), slot: "1"))
+        #expect(slot == 1 && worker.totals().acceptedConnections == 1, "the same memory")
+        worker.requestStarted(slot: 1, method: "GET", uri: "/y", contentLength: 0)
+        #expect(board.totals().acceptedConnections == 2)
+        #expect(Scoreboard.attach(descriptor: String(board.descriptor), slot: "2") == nil, "slot out of range")
+        #expect(Scoreboard.attach(descriptor: String(board.descriptor), slot: "-1") == nil)
+        #expect(Scoreboard.attach(descriptor: "x", slot: "0") == nil)
+        #expect(Scoreboard.attach(descriptor: nil, slot: "0") == nil)
+        #expect(Scoreboard.attach(descriptor: "999999", slot: "0") == nil, "not an open descriptor")
+        // A file that is not a scoreboard (no magic), even a large one.
+        let path = "/tmp/porter-not-a-board-\(getpid())"
+        FileManager.default.createFile(atPath: path, contents: Data(repeating: 7, count: 65536))
+        defer { unlink(path) }
+        let fd = open(path, O_RDWR)
+        defer { close(fd) }
+        #expect(Scoreboard.attach(descriptor: String(fd), slot: "0") == nil)
+        let empty = open("/dev/null", O_RDWR)
+        defer { close(empty) }
+        #expect(Scoreboard.attach(descriptor: String(empty), slot: "0") == nil)
+    }
+
     @Test("a process no master started has no inherited scoreboard; its server keeps a private one-slot board")
     func singleProcessBoard() throws {
         #expect(Scoreboard.inherited == nil)
