@@ -50,6 +50,8 @@ struct SingleProcessReload: Service {
                     logger.info("reload: the previous configuration's requests finished")
                 }
             }
+            // Shutting down: the services a reload started stop with the rest.
+            await running?.triggerGracefulShutdown()
         }
     }
 }

@@ -123,8 +123,11 @@ struct DockerComposeTests {
         // The porter healthcheck, as compose runs it.
         let health = try #require((porterService["healthcheck"] as? [String: Any])?["test"] as? [String])
         #expect(health.first == "CMD" && health.dropFirst().first == "porter")
-        let pong = PorterProcess.output(of: PorterProcess.binaryPath(), health.dropFirst(2).map(inRoot))
-        #expect(pong?.contains("pong") == true, "healthcheck answered: \(pong ?? "failed"); log:\n\(porter.log)")
+        // Docker retries it until healthy (the workers may still be starting): so does this, with a hang guard.
+        let probe = Array(health.dropFirst(2).map(inRoot))
+        try await waitUntil("the compose healthcheck to pass; log:\n\(porter.log)") {
+            try await ConcurrentClients.offPool { PorterProcess.output(of: PorterProcess.binaryPath(), probe)?.contains("pong") == true }
+        }
 
         // nginx with the compose command's rendering of nginx/porter.conf (listen on every address).
         let script = try #require((nginxService["command"] as? [String])?.last)
