@@ -16,6 +16,7 @@ say() { echo "[porter] $*" >&2; }
 # ---------------------------------------------------------------- system packages
 BUILD_PKGS=(libfcgi-dev libfcgi-bin libvips-dev libsqlite3-dev pkg-config nginx-light)
 TEST_PKGS=(postgresql chromium python3-pip spawn-fcgi)
+TEST_PKGS+=(docker-compose python3-yaml)   # DockerComposeTests: `docker-compose config`, parsed with yaml
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 ensure_packages() {
     local missing=() p

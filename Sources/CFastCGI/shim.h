@@ -15,3 +15,19 @@ static inline int porter_set_thread_name(const char *name) { return prctl(PR_SET
 
 /// Asks the kernel to send `sig` to this process when its parent (the master) dies.
 static inline int porter_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+#include <stdint.h>
+#include <sys/mman.h>
+
+/// Atomic operations on shared memory (the scoreboard lives in an mmap shared between processes, where Swift's
+/// `Atomic` cannot be placed).
+static inline int64_t porter_atomic_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void porter_atomic_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline int64_t porter_atomic_add(int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
+static inline void porter_atomic_raise_max(int64_t *p, int64_t v) {
+    int64_t seen = __atomic_load_n(p, __ATOMIC_RELAXED);
+    while (v > seen && !__atomic_compare_exchange_n(p, &seen, v, 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {}
+}
+/// memfd_create (an anonymous file, inheritable by child processes unless MFD_CLOEXEC).
+extern int memfd_create(const char *name, unsigned int flags);
+static inline int porter_memfd_create(const char *name) { return memfd_create(name, 0); }

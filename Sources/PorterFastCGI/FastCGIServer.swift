@@ -16,12 +16,15 @@ import Glibc
 public final class FastCGIServer: Service, Sendable {
     /// The configuration in effect.
     public let configuration: FastCGIServerConfiguration
-    /// The pipeline requests run through.
-    public let pipeline: Pipeline
+    /// The pipeline new requests run through (a reload replaces it: see `replace(pipeline:application:)`).
+    public var pipeline: Pipeline { current.pipeline }
     /// Live transport counters.
-    public let statistics = TransportStatistics()
-    /// The state shared by every request.
-    public let application: ApplicationState
+    public let statistics = TransportStatistics(scoreboard: .forThisProcess())
+    /// The state shared by every new request.
+    public var application: ApplicationState { current.application }
+    private let serving: Mutex<ServingGeneration>
+    /// The pipeline and state new requests run on.
+    public var current: ServingGeneration { serving.withLock { $0 } }
     let logger: Logger
 
     private let state = Mutex<ServerState>(ServerState())
@@ -45,13 +48,23 @@ public final class FastCGIServer: Service, Sendable {
     /// A server for `pipeline`; call `run()` (as a service) or `start()`/`shutdown()`.
     public init(configuration: FastCGIServerConfiguration, pipeline: Pipeline, application: ApplicationState, logger: Logger) {
         self.configuration = configuration
-        self.pipeline = pipeline
-        self.application = application
+        self.serving = Mutex(ServingGeneration(pipeline: pipeline, application: application))
         self.logger = logger
         self.gate = RequestGate(limits: .init(maxParamsBytes: configuration.maxParamsBytes))
         self.connectionLimits = .init(headerTimeout: configuration.requestHeaderTimeout.nanoseconds,
                                       requestTimeout: configuration.requestTimeout?.nanoseconds,
                                       cancelOnDisconnect: configuration.cancelOnDisconnect)
+    }
+
+    /// Makes new requests run on `pipeline` and `application` (a configuration reload); requests already
+    /// running finish on the old ones. Returns the old generation (wait for it with `waitUntilIdle()`).
+    public func replace(pipeline: Pipeline, application: ApplicationState) -> ServingGeneration {
+        let next = ServingGeneration(pipeline: pipeline, application: application)
+        return serving.withLock { current in
+            let old = current
+            current = next
+            return old
+        }
     }
 
     /// Runs sync work on this server's worker threads (every request it accepts uses it as `syncExecutor`).
@@ -87,6 +100,8 @@ public final class FastCGIServer: Service, Sendable {
         }
         epollFD.store(epfd, ordering: .releasing)
         listenDescriptor.store(listenFD, ordering: .releasing)
+        statistics.listenDescriptor.store(listenFD, ordering: .releasing)
+        statistics.backlog.store(Int(configuration.backlog), ordering: .relaxed)
         jobsDescriptor.store(jobsFD, ordering: .releasing)
         let threads = max(1, configuration.threads)
         for i in 0..<threads {
@@ -158,4 +173,27 @@ struct ServerState: ~Copyable {
     var drainDeadline: UInt64 = 0
     var finished = false
     var waiters: [CheckedContinuation<Void, Never>] = []
+}
+
+/// A pipeline and the application state it serves, with the count of requests running on them: what a
+/// reload swaps as one (requests started before the swap keep theirs to the end).
+public final class ServingGeneration: Sendable {
+    /// The compiled pipeline.
+    public let pipeline: Pipeline
+    /// The state its requests share.
+    public let application: ApplicationState
+    let inFlight = Atomic<Int>(0)
+
+    init(pipeline: Pipeline, application: ApplicationState) {
+        self.pipeline = pipeline
+        self.application = application
+    }
+
+    /// Requests running on this generation now.
+    public var requestsInFlight: Int { inFlight.load(ordering: .acquiring) }
+
+    /// Returns once no request runs on this generation (checked every 50 ms; returns early when cancelled).
+    public func waitUntilIdle() async {
+        while requestsInFlight > 0 && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
+    }
 }

@@ -5,8 +5,12 @@ extension FastCGIServer {
     /// Runs a request whose head libfcgi has read: looks up its route, reads the body within the route's limit
     /// (413 without reading when the declared length is too large), then runs the pipeline.
     func process(_ conn: Connection, _ head: HTTPRequest, generation: UInt64, buffer: UnsafeMutableRawBufferPointer) {
-        statistics.requestStarted()
         var request = head
+        let serving = current
+        serving.inFlight.add(1, ordering: .relaxed)
+        let pipeline = serving.pipeline
+        statistics.requestStarted(method: request.method.rawValue, uri: request.uri,
+                                  contentLength: request.parameters["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0)
         let route = pipeline.route(method: request.method, path: request.path)
         let reader = BodyReader(limit: route.bodyLimit(default: configuration.maxBodyBytes),
                                 spillThreshold: configuration.bodySpillThreshold,
@@ -17,51 +21,51 @@ extension FastCGIServer {
             if body.storage == .file { statistics.spilledBodies.add(1, ordering: .relaxed) }
             request.body = body
         case .tooLarge:
-            refuseOversized(conn, method: request.method)
+            refuseOversized(conn, method: request.method, serving: serving)
             return
         case .failed(let reason):
             logger.notice("request body not read", metadata: ["reason": .string(reason), "path": .string(request.path)])
             conn.request.keepConnection = false
             conn.request.finish()
             statistics.requestFinished()
+            serving.inFlight.subtract(1, ordering: .releasing)
             perform(conn.handle(.requestFailed), conn)
             return
         }
-        let context = HTTPContext(request: request, application: application, logger: logger)
+        let context = HTTPContext(request: request, application: serving.application, logger: logger)
         context.syncExecutor = executor
         context.route = route
         switch pipeline.start(context) {
         case .finished:
-            respond(conn, context)
+            respond(conn, context, serving: serving)
         case .suspended(let cursor):
-            let pipeline = self.pipeline
             let task = Task.immediate {
                 await pipeline.resume(context, from: cursor)
-                self.respond(conn, context)
+                self.respond(conn, context, serving: serving)
             }
             if conn.handle(.suspended(task, generation: generation)) == .cancel { task.cancel() }
         }
     }
 
     /// Answers 413 without reading (more of) the body; the connection is closed afterwards.
-    private func refuseOversized(_ conn: Connection, method: HTTPMethod) {
+    private func refuseOversized(_ conn: Connection, method: HTTPMethod, serving: ServingGeneration) {
         statistics.oversizedRequests.add(1, ordering: .relaxed)
         var response = HTTPResponse()
         response.setText("Request body too large\n", status: .payloadTooLarge)
         _ = ResponseWriter.begin(response, method: method, to: conn.request)
         conn.request.keepConnection = false
-        finishRequest(conn, body: nil)
+        finishRequest(conn, body: nil, serving: serving)
     }
 
     /// Writes the response (504 instead when the request timed out), then ends the request.
-    func respond(_ conn: Connection, _ context: HTTPContext) {
+    func respond(_ conn: Connection, _ context: HTTPContext, serving: ServingGeneration) {
         if conn.handle(.responseReady) == .timeout {
             context.logger.warning("request timed out", metadata: ["path": .string(context.request.path)])
             context.response.setText("Gateway Timeout\n", status: .gatewayTimeout)
         }
         let body = context.request.body
         guard let produce = ResponseWriter.begin(context.response, method: context.request.method, to: conn.request) else {
-            finishRequest(conn, body: body)
+            finishRequest(conn, body: body, serving: serving)
             return
         }
         let logger = context.logger
@@ -72,15 +76,16 @@ extension FastCGIServer {
                 logger.error("streamed body failed", metadata: ["error": .string("\(error)")])
                 conn.request.keepConnection = false
             }
-            self.finishRequest(conn, body: body)
+            self.finishRequest(conn, body: body, serving: serving)
         }
     }
 
     /// Closes the body's temporary file, writes END_REQUEST, and parks or closes the connection.
-    private func finishRequest(_ conn: Connection, body: RequestBody?) {
+    private func finishRequest(_ conn: Connection, body: RequestBody?, serving: ServingGeneration) {
         body?.close()
         conn.request.finish()
         statistics.requestFinished()
+        serving.inFlight.subtract(1, ordering: .releasing)
         let kept = conn.request.fd >= 0 && conn.request.keepConnection
         perform(conn.handle(.responseWritten(keepConnection: kept)), conn)
     }

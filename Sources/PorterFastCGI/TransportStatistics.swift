@@ -1,4 +1,6 @@
 import Synchronization
+import CFastCGI
+import Glibc
 
 /// Live counters of the FastCGI transport (read by the status page and metrics).
 public final class TransportStatistics: Sendable {
@@ -25,13 +27,50 @@ public final class TransportStatistics: Sendable {
     /// Worker threads started.
     public let threads = Atomic<Int>(0)
 
-    /// Fresh counters.
-    public init() {}
+    /// This process's slot on the pool's scoreboard (shared with the master and the other workers), if any.
+    public let scoreboard: ScoreboardSlot?
+    /// The listen socket (for its queue length), once the server started.
+    let listenDescriptor = Atomic<Int32>(-1)
+    /// The listen socket's configured backlog.
+    let backlog = Atomic<Int>(0)
 
-    func requestStarted() {
+    /// Fresh counters writing to `scoreboard` too.
+    public init(scoreboard: ScoreboardSlot? = nil) { self.scoreboard = scoreboard }
+
+    func requestStarted(method: String, uri: String, contentLength: Int) {
         acceptedRequests.add(1, ordering: .relaxed)
         maxActiveRequests.raiseMax(to: activeRequests.add(1, ordering: .relaxed).newValue)
+        if let scoreboard { scoreboard.board.requestStarted(slot: scoreboard.index, method: method, uri: uri, contentLength: contentLength) }
     }
 
-    func requestFinished() { activeRequests.subtract(1, ordering: .relaxed) }
+    func requestFinished() {
+        activeRequests.subtract(1, ordering: .relaxed)
+        if let scoreboard { scoreboard.board.requestFinished(slot: scoreboard.index) }
+    }
+
+    /// Counts a request slower than the slow-request threshold (PHP-FPM's `slow requests`), on the scoreboard.
+    public func countSlowRequest() {
+        if let scoreboard { scoreboard.board.countSlow(slot: scoreboard.index) }
+    }
+
+    /// Connections waiting in the listen backlog now, and the backlog's length (PHP-FPM's `listen queue`,
+    /// `listen queue len`); the queue is known for TCP sockets only (Linux `TCP_INFO`), 0 otherwise.
+    public func listenQueue() -> (queue: Int, length: Int) {
+        let fd = listenDescriptor.load(ordering: .acquiring)
+        var queue = 0
+        var length = backlog.load(ordering: .relaxed)
+        if fd >= 0 {
+            var info = tcp_info()
+            var size = socklen_t(MemoryLayout<tcp_info>.size)
+            if getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &size) == 0 {
+                queue = Int(info.tcpi_unacked)
+                length = Int(info.tcpi_sacked)
+            }
+        }
+        if let scoreboard {
+            scoreboard.board.observeListenQueue(queue)
+            if length > 0 { scoreboard.board.setListenQueueLength(length) }
+        }
+        return (queue, length)
+    }
 }

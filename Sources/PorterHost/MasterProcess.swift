@@ -41,13 +41,26 @@ struct MasterProcess {
         logger.info("master started", metadata: ["pid": .stringConvertible(getpid()), "workers": .stringConvertible(configuration.workers),
                                                  "listen": .string(transport.listen.description)])
 
+        // The pool's scoreboard: room for two generations of workers (a reload overlaps them) and some spare.
+        let scoreboard = Scoreboard.create(slots: configuration.workers * 4 + 4, shared: true)
+        if scoreboard == nil { logger.warning("no shared scoreboard (memfd/mmap failed): /status shows the answering worker only") }
+        scoreboard?.setListenQueueLength(Int(transport.backlog))
         var current = configuration
         var generation = 1
         var workers: [pid_t: Int] = [:] // pid → generation
+        var slots: [pid_t: Int] = [:] // pid → scoreboard slot
+        func start() -> pid_t? {
+            let slot = scoreboard?.firstFreeSlot()
+            if scoreboard != nil && slot == nil { logger.warning("scoreboard full: a worker starts without a slot") }
+            guard let pid = spawnWorker(listenFD: listenFD, generation: generation, scoreboard: scoreboard.flatMap { board in slot.map { (board.descriptor, $0) } })
+            else { return nil }
+            workers[pid] = generation
+            if let slot { scoreboard?.assign(slot: slot, pid: pid); slots[pid] = slot }
+            scoreboard?.setTotalProcesses(workers.count)
+            return pid
+        }
         func spawnWorkers(_ count: Int) {
-            for _ in 0..<count {
-                if let pid = spawnWorker(listenFD: listenFD, generation: generation) { workers[pid] = generation }
-            }
+            for _ in 0..<count { _ = start() }
         }
         spawnWorkers(current.workers)
 
@@ -61,6 +74,9 @@ struct MasterProcess {
                 let pid = waitpid(-1, &status, WNOHANG)
                 guard pid > 0 else { break }
                 let gen = workers.removeValue(forKey: pid) ?? 0
+                // Its counters stay in the pool's totals; its slot is free for the next worker.
+                if let slot = slots.removeValue(forKey: pid) { scoreboard?.retire(slot: slot) }
+                scoreboard?.setTotalProcesses(workers.count)
                 let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
                 let code = (status >> 8) & 0xff
                 let reason = signaled ? "killed by signal \(status & 0x7f)" : "exited with status \(code)"
@@ -72,7 +88,7 @@ struct MasterProcess {
                     } else {
                         logger.info("worker recycled; starting a new one", metadata: ["pid": .stringConvertible(pid)])
                     }
-                    if let newPID = spawnWorker(listenFD: listenFD, generation: generation) { workers[newPID] = generation }
+                    _ = start()
                 }
             }
             switch sig {
@@ -116,7 +132,7 @@ struct MasterProcess {
     }
 
     /// Starts one worker: this same program and arguments, with the listen socket's fd in the environment.
-    private func spawnWorker(listenFD: Int32, generation: Int) -> pid_t? {
+    private func spawnWorker(listenFD: Int32, generation: Int, scoreboard: (descriptor: Int32, slot: Int)?) -> pid_t? {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -133,11 +149,16 @@ struct MasterProcess {
         var p = environ
         while let entry = p.pointee {
             let s = String(cString: entry)
-            if !s.hasPrefix(Self.workerEnvironmentKey + "=") && !s.hasPrefix("PORTER_WORKER_GENERATION=") { environment.append(s) }
+            let ours = [Self.workerEnvironmentKey, "PORTER_WORKER_GENERATION", Scoreboard.descriptorEnvironmentKey, Scoreboard.slotEnvironmentKey]
+            if !ours.contains(where: { s.hasPrefix($0 + "=") }) { environment.append(s) }
             p += 1
         }
         environment.append("\(Self.workerEnvironmentKey)=\(listenFD)")
         environment.append("PORTER_WORKER_GENERATION=\(generation)")
+        if let scoreboard {
+            environment.append("\(Scoreboard.descriptorEnvironmentKey)=\(scoreboard.descriptor)")
+            environment.append("\(Scoreboard.slotEnvironmentKey)=\(scoreboard.slot)")
+        }
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer {

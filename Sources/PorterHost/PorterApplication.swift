@@ -219,9 +219,14 @@ public struct BuiltApplication: Sendable {
         if let listenOverride { transport.listen = listenOverride }
         adjust(&transport)
         let server = FastCGIServer(configuration: transport, pipeline: pipeline, application: application, logger: logger)
+        registerTransport(of: server)
+        return server
+    }
+
+    /// Publishes `server`'s transport counters and the process model in this build's services (for status pages).
+    func registerTransport(of server: FastCGIServer) {
         application.services.register(server.statistics)
         application.services.register(ProcessModel(isWorker: MasterProcess.isWorker))
-        return server
     }
 
     /// Serves `server` with the long-running services in one `ServiceGroup`: SIGTERM/SIGINT/SIGQUIT drain the
@@ -233,13 +238,14 @@ public struct BuiltApplication: Sendable {
         let group = ServiceGroup(configuration: .init(services: configurations,
                                                       gracefulShutdownSignals: [.sigterm, .sigint, .sigquit],
                                                       logger: logger))
+        // The pipeline in use at the end (a reload may have replaced this build's, and shut that one down).
         do {
             try await group.run()
         } catch {
-            await pipeline.shutdown()
+            await server.pipeline.shutdown()
             throw error
         }
-        await pipeline.shutdown()
+        await server.pipeline.shutdown()
     }
 }
 

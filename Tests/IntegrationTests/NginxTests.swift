@@ -182,9 +182,9 @@ struct PorterProcessTests {
         max_ms = 60000
         """
 
-    static func start(_ extra: String = "", arguments: [String] = []) async throws -> (PorterProcess, NginxPorterSite, TemporaryDirectory) {
+    static func start(_ extra: String = "", arguments: [String] = [], tables: String = "") async throws -> (PorterProcess, NginxPorterSite, TemporaryDirectory) {
         let dir = try TemporaryDirectory(prefix: "porter-p")
-        let (configuration, text) = try integrationConfiguration(socket: dir.path("s"), extra: extra, tables: statusTables)
+        let (configuration, text) = try integrationConfiguration(socket: dir.path("s"), extra: extra, tables: statusTables + "\n" + tables)
         let configPath = try dir.write(text, to: "porter.toml")
         let porter = try PorterProcess(arguments: ["serve", "--config", configPath] + arguments, logPath: dir.path("porter.log"))
         #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path("s")) }, "porter started")

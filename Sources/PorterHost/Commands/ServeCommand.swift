@@ -37,6 +37,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let app = PorterApplication.current
+        try await serve(app, try effectiveConfiguration(app))
+    }
+
+    /// The configuration file (or code) with this command line's overrides applied.
+    func effectiveConfiguration(_ app: PorterApplication) throws -> ServerConfiguration {
         var configuration = try source.resolve(app)
         if let socket { configuration.listen = socket }
         if let listen { configuration.listen = listen }
@@ -52,6 +57,11 @@ struct ServeCommand: AsyncParsableCommand {
             guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
             configuration.logFormat = logFormat
         }
+        return configuration
+    }
+
+    func serve(_ app: PorterApplication, _ configuration: ServerConfiguration) async throws {
+        var configuration = configuration
         guard let level = Logger.Level(rawValue: configuration.logLevel) else {
             throw ValidationError("unknown log level \(configuration.logLevel)")
         }
@@ -96,6 +106,12 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         var extra: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if !isWorker {
+            // SIGHUP reloads in this process too (a master's workers are replaced by the master instead).
+            nonisolated(unsafe) let overrides = self // only read: the command line's options
+            extra.append(.init(service: SingleProcessReload(server: server, initial: configuration,
+                                                            load: { try overrides.effectiveConfiguration(app) }, app: app, logger: logger)))
+        }
         if isWorker && configuration.maxRequests > 0 {
             extra.append(.init(service: RecyclingService(server: server, maxRequests: configuration.maxRequests, logger: logger),
                                successTerminationBehavior: .gracefullyShutdownGroup))

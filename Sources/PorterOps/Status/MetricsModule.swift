@@ -1,4 +1,5 @@
 import Porter
+import PorterFastCGI
 
 /// Counts every request into `RequestStatistics`: accepted/active at BeginRequest, the outcome (handler, route,
 /// status class, duration, slow) at LogRequest, active back down at EndRequest.
@@ -53,8 +54,10 @@ public struct MetricsModule: HTTPModule {
         }
         events.on(.logRequest) { ctx in
             let elapsed = MonotonicClock.nanoseconds() &- ctx.trace.startedAt
-            stats.observe(handler: ctx.handler?.name, route: ctx.handler?.pattern, status: ctx.response.status.code,
-                          duration: .nanoseconds(Int64(clamping: elapsed)))
+            let slow = stats.observe(handler: ctx.handler?.name, route: ctx.handler?.pattern, status: ctx.response.status.code,
+                                     duration: .nanoseconds(Int64(clamping: elapsed)))
+            // The pool's `slow requests` (on the scoreboard every worker shares).
+            if slow { ctx.application.services[TransportStatistics.self]?.countSlowRequest() }
         }
         events.on(.endRequest) { ctx in
             if ctx.items[CountedRequest.self] != nil {

@@ -116,8 +116,10 @@ public final class RequestStatistics: ServerStatusSource {
         state.withLock { s in s.active = max(s.active - 1, 0) }
     }
 
-    /// Records a finished request's outcome (LogRequest): its handler, route, status and duration.
-    public func observe(handler: String?, route: String?, status: Int, duration: Duration) {
+    /// Records a finished request's outcome (LogRequest): its handler, route, status and duration; returns
+    /// whether it counted as slow.
+    @discardableResult
+    public func observe(handler: String?, route: String?, status: Int, duration: Duration) -> Bool {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         let key = RequestDurationHistogram.Key(handler: handler ?? "-", route: route ?? "-",
                                                statusClass: "\(min(max(status / 100, 1), 5))xx")
@@ -127,6 +129,7 @@ public final class RequestStatistics: ServerStatusSource {
             if slow { s.slow += 1 }
             s.durations.observe(seconds, key: key)
         }
+        return slow
     }
 
     /// Requests being served now.

@@ -8,8 +8,8 @@ import Porter
 ///
 /// Every field is optional: each `ServerStatusSource` fills what it knows (the pipeline's `RequestStatistics`
 /// the request counters, the transport its threads, connections and processes) and `merged(with:)` overlays them.
-public struct ServerStatusSnapshot: Sendable, Equatable, Codable {
-    /// Worker-process counts in master/worker mode.
+public struct ServerStatusSnapshot: Sendable, Equatable, Encodable {
+    /// Worker-process counts (the pool's, from the scoreboard; 1 process in single mode).
     public struct WorkerProcesses: Sendable, Equatable, Codable {
         /// Processes serving a request now.
         public var active: Int
@@ -55,6 +55,14 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Codable {
     public var processID: Int32?
     /// Worker-process counts (master/worker mode only).
     public var workerProcesses: WorkerProcesses?
+    /// The listen socket's backlog (PHP-FPM's `listen queue len`).
+    public var listenQueueLength: Int?
+    /// The most worker processes active at once (PHP-FPM's `max active processes`).
+    public var maxActiveProcesses: Int?
+    /// Times every worker process was busy when a request started (PHP-FPM's `max children reached`).
+    public var maxChildrenReached: Int?
+    /// Every worker process, for `?full` (PHP-FPM's per-process block).
+    public var processes: [Scoreboard.Process]?
     /// Requests served per handler name since start.
     public var handlerRequests: [String: Int]
     /// Request durations per handler, route and status class (for the Prometheus histogram; not in JSON).
@@ -104,6 +112,10 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Codable {
         m.slowRequests = other.slowRequests ?? slowRequests
         m.processID = other.processID ?? processID
         m.workerProcesses = other.workerProcesses ?? workerProcesses
+        m.listenQueueLength = other.listenQueueLength ?? listenQueueLength
+        m.maxActiveProcesses = other.maxActiveProcesses ?? maxActiveProcesses
+        m.maxChildrenReached = other.maxChildrenReached ?? maxChildrenReached
+        m.processes = other.processes ?? processes
         m.handlerRequests.merge(other.handlerRequests) { _, new in new }
         switch (requestDurations, other.requestDurations) {
         case (let a?, let b?): m.requestDurations = a.combined(with: b)
@@ -113,23 +125,65 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Codable {
         return m
     }
 
-    enum CodingKeys: String, CodingKey {
-        case pool
-        case processManager = "process_manager"
-        case startTime = "start_time"
-        case acceptedRequests = "accepted_requests"
-        case activeRequests = "active_requests"
-        case maxActiveRequests = "max_active_requests"
-        case idleThreads = "idle_threads"
-        case busyThreads = "busy_threads"
-        case totalThreads = "total_threads"
-        case parkedConnections = "parked_connections"
-        case listenQueue = "listen_queue"
-        case maxListenQueue = "max_listen_queue"
-        case slowRequests = "slow_requests"
-        case processID = "pid"
-        case workerProcesses = "worker_processes"
-        case handlerRequests = "handler_requests"
+    /// PHP-FPM's JSON status keys (`pm.status_path?json`), then Porter's own under snake_case names.
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Encodes as PHP-FPM's JSON status (`start time` in seconds since 1970, `processes` only when listed).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        func put<T: Encodable>(_ key: String, _ value: T?) throws { if let value { try c.encode(value, forKey: Key(key)) } }
+        try put("pool", pool)
+        try put("process manager", processManager)
+        if let startTime {
+            try put("start time", Int(startTime.timeIntervalSince1970))
+            try put("start since", Int(Date().timeIntervalSince(startTime).rounded(.down)))
+        }
+        try put("accepted conn", acceptedRequests)
+        try put("listen queue", listenQueue)
+        try put("max listen queue", maxListenQueue)
+        try put("listen queue len", listenQueueLength)
+        try put("idle processes", workerProcesses?.idle)
+        try put("active processes", workerProcesses?.active)
+        try put("total processes", workerProcesses?.total)
+        try put("max active processes", maxActiveProcesses)
+        try put("max children reached", maxChildrenReached)
+        try put("slow requests", slowRequests)
+        try put("processes", processes.map { $0.map(ProcessJSON.init) })
+        try put("active_requests", activeRequests)
+        try put("max_active_requests", maxActiveRequests)
+        try put("idle_threads", idleThreads)
+        try put("busy_threads", busyThreads)
+        try put("total_threads", totalThreads)
+        try put("parked_connections", parkedConnections)
+        try put("pid", processID)
+        try c.encode(handlerRequests, forKey: Key("handler_requests"))
+    }
+
+    /// One process of PHP-FPM's `?full&json` list.
+    struct ProcessJSON: Encodable {
+        let p: Scoreboard.Process
+        init(_ p: Scoreboard.Process) { self.p = p }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(p.pid, forKey: Key("pid"))
+            try c.encode(p.state, forKey: Key("state"))
+            try c.encode(p.startTime, forKey: Key("start time"))
+            try c.encode(max(0, Int(Date().timeIntervalSince1970) - p.startTime), forKey: Key("start since"))
+            try c.encode(p.requests, forKey: Key("requests"))
+            try c.encode(p.requestDurationMicros, forKey: Key("request duration"))
+            try c.encode(p.requestMethod, forKey: Key("request method"))
+            try c.encode(p.requestURI, forKey: Key("request uri"))
+            try c.encode(p.contentLength, forKey: Key("content length"))
+            try c.encode("-", forKey: Key("user"))
+            try c.encode("-", forKey: Key("script"))
+            try c.encode(p.activeRequests, forKey: Key("active_requests"))
+        }
     }
 }
 

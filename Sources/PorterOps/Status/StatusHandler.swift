@@ -2,6 +2,8 @@ import Porter
 
 /// The status page (PHP-FPM's `pm.status_path`): request counters, threads, connections and processes.
 ///
+/// PHP-FPM's fields under PHP-FPM's names (`accepted conn`, `active processes`, …; `?full` adds one block per
+/// worker process), summed over every worker through the scoreboard, then Porter's own (threads, handlers).
 /// Plain `key: value` text by default, JSON with `?json` or `?format=json`, the Prometheus exposition format
 /// with `?format=prometheus` (or `?openmetrics`). Numbers come from `RequestStatistics` (fed by `MetricsModule`)
 /// overlaid with every `ServerStatusSource` registered in `ApplicationState` (the transport's) and `sources`.
@@ -20,8 +22,10 @@ public struct StatusHandler: AsyncHTTPHandler {
     public let sources: [any ServerStatusSource]
     /// Who may see the page.
     public let access: AccessPolicy
-    /// The pool name shown (PHP-FPM's `pool`).
+    /// The pool name shown (PHP-FPM's `pool`); `nil` shows a source's, else `defaultPool`.
     public let pool: String?
+    /// The pool name when neither the `pool` option nor a source names one: PHP-FPM's default pool, `www`.
+    public static let defaultPool = "www"
     /// The Prometheus metric-name prefix.
     public let metricPrefix: String
     /// The format used when the query does not choose one.
@@ -74,7 +78,9 @@ public struct StatusHandler: AsyncHTTPHandler {
         try access.check(context)
         let format = try format(for: context)
         var snapshot = await ServerStatusSources.snapshot(statistics: statistics, extra: sources, application: context.application)
-        if snapshot.pool == nil { snapshot.pool = pool }
+        snapshot.pool = pool ?? snapshot.pool ?? Self.defaultPool
+        // Per-process blocks only with `?full`, as PHP-FPM.
+        if context.request.query["full"] == nil { snapshot.processes = nil }
         context.response.headers["Cache-Control"] = "no-store"
         switch format {
         case .text:
