@@ -52,7 +52,7 @@ run() {
     while [ "$left" -gt 0 ] && [ "$found" -lt 5 ]; do
         start=$(date +%s)
         local before; before=$(ls "$crashes" | wc -l)
-        (cd "$scratch" && "$bin" "$corpus" "$here/corpus/$name" -max_total_time="$left" -timeout=10 -rss_limit_mb=2048 \
+        (cd "$scratch" && SWIFT_BACKTRACE=enable=no "$bin" "$corpus" "$here/corpus/$name" -max_total_time="$left" -timeout=10 -rss_limit_mb=2048 \
             -max_len=4096 -artifact_prefix="$crashes/" -print_final_stats=1 >> "$log" 2>&1) || true
         local after; after=$(ls "$crashes" | wc -l)
         found=$((found + after - before))
