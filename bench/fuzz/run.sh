@@ -11,8 +11,8 @@ shift || true
 scratch=$here/.build-fuzz
 S=$root/Sources
 all_targets=(gate records pairs cgi query image)
-targets=("${@:-${all_targets[@]}}")
-[ $# -gt 0 ] && targets=("$@")
+targets=("${all_targets[@]}")
+if [ $# -gt 0 ]; then targets=("$@"); fi
 
 wire=(RecordHeader RecordType FastCGIWireError RecordBodies Record RecordDecoder NameValuePairs)
 # The product files each target compiles (one module with its harness; imports of Porter's own modules dropped).
