@@ -4,7 +4,7 @@ public import Porter
 public struct FastCGIServerConfiguration: Sendable {
     /// Where to listen.
     public enum Listen: Sendable, Equatable, CustomStringConvertible {
-        /// A unix socket at this path (created; an old socket file is replaced).
+        /// A unix socket at this path (created; a stale socket file is replaced, one a running server accepts on is an error).
         case unix(path: String)
         /// A TCP address, e.g. `127.0.0.1:9000`.
         case tcp(host: String, port: Int)

@@ -20,12 +20,6 @@ enum LibFCGI {
         _ = initialized
         return FCGX_IsCGI() != 0
     }
-
-    /// Opens a listening socket the libfcgi way: a unix path, or `host:port` / `:port` for TCP.
-    static func openSocket(_ address: String, backlog: Int32) -> Int32 {
-        _ = initialized
-        return FCGX_OpenSocket(address, backlog)
-    }
 }
 
 /// One connection's libfcgi request state (`FCGX_Request`), reused for every request on a kept connection.

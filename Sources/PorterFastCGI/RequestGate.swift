@@ -63,6 +63,8 @@ struct RequestGate: Sendable {
                 guard let rid = requestID, rid == header.requestID else { return .malformed("PARAMS for an unknown request id") }
                 guard !paramsDone else { return .malformed("PARAMS after the end of PARAMS") }
                 if contentLength == 0 {
+                    // The whole end-of-PARAMS record, padding included: libfcgi would block reading the rest.
+                    guard bytes.count >= recordEnd else { return .incomplete }
                     paramsDone = true
                     if let problem = params.validate(in: bytes) { return .malformed(problem) }
                 } else {

@@ -27,6 +27,10 @@ struct RequestGateTests {
         ("STDIN before the end of PARAMS", begin() + record(5, [1]), .malformed("STDIN before the end of PARAMS")),
         ("ABORT before the request", begin() + record(2), .malformed("request aborted before it was read")),
         ("unknown record type", record(42, [1]), .malformed("unexpected record type 42")),
+        // Found by bench/fuzz (gate): an end-of-PARAMS record whose padding had not arrived was `ready`.
+        ("end of PARAMS, its padding not yet here", begin() + record(4, [1, 1, 65, 66]) + Array(record(4, padding: 200)[0..<20]),
+         .incomplete),
+        ("end of PARAMS with its padding", begin() + record(4, [1, 1, 65, 66]) + record(4, padding: 200), .ready(stdinComplete: false)),
     ]
 
     @Test("verdicts", arguments: cases)
