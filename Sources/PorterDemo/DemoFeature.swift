@@ -31,6 +31,9 @@ public struct DemoFeature: PorterFeature {
         catalog.handlers.register("report", summary: "answers 202 + Location at once and builds a report in the background") { options, _ in
             .instance(.sync(try ReportHandler(options: options)))
         }
+        catalog.handlers.register("clock", summary: "the time with microseconds at ?tz= (UTC, +02:00): the output-cache demo") { _, _ in
+            .instance(.sync(ClockHandler()))
+        }
         catalog.handlers.register("crash", summary: "traps the process (index out of range): for crash-recovery tests only") { _, _ in
             .instance(.sync(CrashHandler()))
         }
