@@ -73,6 +73,7 @@ public enum DemoSetup {
         <li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo; the sign-out button is there and on /visits), <a href="/admin/">/admin/</a> (role admin)</li>
         <li><form method="post" action="/report" style="display:inline"><button>POST /report</button></form> (signed-in users: 202 + background work; follow its Location)</li>
         <li><a href="/clock">/clock</a>, <a href="/clock?tz=%2B02:00">/clock?tz=+02:00</a> (output cache: the same time for 5 s, see <code>Age</code>)</li>
+        <li><a href="/events">/events</a> (a text/event-stream: 5 events 200 ms apart, each sent as it is written)</li>
         <li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a> (from this machine only), <a href="/ping">/ping</a></li>
         </ul></body></html>
 
@@ -238,6 +239,11 @@ public enum DemoSetup {
     path = "/clock"
     handler = "clock"
     output_cache = { duration = 5, vary_by_query = ["tz"] }   # replayed for 5 s per ?tz= (see Age)
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/events"
+    handler = "events"              # streamed: nginx gets fastcgi_buffering off for it
 
     """
 }
