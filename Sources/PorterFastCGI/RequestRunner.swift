@@ -32,12 +32,12 @@ extension FastCGIServer {
         context.route = route
         switch pipeline.start(context) {
         case .finished:
-            respond(conn, context)
+            respond(conn, context, generation: generation)
         case .suspended(let cursor):
             let pipeline = self.pipeline
             let task = Task.immediate {
                 await pipeline.resume(context, from: cursor)
-                self.respond(conn, context)
+                self.respond(conn, context, generation: generation)
             }
             if conn.handle(.suspended(task, generation: generation)) == .cancel { task.cancel() }
         }
@@ -53,8 +53,9 @@ extension FastCGIServer {
         finishRequest(conn, body: nil)
     }
 
-    /// Writes the response (504 instead when the request timed out), then ends the request.
-    func respond(_ conn: Connection, _ context: HTTPContext) {
+    /// Writes the response (504 instead when the request timed out), then ends the request. A streamed body's
+    /// producer runs in a task the connection knows, so nginx closing the connection (the client left) cancels it.
+    func respond(_ conn: Connection, _ context: HTTPContext, generation: UInt64) {
         if conn.handle(.responseReady) == .timeout {
             context.logger.warning("request timed out", metadata: ["path": .string(context.request.path)])
             context.response.setText("Gateway Timeout\n", status: .gatewayTimeout)
@@ -65,15 +66,19 @@ extension FastCGIServer {
             return
         }
         let logger = context.logger
-        Task.immediate {
+        let task = Task.immediate {
             do {
                 try await ResponseWriter.stream(produce, to: conn.request)
+            } catch is CancellationError {
+                logger.info("streamed body cancelled: the client went away")
+                conn.request.keepConnection = false
             } catch {
                 logger.error("streamed body failed", metadata: ["error": .string("\(error)")])
                 conn.request.keepConnection = false
             }
             self.finishRequest(conn, body: body)
         }
+        if conn.handle(.streaming(task, generation: generation)) == .cancel { task.cancel() }
     }
 
     /// Closes the body's temporary file, writes END_REQUEST, and parks or closes the connection.

@@ -84,7 +84,30 @@ struct StreamingNginxTests {
         await server.waitUntilStopped()
     }
 
-    @Test("a client that goes away ends the producer (its next write throws)")
+    @Test("a client that goes away cancels the producer while it waits (Task cancellation, no further write needed)")
+    func disconnectCancelsTheProducer() async throws {
+        let gate = TestGate()
+        let outcome = Outcome()
+        let (server, site) = try Self.site(count: 3, gate: gate, outcome: outcome)
+        try await ConcurrentClients.offPool {
+            let socket = try ClientSocket(connectingTo: .tcp(host: "127.0.0.1", port: site.nginx.port))
+            try socket.write(Array("GET /events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+            var buffer: [UInt8] = []
+            _ = try Self.read(socket, into: &buffer, until: "data: event 1\n\n")
+            socket.close()
+        }
+        // The gate stays shut: only cancellation can end the producer's wait.
+        try await waitUntil("the producer was cancelled") { outcome.ended.withLock { $0 } != nil }
+        let ended = try #require(outcome.ended.withLock { $0 })
+        #expect(ended.sent == 1)
+        #expect(ended.error == "\(CancellationError())")
+        #expect(gate.passed == 0)
+        site.stop()
+        server.shutdown()
+        await server.waitUntilStopped()
+    }
+
+    @Test("a client that goes away ends a producer that never waits (its next write throws)")
     func disconnectEndsTheStream() async throws {
         let gate = TestGate()
         let outcome = Outcome()
