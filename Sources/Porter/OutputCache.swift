@@ -93,7 +93,9 @@ public final class OutputCache: Sendable {
         /// Least recently used (evicted first).
         var oldest: Node?
         var bytes = 0
+        /// Each path's vary rule, kept while the path has entries (so it is bounded as they are).
         var varies: [String: OutputCachePolicy] = [:]
+        var entriesPerPath: [String: Int] = [:]
 
         mutating func unlink(_ node: Node) {
             if let older = node.older { older.newer = node.newer } else { oldest = node.newer }
@@ -114,6 +116,10 @@ public final class OutputCache: Sendable {
             guard let node = nodes.removeValue(forKey: key) else { return }
             unlink(node)
             bytes -= node.entry.bytes
+            let path = node.entry.path
+            let left = (entriesPerPath[path] ?? 1) - 1
+            entriesPerPath[path] = left > 0 ? left : nil
+            if left <= 0 { varies[path] = nil }
         }
     }
 
@@ -141,7 +147,7 @@ public final class OutputCache: Sendable {
     }
 
     /// How many entries and bytes are held.
-    public var usage: (entries: Int, bytes: Int) { state.withLock { ($0.nodes.count, $0.bytes) } }
+    public var usage: (entries: Int, bytes: Int, paths: Int) { state.withLock { ($0.nodes.count, $0.bytes, $0.varies.count) } }
 
     /// Drops every variant of `path`.
     public func remove(path: String) { remove { $0 == path } }
@@ -152,7 +158,6 @@ public final class OutputCache: Sendable {
     private func remove(where matches: (String) -> Bool) {
         state.withLock { state in
             for (key, node) in state.nodes where matches(node.entry.path) { state.remove(key) }
-            for path in state.varies.keys where matches(path) { state.varies[path] = nil }
         }
     }
 
@@ -181,8 +186,9 @@ public final class OutputCache: Sendable {
         guard size <= maxEntryBytes else { return false }
         return state.withLock { state in
             state.remove(key)
-            state.varies[entry.path] = policy
             while state.bytes + size > maxBytes, let oldest = state.oldest { state.remove(oldest.key) }
+            state.varies[entry.path] = policy
+            state.entriesPerPath[entry.path, default: 0] += 1
             let node = Node(key: key, entry: entry)
             state.nodes[key] = node
             state.pushNewest(node)

@@ -227,6 +227,16 @@ final class ManualClock: Sendable {
         #expect(fixture.cache.usage.entries > 1 && fixture.cache.usage.entries < 10)
     }
 
+    @Test func pathsAreForgottenWithTheirEntries() async throws {
+        // A route over many paths: each path's vary rule lives only as long as one of its entries.
+        let fixture = try Fixture(policy: Self.five, maxBytes: 2000)
+        for i in 0..<200 { _ = await fixture.get("/r\(i)") }
+        let usage = fixture.cache.usage
+        #expect(usage.entries < 20 && usage.paths == usage.entries)
+        fixture.cache.remove(prefix: "/")
+        #expect(fixture.cache.usage.paths == 0)
+    }
+
     @Test func anEntryBiggerThanTheLimitIsNotStored() async throws {
         let fixture = try Fixture(policy: Self.five, maxBytes: 500) { ctx in
             ctx.response.write([UInt8](repeating: 0, count: 10_000))
