@@ -128,4 +128,32 @@ struct StreamingNginxTests {
         server.shutdown()
         await server.waitUntilStopped()
     }
+
+    @Test("the catalogue's events handler through the porter process: its route gets fastcgi_buffering off, the events arrive")
+    func catalogueEvents() async throws {
+        let dir = try TemporaryDirectory(prefix: "porter-events")
+        let (porter, site) = try await FeatureNginxTests.start("""
+        [[handlers]]
+        verb = "GET,HEAD"
+        path = "/events"
+        handler = "events"
+        count = 3
+        interval_ms = 0
+        """, in: dir)
+        let response = try await site.client().fetch("/events")
+        #expect(response.status == 200)
+        #expect(response.headers["Content-Type"] == "text/event-stream; charset=utf-8")
+        #expect(response.text == "id: 1\ndata: event 1\n\nid: 2\ndata: event 2\n\nid: 3\ndata: event 3\n\n")
+        #expect(response.wasChunked, "streamed: no Content-Length")
+        porter.signal(SIGTERM)
+        _ = await porter.exitStatus()
+        site.stop()
+    }
+
+    @Test("bad events options are startup errors", arguments: [
+        ["count": ConfigValue.int(0)], ["count": .int(1001)], ["interval_ms": .int(-1)], ["count": .string("many")],
+    ])
+    func badEventsOptions(_ values: [String: ConfigValue]) {
+        #expect(throws: ConfigurationError.self) { _ = try EventsHandler(options: Options(values, origin: "test")) }
+    }
 }
