@@ -8,6 +8,9 @@ public struct HTTPResponse: Sendable {
     public var cookies: [SetCookie] = []
     /// The body: bytes buffered in memory, or a producer that streams them when the response is written.
     public var body: ResponseBody = .buffer([])
+    /// The cache policy the handler sets at run time (ASP.NET's `Response.Cache`); it wins over the route's
+    /// (`OutputCachePolicy`, used by `OutputCacheModule`).
+    public var cache: OutputCachePolicy?
 
     /// An empty `200 OK` response.
     public init() {}

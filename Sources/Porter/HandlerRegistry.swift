@@ -21,11 +21,15 @@ public final class HandlerMapping: Sendable {
     public let pattern: PathPattern
     /// The largest request body this mapping accepts; nil for the default (see `bodyLimit`).
     public let maxBodyBytes: Int?
+    /// The route's output cache policy (`OutputCacheModule`); nil: not cached unless the handler sets `response.cache`.
+    public let outputCache: OutputCachePolicy?
     let source: HandlerSource
     private let cached = Mutex<AnyHTTPHandler?>(nil)
 
     /// A mapping from parsed parts.
-    public init(name: String, verbs: VerbSet, pattern: PathPattern, source: HandlerSource, maxBodyBytes: Int? = nil) {
+    public init(name: String, verbs: VerbSet, pattern: PathPattern, source: HandlerSource, maxBodyBytes: Int? = nil,
+                outputCache: OutputCachePolicy? = nil) {
+        self.outputCache = outputCache
         self.name = name
         self.verbs = verbs
         self.pattern = pattern
@@ -83,9 +87,9 @@ public struct HandlerRegistry: Sendable {
 
     /// Maps `verbs` + `path` to a source; `maxBodyBytes` overrides the body limit (see `HandlerMapping.bodyLimit`).
     public mutating func add(name: String, verbs: String = "*", path: String, source: HandlerSource,
-                             maxBodyBytes: Int? = nil) throws(PatternError) {
+                             maxBodyBytes: Int? = nil, outputCache: OutputCachePolicy? = nil) throws(PatternError) {
         add(HandlerMapping(name: name, verbs: VerbSet(verbs), pattern: try PathPattern(path), source: source,
-                           maxBodyBytes: maxBodyBytes))
+                           maxBodyBytes: maxBodyBytes, outputCache: outputCache))
     }
 
     /// Maps to a sync handler built by `make` (kept and shared when it is reusable, else built per request).

@@ -72,6 +72,8 @@ public enum DemoSetup {
         <li><a href="/images/sunset.jpg">original</a>, <a href="/images/sunset.jpg?p=thumb">preset thumb</a>, <a href="\(w300)">300 px (signed)</a>, <a href="\(webp)">200×200 WebP (signed)</a>; other sizes: <code>porter image-url</code></li>
         <li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo; the sign-out button is there and on /visits), <a href="/admin/">/admin/</a> (role admin)</li>
         <li><form method="post" action="/report" style="display:inline"><button>POST /report</button></form> (signed-in users: 202 + background work; follow its Location)</li>
+        <li><a href="/clock">/clock</a>, <a href="/clock?tz=%2B02:00">/clock?tz=+02:00</a> (output cache: the same time for 5 s, see <code>Age</code>)</li>
+        <li><a href="/events">/events</a> (a text/event-stream: 5 events 200 ms apart, each sent as it is written)</li>
         <li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a> (from this machine only), <a href="/ping">/ping</a></li>
         </ul></body></html>
 
@@ -121,6 +123,10 @@ public enum DemoSetup {
     name = "trace"
     limit = 100
     exclude = ["/ping"]
+
+    [[modules]]
+    name = "output-cache"
+    max_bytes = "16m"
 
     [[modules]]
     name = "work"
@@ -227,6 +233,17 @@ public enum DemoSetup {
     handler = "feed"
     database = "data/feeds.sqlite"
     cache_control = "public, max-age=60"
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/clock"
+    handler = "clock"
+    output_cache = { duration = 5, vary_by_query = ["tz"] }   # replayed for 5 s per ?tz= (see Age)
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/events"
+    handler = "events"              # streamed: nginx gets fastcgi_buffering off for it
 
     """
 }

@@ -31,6 +31,13 @@ public struct DemoFeature: PorterFeature {
         catalog.handlers.register("report", summary: "answers 202 + Location at once and builds a report in the background") { options, _ in
             .instance(.sync(try ReportHandler(options: options)))
         }
+        catalog.handlers.register("clock", summary: "the time with microseconds at ?tz= (UTC, +02:00): the output-cache demo") { _, _ in
+            .instance(.sync(ClockHandler()))
+        }
+        catalog.handlers.register("events", summary: "a text/event-stream of 5 events 200 ms apart, streamed through nginx (options: count, interval_ms)",
+                                  edge: { _ in EventsHandler.edge }) { options, _ in
+            .instance(.async(try EventsHandler(options: options)))
+        }
         catalog.handlers.register("crash", summary: "traps the process (index out of range): for crash-recovery tests only") { _, _ in
             .instance(.sync(CrashHandler()))
         }

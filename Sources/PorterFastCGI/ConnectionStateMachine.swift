@@ -37,6 +37,8 @@ struct ConnectionStateMachine: Sendable {
         var clientGone = false
         /// Whether the request was reported as stuck (still running well past its timeout).
         var reportedStuck = false
+        /// Whether `task` is the streamed body's producer (a later registration of the finished pipeline task is ignored).
+        var streaming = false
     }
 
     /// What the bytes waiting on the socket look like (a non-consuming peek judged by the request gate).
@@ -61,6 +63,8 @@ struct ConnectionStateMachine: Sendable {
         case inspected(Input, now: UInt64)
         /// The request `generation` went async and runs in `task`.
         case suspended(Task<Void, Never>, generation: UInt64)
+        /// The request `generation`'s streamed body is produced in `task` (it replaces the pipeline's task).
+        case streaming(Task<Void, Never>, generation: UInt64)
         /// The housekeeping clock (every 20 ms); `peerClosed` says whether nginx closed the connection.
         case tick(now: UInt64, peerClosed: Bool)
         /// The response is about to be written.
@@ -153,6 +157,7 @@ struct ConnectionStateMachine: Sendable {
         switch event {
         case .inspected(let input, let now): inspected(input, now: now)
         case .suspended(let task, let generation): suspended(task, generation: generation)
+        case .streaming(let task, let generation): suspended(task, generation: generation, streaming: true)
         case .tick(let now, let peerClosed): tick(now: now, peerClosed: peerClosed)
         case .responseReady: responseReady()
         case .responseWritten(let keep): responseWritten(keepConnection: keep)
@@ -192,9 +197,12 @@ struct ConnectionStateMachine: Sendable {
         }
     }
 
-    private mutating func suspended(_ task: Task<Void, Never>, generation: UInt64) -> Action {
+    private mutating func suspended(_ task: Task<Void, Never>, generation: UInt64, streaming: Bool = false) -> Action {
         guard case .busy(var request) = state, request.generation == generation else { return .none }
+        // A pipeline that finished without suspending registers its task after the stream's: keep the stream's.
+        if request.streaming && !streaming { return .none }
         request.task = task
+        request.streaming = streaming
         state = .busy(request)
         // Timed out or abandoned before the task was known: cancel it now.
         return request.timedOut || request.clientGone ? .cancel : .none

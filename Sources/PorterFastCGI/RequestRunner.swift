@@ -37,11 +37,11 @@ extension FastCGIServer {
         context.route = route
         switch pipeline.start(context) {
         case .finished:
-            respond(conn, context, serving: serving)
+            respond(conn, context, serving: serving, generation: generation)
         case .suspended(let cursor):
             let task = Task.immediate {
                 await pipeline.resume(context, from: cursor)
-                self.respond(conn, context, serving: serving)
+                self.respond(conn, context, serving: serving, generation: generation)
             }
             if conn.handle(.suspended(task, generation: generation)) == .cancel { task.cancel() }
         }
@@ -57,8 +57,9 @@ extension FastCGIServer {
         finishRequest(conn, body: nil, serving: serving)
     }
 
-    /// Writes the response (504 instead when the request timed out), then ends the request.
-    func respond(_ conn: Connection, _ context: HTTPContext, serving: ServingGeneration) {
+    /// Writes the response (504 instead when the request timed out), then ends the request. A streamed body's
+    /// producer runs in a task the connection knows, so nginx closing the connection (the client left) cancels it.
+    func respond(_ conn: Connection, _ context: HTTPContext, serving: ServingGeneration, generation: UInt64) {
         if conn.handle(.responseReady) == .timeout {
             context.logger.warning("request timed out", metadata: ["path": .string(context.request.path)])
             context.response.setText("Gateway Timeout\n", status: .gatewayTimeout)
@@ -69,15 +70,19 @@ extension FastCGIServer {
             return
         }
         let logger = context.logger
-        Task.immediate {
+        let task = Task.immediate {
             do {
                 try await ResponseWriter.stream(produce, to: conn.request)
+            } catch is CancellationError {
+                logger.info("streamed body cancelled: the client went away")
+                conn.request.keepConnection = false
             } catch {
                 logger.error("streamed body failed", metadata: ["error": .string("\(error)")])
                 conn.request.keepConnection = false
             }
             self.finishRequest(conn, body: body, serving: serving)
         }
+        if conn.handle(.streaming(task, generation: generation)) == .cancel { task.cancel() }
     }
 
     /// Closes the body's temporary file, writes END_REQUEST, and parks or closes the connection.

@@ -20,9 +20,9 @@ public enum ByteSize {
         return overflow ? nil : bytes
     }
 
-    /// A size option: an integer number of bytes or a string such as `"16m"`; nil when absent.
+    /// A size option (counted as used): an integer number of bytes or a string such as `"16m"`; nil when absent.
     public static func option(_ key: String, in options: Options) throws(ConfigurationError) -> Int? {
-        guard let value = options.values[key] else { return nil }
+        guard let value = options.value(key) else { return nil }
         if case .int(let bytes) = value, bytes >= 0 { return bytes }
         if case .string(let text) = value, let bytes = parse(text) { return bytes }
         throw ConfigurationError("\(options.origin): \(key) must be a size such as \"512k\", \"16m\" or a number of bytes, got \(value)")

@@ -137,6 +137,10 @@ public struct Catalog: Sendable {
             RequestLoggingModule(slowThreshold: .milliseconds(try options.int("slow_ms", default: 1000)))
         }
         modules.register("errors", summary: "HTML error pages; no internals leaked") { _, _ in ErrorPageModule() }
+        modules.register("output-cache", summary: "replays cacheable responses (routes' output_cache) from memory (options: max_bytes, max_entry_bytes)") { options, _ in
+            let maxBytes = try ByteSize.option("max_bytes", in: options) ?? 16 << 20
+            return OutputCacheModule(cache: OutputCache(maxBytes: maxBytes, maxEntryBytes: try ByteSize.option("max_entry_bytes", in: options)))
+        }
         modules.currentFeature = "app"
     }
 

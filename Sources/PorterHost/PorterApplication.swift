@@ -48,44 +48,46 @@ public struct PorterApplication: Sendable {
 
     /// Maps `verbs` (`"GET,HEAD"`, `"*"`) + `path` (`/x`, `*.ext`, `/dir/*`, `/dir/*.ext`, `*`) to a sync handler.
     public mutating func map(_ verbs: String, _ path: String, _ handler: some HTTPHandler, name: String? = nil,
-                             maxBodyBytes: Int? = nil, edge: EdgePolicy = EdgePolicy()) {
-        add(verbs, path, .instance(.sync(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes, edge: edge)
+                             maxBodyBytes: Int? = nil, edge: EdgePolicy = EdgePolicy(), cache: OutputCachePolicy? = nil) {
+        add(verbs, path, .instance(.sync(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes, edge: edge, cache: cache)
     }
 
     /// Maps `verbs` + `path` to an async handler (awaiting holds no thread).
     public mutating func map(_ verbs: String, _ path: String, _ handler: some AsyncHTTPHandler, name: String? = nil,
-                             maxBodyBytes: Int? = nil, edge: EdgePolicy = EdgePolicy()) {
-        add(verbs, path, .instance(.async(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes, edge: edge)
+                             maxBodyBytes: Int? = nil, edge: EdgePolicy = EdgePolicy(), cache: OutputCachePolicy? = nil) {
+        add(verbs, path, .instance(.async(handler)), name: name ?? String(describing: type(of: handler)), maxBodyBytes: maxBodyBytes, edge: edge, cache: cache)
     }
 
     /// Maps `verbs` + `path` to a handler factory (one handler chosen or built per request).
     public mutating func map(_ verbs: String, _ path: String, factory: some HTTPHandlerFactory, name: String? = nil,
-                             maxBodyBytes: Int? = nil, edge: EdgePolicy = EdgePolicy()) {
-        add(verbs, path, .factory(factory), name: name ?? String(describing: type(of: factory)), maxBodyBytes: maxBodyBytes, edge: edge)
+                             maxBodyBytes: Int? = nil, edge: EdgePolicy = EdgePolicy(), cache: OutputCachePolicy? = nil) {
+        add(verbs, path, .factory(factory), name: name ?? String(describing: type(of: factory)), maxBodyBytes: maxBodyBytes, edge: edge, cache: cache)
     }
 
     /// Maps `verbs` + `path` to a non-reusable sync handler: `make` builds one per request (`isReusable == false`).
     public mutating func map<H: HTTPHandler>(_ verbs: String, _ path: String, name: String? = nil, maxBodyBytes: Int? = nil,
-                                             edge: EdgePolicy = EdgePolicy(), make: @escaping @Sendable () throws -> H) {
-        add(verbs, path, .make { .sync(try make()) }, name: name ?? String(describing: H.self), maxBodyBytes: maxBodyBytes, edge: edge)
+                                             edge: EdgePolicy = EdgePolicy(), cache: OutputCachePolicy? = nil,
+                                             make: @escaping @Sendable () throws -> H) {
+        add(verbs, path, .make { .sync(try make()) }, name: name ?? String(describing: H.self), maxBodyBytes: maxBodyBytes, edge: edge, cache: cache)
     }
 
     /// Maps `verbs` + `path` to a closure, for small endpoints.
     public mutating func map(_ verbs: String, _ path: String, name: String? = nil,
                              _ body: @escaping @Sendable (HTTPContext) async throws -> Void) {
-        add(verbs, path, .instance(.async(AsyncClosureHandler(body))), name: name ?? path, maxBodyBytes: nil, edge: EdgePolicy())
+        add(verbs, path, .instance(.async(AsyncClosureHandler(body))), name: name ?? path, maxBodyBytes: nil, edge: EdgePolicy(), cache: nil)
     }
 
     /// Maps `verbs` + `path` to a handler source (instance, maker or factory), as catalogue builders return.
     public mutating func map(_ verbs: String, _ path: String, source: HandlerSource, name: String, maxBodyBytes: Int? = nil,
-                             edge: EdgePolicy = EdgePolicy()) {
-        add(verbs, path, source, name: name, maxBodyBytes: maxBodyBytes, edge: edge)
+                             edge: EdgePolicy = EdgePolicy(), cache: OutputCachePolicy? = nil) {
+        add(verbs, path, source, name: name, maxBodyBytes: maxBodyBytes, edge: edge, cache: cache)
     }
 
-    private mutating func add(_ verbs: String, _ path: String, _ source: HandlerSource, name: String, maxBodyBytes: Int?, edge: EdgePolicy) {
+    private mutating func add(_ verbs: String, _ path: String, _ source: HandlerSource, name: String, maxBodyBytes: Int?, edge: EdgePolicy,
+                              cache: OutputCachePolicy?) {
         do {
             routes.append(CodeRoute(name: name, verbs: VerbSet(verbs), pattern: try PathPattern(path), source: source,
-                                    maxBodyBytes: maxBodyBytes, edge: edge))
+                                    maxBodyBytes: maxBodyBytes, edge: edge, cache: cache))
         } catch {
             deferredErrors.append("map(\"\(verbs)\", \"\(path)\"): \(error)")
         }
@@ -131,7 +133,7 @@ public struct PorterApplication: Sendable {
         var registry = HandlerRegistry()
         for route in routes {
             registry.add(HandlerMapping(name: route.name, verbs: route.verbs, pattern: route.pattern, source: route.source,
-                                        maxBodyBytes: route.maxBodyBytes ?? route.edge.maxBodyBytes))
+                                        maxBodyBytes: route.maxBodyBytes ?? route.edge.maxBodyBytes, outputCache: route.cache))
         }
         for entry in configuration.handlers {
             let options = entry.options
@@ -140,10 +142,12 @@ public struct PorterApplication: Sendable {
                                       verbs: VerbSet(entry.verb), serverDefault: configuration.maxBodyBytes)
             var source = try catalog.handlers.build(entry.handler, options: options, context: context)
             _ = try catalog.handlers.edge(entry.handler, options: options)
+            let outputCache = try OutputCachePolicy.parse(options)
             try Self.refuseUnusedOptions(options, of: "handler \"\(entry.handler)\"")
             if limit > 0 { source = Bulkhead(limit: limit).wrap(source) }
             do {
-                try registry.add(name: entry.handler, verbs: entry.verb, path: entry.path, source: source, maxBodyBytes: body.porter)
+                try registry.add(name: entry.handler, verbs: entry.verb, path: entry.path, source: source, maxBodyBytes: body.porter,
+                                 outputCache: outputCache)
             } catch {
                 throw ConfigurationError("\(entry.options.origin): \(error)")
             }
@@ -180,6 +184,7 @@ struct CodeRoute: Sendable {
     let source: HandlerSource
     let maxBodyBytes: Int?
     let edge: EdgePolicy
+    var cache: OutputCachePolicy? = nil
 }
 
 /// Who bootstraps swift-log.

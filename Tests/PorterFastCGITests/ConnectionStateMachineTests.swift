@@ -160,6 +160,20 @@ struct ConnectionStateMachineTests {
         #expect(machine.task == task)
     }
 
+    @Test("a streamed body's task is the one cancelled: the pipeline's task registered after it is ignored")
+    func streamTaskWins() {
+        var machine = M(limits: M.Limits(headerTimeout: 1_000, requestTimeout: nil))
+        _ = machine.handle(.inspected(.completeHead(path: "/events"), now: 0))
+        let stream = Task<Void, Never> {}
+        let pipeline = Task<Void, Never> {}
+        #expect(machine.handle(.streaming(stream, generation: 1)) == .none)
+        #expect(machine.handle(.suspended(pipeline, generation: 1)) == .none)
+        #expect(machine.task == stream)
+        #expect(machine.wantsPeerCheck)
+        #expect(machine.handle(.tick(now: 1, peerClosed: true)) == .cancel)
+        #expect(machine.task == stream)
+    }
+
     func event(_ step: Step) -> M.Event {
         switch step {
         case .inspect(let input, let at): .inspected(input, now: at)
