@@ -17,12 +17,14 @@ public enum ListenSocket {
             }
             return (fd, path)
         case .tcp(let host, let port):
+            try configuration.checkPeerPolicy(boundHost: host)
             let fd = LibFCGI.openSocket("\(host):\(port)", backlog: configuration.backlog)
             guard fd >= 0 else { throw ServerStartError("cannot listen on \(host):\(port): \(String(cString: strerror(errno)))") }
             return (fd, nil)
         case .inherited(let fd):
             _ = LibFCGI.initialized
             guard Poller.isListeningSocket(fd) else { throw ServerStartError("fd \(fd) is not a listening socket") }
+            if let bound = Poller.boundTCPHost(fd) { try configuration.checkPeerPolicy(boundHost: bound) }
             return (fd, nil)
         }
     }

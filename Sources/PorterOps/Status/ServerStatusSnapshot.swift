@@ -53,6 +53,10 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Codable {
     public var slowRequests: Int?
     /// The process id of the process answering.
     public var processID: Int32?
+    /// The host answering (`PORTER_HOST_NAME`, else the system host name): each host's scrape carries it.
+    public var host: String?
+    /// TCP connections closed at accept because the peer was not in `allowed_peers`.
+    public var refusedPeers: Int?
     /// Worker-process counts (master/worker mode only).
     public var workerProcesses: WorkerProcesses?
     /// Requests served per handler name since start.
@@ -103,6 +107,8 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Codable {
         m.maxListenQueue = other.maxListenQueue ?? maxListenQueue
         m.slowRequests = other.slowRequests ?? slowRequests
         m.processID = other.processID ?? processID
+        m.host = other.host ?? host
+        m.refusedPeers = other.refusedPeers ?? refusedPeers
         m.workerProcesses = other.workerProcesses ?? workerProcesses
         m.handlerRequests.merge(other.handlerRequests) { _, new in new }
         switch (requestDurations, other.requestDurations) {
@@ -128,6 +134,8 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Codable {
         case maxListenQueue = "max_listen_queue"
         case slowRequests = "slow_requests"
         case processID = "pid"
+        case host
+        case refusedPeers = "refused_peers"
         case workerProcesses = "worker_processes"
         case handlerRequests = "handler_requests"
     }
@@ -157,6 +165,7 @@ public enum ServerStatusSources {
     public static func snapshot(statistics: RequestStatistics?, extra: [any ServerStatusSource],
                                 application: ApplicationState) async -> ServerStatusSnapshot {
         var merged = ServerStatusSnapshot(processID: getpid())
+        merged.host = HostName.current
         let services = application.services
         if let stats = statistics ?? services[RequestStatistics.self] {
             merged = merged.merged(with: await stats.statusSnapshot())
@@ -178,4 +187,15 @@ final class StatusSourceList: Sendable {
     private let list = Mutex<[any ServerStatusSource]>([])
     func append(_ source: any ServerStatusSource) { list.withLock { $0.append(source) } }
     var all: [any ServerStatusSource] { list.withLock { $0 } }
+}
+
+/// The name this host reports in status and metrics: `PORTER_HOST_NAME` if set, else the system host name.
+public enum HostName {
+    /// The name, read once per process.
+    public static let current: String = {
+        if let env = getenv("PORTER_HOST_NAME"), env.pointee != 0 { return String(cString: env) }
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(cString: buffer)
+    }()
 }

@@ -29,6 +29,8 @@ public enum StatusText {
             add("idle processes", w.idle)
             add("total processes", w.total)
         }
+        add("refused peers", s.refusedPeers)
+        add("host", s.host)
         add("pid", s.processID)
         for (handler, count) in s.handlerRequests.sorted(by: { $0.key < $1.key }) {
             add("handler \(handler.replacingOccurrences(of: "\n", with: " "))", count)

@@ -22,6 +22,7 @@ struct TransportStatusSource: ServerStatusSource {
                                             parkedConnections: statistics.parkedConnections.load(ordering: .relaxed),
                                             processID: getpid())
         snapshot.handlerRequests = [:]
+        snapshot.refusedPeers = statistics.refusedPeers.load(ordering: .relaxed)
         return snapshot
     }
 }
