@@ -38,6 +38,11 @@ public struct FastCGIServerConfiguration: Sendable {
 
     /// The listen address.
     public var listen: Listen
+    /// TCP peers served (others are closed at accept and counted in `TransportStatistics.refusedPeers`);
+    /// nil: any peer, which a non-loopback TCP listener refuses to start with unless `allowAnyPeer` is set.
+    public var allowedPeers: PeerAllowlist?
+    /// Waives the allowlist requirement of a non-loopback TCP listener (a firewall guards the port).
+    public var allowAnyPeer = false
     /// Unix socket file mode (nginx's user must be able to connect: 0660 with nginx's group, or 0666).
     public var socketMode: UInt32 = 0o660
     /// Unix socket group (e.g. `www-data`), or nil to keep the process's group.
@@ -71,6 +76,13 @@ public struct FastCGIServerConfiguration: Sendable {
     public var onStuckRequest: (@Sendable (_ path: String) -> Void)?
     /// How long a graceful stop waits for in-flight requests.
     public var drainTimeout: Duration = .seconds(30)
+
+    /// Refuses a TCP listener on a non-loopback address (`bound`, the host it listens on) without an allowlist.
+    public func checkPeerPolicy(boundHost: String) throws(ServerStartError) {
+        guard allowedPeers == nil, !allowAnyPeer, !PeerAllowlist.isLoopback(host: boundHost) else { return }
+        throw ServerStartError("refusing to listen on \(boundHost) (not loopback) without allowed_peers: list nginx's addresses "
+            + "(allowed_peers = [\"10.0.0.2\", \"10.0.0.0/24\"]) or set allow_any_peer = true if a firewall guards the port")
+    }
 
     /// A configuration listening on `listen` with defaults for everything else.
     public init(listen: Listen) { self.listen = listen }

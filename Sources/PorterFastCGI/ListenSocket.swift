@@ -20,10 +20,12 @@ public enum ListenSocket {
             }
             return (fd, path)
         case .tcp(let host, let port):
+            try configuration.checkPeerPolicy(boundHost: host)
             let fd = try openTCP(host: host, port: port, backlog: configuration.backlog)
             return (fd, nil)
         case .inherited(let fd):
             guard Poller.isListeningSocket(fd) else { throw ServerStartError("fd \(fd) is not a listening socket") }
+            if let bound = Poller.boundTCPHost(fd) { try configuration.checkPeerPolicy(boundHost: bound) }
             return (fd, nil)
         }
     }

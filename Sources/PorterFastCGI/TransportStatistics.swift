@@ -20,6 +20,8 @@ public final class TransportStatistics: Sendable {
     public let idleThreads = Atomic<Int>(0)
     /// Connections closed because their input was not a FastCGI request Porter serves.
     public let rejectedConnections = Atomic<Int>(0)
+    /// TCP connections closed at accept because the peer is not in `allowed_peers`.
+    public let refusedPeers = Atomic<Int>(0)
     /// Requests refused with 413 for an over-large body.
     public let oversizedRequests = Atomic<Int>(0)
     /// Request bodies large enough to be spilled to a temporary file.

@@ -49,6 +49,16 @@ extension FastCGIServer {
         // Accepted while a drain began (another thread had the listen event, or the listen socket is shared):
         // nginx has connected and will send a request on it; it is served like the others.
         guard fd >= 0 else { return }
+        if let allowlist = configuration.allowedPeers, let peer = PeerCheck.refusedPeer(fd, allowlist: allowlist) {
+            // Counted before the close, so whoever sees the connection closed also sees the count.
+            let refused = statistics.refusedPeers.add(1, ordering: .relaxed).newValue
+            Poller.close(fd)
+            // Logged for the first and then every 1000th refusal: a scan must not flood the log.
+            if refused == 1 || refused % 1000 == 0 {
+                logger.warning("refused a peer not in allowed_peers", metadata: ["peer": .string(peer), "refused": .stringConvertible(refused)])
+            }
+            return
+        }
         Poller.setTimeouts(fd, receiveSeconds: configuration.ioTimeoutSeconds, sendSeconds: configuration.ioTimeoutSeconds)
         let conn = Connection(fd: fd, limits: connectionLimits)
         connectionTable.insert(conn)

@@ -30,6 +30,13 @@ public struct ServerConfiguration: Sendable {
 
     /// The listen address (`/path.sock`, `127.0.0.1:9000`, `fd:0`).
     public var listen: String = "/run/porter/porter.sock"
+    /// TCP peers served (`allowed_peers = ["10.0.0.2", "10.0.0.0/24"]`; addresses or CIDRs, IPv4/IPv6); when unset,
+    /// libfcgi's `FCGI_WEB_SERVER_ADDRS` environment variable is used if present.
+    public var allowedPeers: [String]?
+    /// Lets a non-loopback TCP listener start without `allowed_peers` (`allow_any_peer = true`: a firewall guards it).
+    public var allowAnyPeer = false
+    /// The `[upstream]` table: the Porter hosts `porter nginx-config --upstream` lists for nginx.
+    public var upstream = UpstreamConfiguration()
     /// Unix socket mode, octal.
     public var socketMode: UInt32 = 0o660
     /// Unix socket group (nginx's, e.g. `www-data`).
@@ -67,6 +74,12 @@ public struct ServerConfiguration: Sendable {
     public func transport() throws(ConfigurationError) -> FastCGIServerConfiguration {
         var t = FastCGIServerConfiguration(listen: try .init(parsing: listen))
         t.socketMode = socketMode
+        let peers = allowedPeers ?? getenv("FCGI_WEB_SERVER_ADDRS").map { [String(cString: $0)] }.flatMap { $0 == [""] ? nil : $0 }
+        if let peers { t.allowedPeers = try PeerAllowlist(parsing: peers) }
+        t.allowAnyPeer = allowAnyPeer
+        if case .tcp(let host, _) = t.listen {
+            do { try t.checkPeerPolicy(boundHost: host) } catch { throw ConfigurationError(error.message) }
+        }
         t.socketGroup = socketGroup
         t.threads = threads
         t.maxBodyBytes = maxBodyBytes
@@ -101,7 +114,7 @@ public struct ServerConfiguration: Sendable {
     mutating func apply(_ root: Options, baseDirectory: String) throws(ConfigurationError) {
         let known: Set<String> = ["listen", "socket_mode", "socket_group", "threads", "max_body_bytes", "drain_timeout_seconds",
                                   "log_level", "log_format", "workers", "max_requests", "request_timeout_seconds", "data_directory",
-                                  "modules", "handlers"]
+                                  "modules", "handlers", "allowed_peers", "allow_any_peer", "upstream"]
         for key in root.values.keys where !known.contains(key) {
             throw ConfigurationError("\(root.origin): unknown setting \"\(key)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -119,6 +132,13 @@ public struct ServerConfiguration: Sendable {
             socketMode = m
         }
         socketGroup = try root.string("socket_group")
+        if root.value("allowed_peers") != nil {
+            let peers = try root.strings("allowed_peers", default: [])
+            _ = try PeerAllowlist(parsing: peers)   // reject a bad entry when the file is read
+            allowedPeers = peers
+        }
+        allowAnyPeer = try root.bool("allow_any_peer", default: allowAnyPeer)
+        if root.value("upstream") != nil { upstream = try UpstreamConfiguration(try root.table("upstream"), over: upstream) }
         threads = try root.int("threads", default: threads)
         guard (1...1024).contains(threads) else { throw ConfigurationError("\(root.origin): threads must be 1...1024") }
         maxBodyBytes = try ByteSize.option("max_body_bytes", in: root) ?? maxBodyBytes

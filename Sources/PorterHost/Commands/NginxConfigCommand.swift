@@ -9,8 +9,20 @@ struct NginxConfigCommand: ParsableCommand {
 
     @OptionGroup var source: ConfigurationSource
 
+    @Flag(help: "Print the `upstream porter` block for several hosts (from [upstream] servers, or --server) instead.")
+    var upstream = false
+
+    @Option(name: .customLong("server"), help: "A Porter host for --upstream (host:port; repeat; replaces [upstream] servers).")
+    var servers: [String] = []
+
     func run() throws {
         let app = PorterApplication.current
+        if upstream || !servers.isEmpty {
+            var configuration = (try? source.resolve(app))?.upstream ?? UpstreamConfiguration()
+            if !servers.isEmpty { configuration.servers = servers }
+            print(try NginxConfig.upstream(configuration), terminator: "")
+            return
+        }
         print(try app.nginxLocations(for: try source.resolve(app)), terminator: "")
     }
 }
@@ -21,16 +33,20 @@ struct NginxSiteCommand: ParsableCommand {
                                                     abstract: "Render nginx/porter.conf for a socket, root and listen address.")
 
     @Option(help: "The site template (nginx/porter.conf).") var template: String = "nginx/porter.conf"
-    @Option(help: "Porter's unix socket.") var socket: String
+    @Option(help: "Porter's unix socket.") var socket: String = "/run/porter/porter.sock"
     @Option(help: "Document root for static files.") var root: String
     @Option(help: "nginx listen address.") var listen: String = "127.0.0.1:8080"
     @Option(help: "Directory holding porter-locations.conf and porter-fastcgi.conf.") var includeDirectory: String
     @Option(help: "fastcgi_cache directory.") var cacheDirectory: String = "/var/cache/nginx/porter"
+    @Option(name: .customLong("upstream-server"), help: "Porter hosts (host:port, repeat) replacing the unix socket upstream.")
+    var upstreamServers: [String] = []
 
     func run() throws {
         guard let text = FileText.read(template) else { throw ValidationError("cannot read \(template)") }
-        print(NginxConfig.render(site: text, socket: socket, root: root, listen: listen,
-                                 includeDirectory: includeDirectory, cacheDirectory: cacheDirectory), terminator: "")
+        var site = NginxConfig.render(site: text, socket: socket, root: root, listen: listen,
+                                      includeDirectory: includeDirectory, cacheDirectory: cacheDirectory)
+        if !upstreamServers.isEmpty { site = try NginxConfig.replacingUpstream(in: site, with: UpstreamConfiguration(servers: upstreamServers)) }
+        print(site, terminator: "")
     }
 }
 

@@ -8,10 +8,12 @@ public enum PrometheusExposition {
     /// The exposition text for `snapshot`, metric names prefixed with `prefix` (e.g. `porter`).
     public static func render(_ snapshot: ServerStatusSnapshot, prefix: String = "porter") -> String {
         var out = ""
+        // Every sample carries the host (`instance`-style), so scrapes of several hosts add up per host.
+        let hostLabel: [(String, String)] = snapshot.host.map { [("host", $0)] } ?? []
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: String)]) {
             guard !samples.isEmpty else { return }
             out += "# HELP \(prefix)_\(name) \(escapeHelp(help))\n# TYPE \(prefix)_\(name) \(type)\n"
-            for s in samples { out += "\(prefix)_\(name)\(labels(s.labels)) \(s.value)\n" }
+            for s in samples { out += "\(prefix)_\(name)\(labels(hostLabel + s.labels)) \(s.value)\n" }
         }
         func single(_ name: String, _ type: String, _ help: String, _ value: Int?) {
             if let value { family(name, type, help, [([], String(value))]) }
@@ -30,6 +32,7 @@ public enum PrometheusExposition {
         family("worker_threads", "gauge", "Worker threads by state.", threads)
         single("worker_threads_total", "gauge", "All worker threads.", snapshot.totalThreads)
         single("parked_connections", "gauge", "Kept-alive connections parked without a thread.", snapshot.parkedConnections)
+        single("refused_peers_total", "counter", "TCP connections closed at accept: peer not in allowed_peers.", snapshot.refusedPeers)
         single("listen_queue", "gauge", "Connections waiting in the listen backlog.", snapshot.listenQueue)
         single("listen_queue_max", "gauge", "The largest listen backlog seen.", snapshot.maxListenQueue)
         if let w = snapshot.workerProcesses {
@@ -44,7 +47,7 @@ public enum PrometheusExposition {
             out += "# TYPE \(name) histogram\n"
             for key in h.series.keys.sorted() {
                 let s = h.series[key]!
-                let base = [("handler", key.handler), ("route", key.route), ("status_class", key.statusClass)]
+                let base = hostLabel + [("handler", key.handler), ("route", key.route), ("status_class", key.statusClass)]
                 var cumulative = 0
                 for (i, bound) in h.bounds.enumerated() {
                     cumulative += s.bucketCounts[i]

@@ -53,6 +53,10 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Encodable {
     public var slowRequests: Int?
     /// The process id of the process answering.
     public var processID: Int32?
+    /// The host answering (`PORTER_HOST_NAME`, else the system host name): each host's scrape carries it.
+    public var host: String?
+    /// TCP connections closed at accept because the peer was not in `allowed_peers`.
+    public var refusedPeers: Int?
     /// Worker-process counts (master/worker mode only).
     public var workerProcesses: WorkerProcesses?
     /// The listen socket's backlog (PHP-FPM's `listen queue len`).
@@ -111,6 +115,8 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Encodable {
         m.maxListenQueue = other.maxListenQueue ?? maxListenQueue
         m.slowRequests = other.slowRequests ?? slowRequests
         m.processID = other.processID ?? processID
+        m.host = other.host ?? host
+        m.refusedPeers = other.refusedPeers ?? refusedPeers
         m.workerProcesses = other.workerProcesses ?? workerProcesses
         m.listenQueueLength = other.listenQueueLength ?? listenQueueLength
         m.maxActiveProcesses = other.maxActiveProcesses ?? maxActiveProcesses
@@ -162,6 +168,8 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Encodable {
         try put("total_threads", totalThreads)
         try put("parked_connections", parkedConnections)
         try put("pid", processID)
+        try put("host", host)
+        try put("refused_peers", refusedPeers)
         try c.encode(handlerRequests, forKey: Key("handler_requests"))
     }
 
@@ -211,6 +219,7 @@ public enum ServerStatusSources {
     public static func snapshot(statistics: RequestStatistics?, extra: [any ServerStatusSource],
                                 application: ApplicationState) async -> ServerStatusSnapshot {
         var merged = ServerStatusSnapshot(processID: getpid())
+        merged.host = HostName.current
         let services = application.services
         if let stats = statistics ?? services[RequestStatistics.self] {
             merged = merged.merged(with: await stats.statusSnapshot())
@@ -232,4 +241,15 @@ final class StatusSourceList: Sendable {
     private let list = Mutex<[any ServerStatusSource]>([])
     func append(_ source: any ServerStatusSource) { list.withLock { $0.append(source) } }
     var all: [any ServerStatusSource] { list.withLock { $0 } }
+}
+
+/// The name this host reports in status and metrics: `PORTER_HOST_NAME` if set, else the system host name.
+public enum HostName {
+    /// The name, read once per process.
+    public static let current: String = {
+        if let env = getenv("PORTER_HOST_NAME"), env.pointee != 0 { return String(cString: env) }
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(cString: buffer)
+    }()
 }

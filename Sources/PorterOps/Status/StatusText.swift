@@ -36,6 +36,8 @@ public enum StatusText {
         add("busy threads", s.busyThreads)
         add("total threads", s.totalThreads)
         add("parked connections", s.parkedConnections)
+        add("refused peers", s.refusedPeers)
+        add("host", s.host)
         add("pid", s.processID)
         for (handler, count) in s.handlerRequests.sorted(by: { $0.key < $1.key }) {
             add("handler \(handler.replacingOccurrences(of: "\n", with: " "))", count)

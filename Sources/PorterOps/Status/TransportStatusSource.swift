@@ -38,6 +38,7 @@ struct TransportStatusSource: ServerStatusSource {
             if pool.listenQueueLength > 0 { snapshot.listenQueueLength = pool.listenQueueLength }
             snapshot.processes = pool.processes
         }
+        snapshot.refusedPeers = statistics.refusedPeers.load(ordering: .relaxed)
         return snapshot
     }
 }
