@@ -88,7 +88,7 @@ public struct FeedHandler: HTTPHandler {
         guard request.method == .get || request.method == .head else {
             throw HTTPError(.methodNotAllowed, headers: ["Allow": "GET, HEAD"])
         }
-        guard let slug = FeedHandler.channelSlug(forPath: request.path), let stamp = try store.stamp(of: slug) else {
+        guard let slug = FeedHandler.channelSlug(forPath: request.path) else {
             throw HTTPError(.notFound, message: "No such feed")
         }
         let format = self.format ?? FeedFormat(pathExtension: request.pathExtension)
@@ -97,7 +97,9 @@ public struct FeedHandler: HTTPHandler {
         let body: [UInt8]
         let etag: EntityTag
         let lastModified: Int64
-        if let cached = cache.lookup(key, stamp: stamp) {
+        // Read before the snapshot: a write committed meanwhile leaves this entry stale, never the reverse.
+        let generation = store.generation()
+        if let cached = cache.lookup(key, generation: generation) {
             (body, etag, lastModified) = (cached.body, cached.etag, cached.stamp)
         } else {
             guard let snapshot = try store.snapshot(of: slug, limit: limit) else {
@@ -106,7 +108,7 @@ public struct FeedHandler: HTTPHandler {
             body = FeedRenderer.render(snapshot, as: format, context: FeedRenderContext(siteURL: siteURL, selfURL: selfURL))
             etag = EntityTag(hashing: body)
             lastModified = snapshot.channel.updatedAt.unixSeconds
-            cache.store(key, .init(stamp: lastModified, body: body, etag: etag), renderedAt: Int64(Date().timeIntervalSince1970))
+            cache.store(key, .init(generation: generation, stamp: lastModified, body: body, etag: etag))
         }
 
         // Module headers and cookies set earlier in the pipeline stay: only this handler's own fields are set.
