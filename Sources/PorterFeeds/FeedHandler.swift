@@ -43,8 +43,9 @@ public struct FeedHandler: HTTPHandler {
 
     /// A handler from configuration: `database` (default `data/feeds.sqlite`, opened once per path and shared),
     /// `limit` (1…1000, default 50), `cache_control`, `site_url` (http(s) URL, default `http://127.0.0.1:8080`),
-    /// `format` (`auto` by extension, `rss` or `atom`).
+    /// `format` (`auto` by extension, `rss` or `atom`), `edge_cache` (seconds nginx may cache the feed, 0…3600, default 0).
     public init(options: Options) throws {
+        _ = try FeedHandler.edgeCacheSeconds(options)
         let path = try options.string("database", default: FeedHandler.defaultDatabasePath)
         let limit = try options.int("limit", default: FeedHandler.defaultLimit)
         guard (1...FeedHandler.maximumLimit).contains(limit) else {
@@ -74,6 +75,18 @@ public struct FeedHandler: HTTPHandler {
         }
         self.init(store: store, format: format, limit: limit, cacheControl: cacheControl?.isEmpty == true ? nil : cacheControl,
                   siteURL: siteURL)
+    }
+
+    /// The largest accepted `edge_cache`.
+    public static let maximumEdgeCacheSeconds = 3600
+
+    /// The `edge_cache` option: how many seconds nginx may serve a cached copy (`nil` for 0, no nginx cache).
+    public static func edgeCacheSeconds(_ options: Options) throws -> Int? {
+        let seconds = try options.int("edge_cache", default: 0)
+        guard (0...maximumEdgeCacheSeconds).contains(seconds) else {
+            throw ConfigurationError("\(options.origin): edge_cache must be between 0 and \(maximumEdgeCacheSeconds) seconds, got \(seconds)")
+        }
+        return seconds == 0 ? nil : seconds
     }
 
     /// The channel slug a path names: its last segment without the extension, if that is a valid slug.
