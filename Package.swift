@@ -111,7 +111,7 @@ let package = Package(
                                                           "PorterState", "PorterFastCGI", "PorterOps"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "PorterFeedsTests", dependencies: [
-            "PorterFeeds", "Porter", .product(name: "Logging", package: "swift-log"),
+            "PorterFeeds", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PorterImagesTests", dependencies: ["PorterImages", "PorterTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "PorterStateTests", dependencies: [

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# A 50-item RSS feed through nginx vs hello, and the 304 path (If-None-Match), wrk -c64.
+# A 50-item RSS feed through nginx vs hello, and the 304 path (If-None-Match), wrk -c64; the same feed cached by
+# nginx (edge_cache = 1, big.xml) and the same bytes as a static file (the physical limit). PORTER_BIN: the binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DURATION=${DURATION:-8s}
 W=/tmp/porter-feed-bench
 PORT=18580
-[[ -x /tmp/porter-bench ]] || { swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter /tmp/porter-bench; }
+PORTER_BIN=${PORTER_BIN:-/tmp/porter-bench}
+[[ -x $PORTER_BIN ]] || { swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter $PORTER_BIN; }
 rm -rf "$W"; mkdir -p "$W"/{nginx/logs,nginx/tmp}
-/tmp/porter-bench feed add-channel big --title "Fifty items" -d "$W/feeds.sqlite" >/dev/null
+$PORTER_BIN feed add-channel big --title "Fifty items" -d "$W/feeds.sqlite" >/dev/null
 for i in $(seq 50); do
-  /tmp/porter-bench feed add big --title "Item $i & more <news>" --link "https://example.org/$i" \
+  $PORTER_BIN feed add big --title "Item $i & more <news>" --link "https://example.org/$i" \
     --description "<p>Body of item $i with some text to make it realistic: lorem ipsum dolor sit amet.</p>" -d "$W/feeds.sqlite" >/dev/null
 done
 cat >"$W/porter.toml" <<TOML
@@ -27,8 +29,15 @@ path = "*.rss"
 handler = "feed"
 database = "$W/feeds.sqlite"
 limit = 50
+[[handlers]]
+verb = "GET,HEAD"
+path = "*.xml"
+handler = "feed"
+database = "$W/feeds.sqlite"
+limit = 50
+edge_cache = 1
 TOML
-/tmp/porter-bench serve --config "$W/porter.toml" 2>"$W/porter.log" & PORTER=$!
+$PORTER_BIN serve --config "$W/porter.toml" 2>"$W/porter.log" & PORTER=$!
 trap 'kill $PORTER $NGINX 2>/dev/null; wait 2>/dev/null' EXIT
 for _ in $(seq 100); do [[ -S $W/p.sock ]] && break; sleep 0.1; done
 cat >"$W/nginx/nginx.conf" <<CONF
@@ -36,13 +45,21 @@ daemon off; worker_processes auto; pid $W/nginx/nginx.pid; error_log $W/nginx/lo
 $([[ $(id -u) -eq 0 ]] && echo "user root;")
 events { worker_connections 1024; }
 http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/nginx/tmp;
+  fastcgi_cache_path $W/nginx/cache levels=1:2 keys_zone=porter_pages:10m max_size=64m inactive=10m use_temp_path=off;
   upstream porter { server unix:$W/p.sock; keepalive 32; }
-  server { listen 127.0.0.1:$PORT;
+  server { listen 127.0.0.1:$PORT; root $W/www;
+    # The physical limit: nginx serving the same bytes as a static file.
+    location = /static.rss { default_type application/rss+xml; }
+    # The feed with edge_cache = 1, as \`porter nginx-config\` generates it.
+    location ~ "\\.xml\$" { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter;
+      $(printf '%s ' "fastcgi_cache porter_pages;" "fastcgi_cache_key \"\$request_method|\$scheme|\$host|\$request_uri\";" "fastcgi_cache_valid 200 1s;" "fastcgi_cache_revalidate on;" "fastcgi_cache_lock on;") }
     location / { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter; } } }
 CONF
 nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!
 sleep 1
+mkdir -p "$W/www"; curl -s "http://127.0.0.1:$PORT/big.rss" >"$W/www/static.rss"
 ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.rss" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
+XML_ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.xml" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
 echo "feed: $(curl -s "http://127.0.0.1:$PORT/big.rss" | wc -c) bytes, ETag $ETAG, 304 check: $(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss")"
 run() {
     local label=$1; shift
@@ -55,4 +72,7 @@ for round in 1 2; do
   run "hello (round $round)" "http://127.0.0.1:$PORT/hello"
   run "50-item RSS (round $round)" "http://127.0.0.1:$PORT/big.rss"
   run "RSS 304 (round $round)" -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss"
+  run "RSS, nginx cache 1s (round $round)" "http://127.0.0.1:$PORT/big.xml"
+  run "RSS 304, nginx cache (round $round)" -H "If-None-Match: $XML_ETAG" "http://127.0.0.1:$PORT/big.xml"
+  run "static file, same bytes (round $round)" "http://127.0.0.1:$PORT/static.rss"
 done

@@ -43,8 +43,9 @@ public struct FeedHandler: HTTPHandler {
 
     /// A handler from configuration: `database` (default `data/feeds.sqlite`, opened once per path and shared),
     /// `limit` (1…1000, default 50), `cache_control`, `site_url` (http(s) URL, default `http://127.0.0.1:8080`),
-    /// `format` (`auto` by extension, `rss` or `atom`).
+    /// `format` (`auto` by extension, `rss` or `atom`), `edge_cache` (seconds nginx may cache the feed, 0…3600, default 0).
     public init(options: Options) throws {
+        _ = try FeedHandler.edgeCacheSeconds(options)
         let path = try options.string("database", default: FeedHandler.defaultDatabasePath)
         let limit = try options.int("limit", default: FeedHandler.defaultLimit)
         guard (1...FeedHandler.maximumLimit).contains(limit) else {
@@ -76,6 +77,18 @@ public struct FeedHandler: HTTPHandler {
                   siteURL: siteURL)
     }
 
+    /// The largest accepted `edge_cache`.
+    public static let maximumEdgeCacheSeconds = 3600
+
+    /// The `edge_cache` option: how many seconds nginx may serve a cached copy (`nil` for 0, no nginx cache).
+    public static func edgeCacheSeconds(_ options: Options) throws -> Int? {
+        let seconds = try options.int("edge_cache", default: 0)
+        guard (0...maximumEdgeCacheSeconds).contains(seconds) else {
+            throw ConfigurationError("\(options.origin): edge_cache must be between 0 and \(maximumEdgeCacheSeconds) seconds, got \(seconds)")
+        }
+        return seconds == 0 ? nil : seconds
+    }
+
     /// The channel slug a path names: its last segment without the extension, if that is a valid slug.
     public static func channelSlug(forPath path: String) -> String? {
         let segment = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
@@ -88,7 +101,7 @@ public struct FeedHandler: HTTPHandler {
         guard request.method == .get || request.method == .head else {
             throw HTTPError(.methodNotAllowed, headers: ["Allow": "GET, HEAD"])
         }
-        guard let slug = FeedHandler.channelSlug(forPath: request.path), let stamp = try store.stamp(of: slug) else {
+        guard let slug = FeedHandler.channelSlug(forPath: request.path) else {
             throw HTTPError(.notFound, message: "No such feed")
         }
         let format = self.format ?? FeedFormat(pathExtension: request.pathExtension)
@@ -97,7 +110,9 @@ public struct FeedHandler: HTTPHandler {
         let body: [UInt8]
         let etag: EntityTag
         let lastModified: Int64
-        if let cached = cache.lookup(key, stamp: stamp) {
+        // Read before the snapshot: a write committed meanwhile leaves this entry stale, never the reverse.
+        let generation = store.generation()
+        if let cached = cache.lookup(key, generation: generation) {
             (body, etag, lastModified) = (cached.body, cached.etag, cached.stamp)
         } else {
             guard let snapshot = try store.snapshot(of: slug, limit: limit) else {
@@ -106,7 +121,7 @@ public struct FeedHandler: HTTPHandler {
             body = FeedRenderer.render(snapshot, as: format, context: FeedRenderContext(siteURL: siteURL, selfURL: selfURL))
             etag = EntityTag(hashing: body)
             lastModified = snapshot.channel.updatedAt.unixSeconds
-            cache.store(key, .init(stamp: lastModified, body: body, etag: etag), renderedAt: Int64(Date().timeIntervalSince1970))
+            cache.store(key, .init(generation: generation, stamp: lastModified, body: body, etag: etag))
         }
 
         // Module headers and cookies set earlier in the pipeline stay: only this handler's own fields are set.

@@ -6,18 +6,18 @@ import Synchronization
 extension FeedStore {
     /// The channel's `updated_at` (every item insert, update or delete moves it forward), or nil if unknown.
     public func stamp(of slug: String) throws -> Int64? {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT updated_at FROM channel WHERE slug = ?", arguments: [slug]) }
+        try read { db in try Int64.fetchOne(db, sql: "SELECT updated_at FROM channel WHERE slug = ?", arguments: [slug]) }
     }
 }
 
-/// Rendered feeds kept between requests: a request costs one single-row query while the channel is
-/// unchanged, instead of loading 50 items, rendering and hashing them.
+/// Rendered feeds kept between requests: while the store's ``FeedStore/generation()`` is unchanged a request
+/// (200 or 304) costs a dictionary lookup under a short lock and no SQLite query.
 ///
-/// An entry is reused only while the channel's `updated_at` (whole seconds) still equals the stamp it was
-/// rendered from, and only if it was rendered in a later second than that stamp: a change made in the same
-/// second as the render would otherwise leave the stamp unchanged.
+/// An entry is tagged with the generation read *before* its snapshot was loaded, so a write that lands while it
+/// is rendered makes it stale at once.
 final class FeedRenderCache: Sendable {
     struct Entry: Sendable {
+        let generation: UInt64
         let stamp: Int64
         let body: [UInt8]
         let etag: EntityTag
@@ -26,16 +26,15 @@ final class FeedRenderCache: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     private let maxEntries = 256
 
-    /// The cached rendering for `key` if it is still valid for `stamp`.
-    func lookup(_ key: String, stamp: Int64) -> Entry? {
-        entries.withLock { $0[key] }.flatMap { $0.stamp == stamp ? $0 : nil }
+    /// The cached rendering for `key` if it was made at `generation`.
+    func lookup(_ key: String, generation: UInt64) -> Entry? {
+        entries.withLock { $0[key] }.flatMap { $0.generation == generation ? $0 : nil }
     }
 
-    /// Keeps a rendering made now from data stamped `stamp` (ignored when made in the same second).
-    func store(_ key: String, _ entry: Entry, renderedAt now: Int64) {
-        guard now > entry.stamp else { return }
+    /// Keeps a rendering.
+    func store(_ key: String, _ entry: Entry) {
         entries.withLock {
-            if $0.count >= maxEntries { $0.removeAll(keepingCapacity: true) }
+            if $0.count >= maxEntries, $0[key] == nil { $0.removeAll(keepingCapacity: true) }
             $0[key] = entry
         }
     }

@@ -12,10 +12,25 @@ public final class FeedStore: Sendable {
     /// The database file.
     public let path: String
     let pool: DatabasePool
+    /// How long a change committed by another process (the `porter feed` command, `sqlite3`) may go unseen by
+    /// ``generation()``: at most once per interval one caller reads `PRAGMA data_version`.
+    public let externalChangeInterval: Duration
+    /// Bumped after every write through this store and when another connection's commit is detected.
+    private let generationCounter = Atomic<UInt64>(0)
+    /// Monotonic nanoseconds of the next external-change check; a caller that claims it runs the check.
+    private let nextExternalCheck = Atomic<Int64>(0)
+    /// The writer connection's last `PRAGMA data_version` (it changes only on other connections' commits).
+    private let lastDataVersion = Mutex<Int64?>(nil)
+    /// SQLite statements run for reading (including data-version checks), for tests that prove a path needs none.
+    private let readCounter = Atomic<Int>(0)
+
+    /// The default ``externalChangeInterval``.
+    public static let defaultExternalChangeInterval: Duration = .seconds(1)
 
     /// Opens (creating and migrating if needed) the database at `path`.
-    public init(path: String) throws {
+    public init(path: String, externalChangeInterval: Duration = FeedStore.defaultExternalChangeInterval) throws {
         self.path = path
+        self.externalChangeInterval = externalChangeInterval
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -28,6 +43,66 @@ public final class FeedStore: Sendable {
         try FileSystem.makeParentDirectory(of: path)
         pool = try DatabasePool(path: path, configuration: config)
         try FeedStore.migrator.migrate(pool)
+        _ = try checkExternalChanges()
+    }
+
+    // MARK: - Change tracking
+
+    /// How many read statements this store has run (tests use it to prove a cached path runs none).
+    public var readCount: Int { readCounter.load(ordering: .relaxed) }
+
+    /// A number that changes whenever the data may have changed: at once for writes through this store, and within
+    /// ``externalChangeInterval`` for commits by other processes or connections. Costs no query except, at most once
+    /// per interval, one `PRAGMA data_version` by a single caller (the others keep the current value meanwhile).
+    public func generation() -> UInt64 {
+        let now = FeedStore.monotonicNanoseconds()
+        let due = nextExternalCheck.load(ordering: .relaxed)
+        if now >= due, nextExternalCheck.compareExchange(expected: due, desired: now + FeedStore.nanoseconds(externalChangeInterval),
+                                                         ordering: .relaxed).exchanged {
+            _ = try? checkExternalChanges()
+        }
+        return generationCounter.load(ordering: .acquiring)
+    }
+
+    /// Reads the writer connection's `PRAGMA data_version` and bumps the generation if another connection committed.
+    @discardableResult
+    func checkExternalChanges() throws -> Bool {
+        readCounter.add(1, ordering: .relaxed)
+        let version = try pool.writeWithoutTransaction { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") } ?? 0
+        let changed = lastDataVersion.withLock { last in
+            defer { last = version }
+            return last != nil && last != version
+        }
+        if changed { noteChange() }
+        return changed
+    }
+
+    /// Marks the data as changed (called after every committed write through this store).
+    func noteChange() {
+        generationCounter.add(1, ordering: .releasing)
+    }
+
+    /// A write transaction followed by a generation bump (also when it throws: a partial effect must not be cached).
+    func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        defer { noteChange() }
+        return try pool.write(updates)
+    }
+
+    /// A read, counted in ``readCount``.
+    func read<T>(_ value: (Database) throws -> T) throws -> T {
+        readCounter.add(1, ordering: .relaxed)
+        return try pool.read(value)
+    }
+
+    static func monotonicNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     private static let shared = Mutex<[String: FeedStore]>([:])
@@ -105,7 +180,7 @@ public final class FeedStore: Sendable {
             stored.link = link
         }
         stored.updatedAt = Date(unixSeconds: Date().unixSeconds)
-        try pool.write { [stored] db in
+        try write { [stored] db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM channel WHERE slug = ?", arguments: [stored.slug]) != nil {
                 throw FeedStoreError.channelExists(stored.slug)
             }
@@ -122,7 +197,7 @@ public final class FeedStore: Sendable {
     @discardableResult
     public func addItem(_ item: FeedItem, to slug: String) throws -> FeedItem {
         let item = try FeedStore.normalizingLinks(item)
-        return try pool.write { db in
+        return try write { db in
             guard let channelID = try Int64.fetchOne(db, sql: "SELECT id FROM channel WHERE slug = ?", arguments: [slug]) else {
                 throw FeedStoreError.noSuchChannel(slug)
             }
@@ -163,19 +238,19 @@ public final class FeedStore: Sendable {
 
     /// Runs raw SQL in a write transaction (maintenance and tests; the feed code never builds SQL from input).
     public func execute(sql: String) throws {
-        try pool.write { db in try db.execute(sql: sql) }
+        try write { db in try db.execute(sql: sql) }
     }
 
     // MARK: - Reading
 
     /// The channel `slug`, or `nil`.
     public func channel(slug: String) throws -> FeedChannel? {
-        try pool.read { db in try FeedStore.fetchChannel(db, slug: slug) }
+        try read { db in try FeedStore.fetchChannel(db, slug: slug) }
     }
 
     /// Every channel with its item count, by slug.
     public func channels() throws -> [FeedChannelSummary] {
-        try pool.read { db in
+        try read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT \(FeedStore.channelColumns),
                        (SELECT count(*) FROM item WHERE item.channel_id = channel.id) AS item_count
@@ -192,7 +267,7 @@ public final class FeedStore: Sendable {
 
     /// The channel `slug` and its newest `limit` items, read in one transaction; `nil` for an unknown channel.
     public func snapshot(of slug: String, limit: Int) throws -> FeedSnapshot? {
-        try pool.read { db in
+        try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT id, \(FeedStore.channelColumns) FROM channel WHERE slug = ?",
                                              arguments: [slug]) else { return nil }
             let channelID: Int64 = row["id"]

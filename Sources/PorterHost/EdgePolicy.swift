@@ -18,12 +18,18 @@ public struct EdgePolicy: Sendable, Equatable {
     public var rateLimit: RateLimit?
     /// Stream the response to the client as Porter writes it (`fastcgi_buffering off`).
     public var streaming = false
+    /// Let nginx cache this route's 200 responses for this many seconds (`fastcgi_cache porter_pages`, declared in the
+    /// site file), revalidating stale entries with `If-None-Match`/`If-Modified-Since`; a response's own
+    /// `Cache-Control: max-age`, `private`, `no-store`, `Set-Cookie` or `Vary` is honoured by nginx. Requests carrying a
+    /// `Cookie` or `Authorization` header bypass the cache. `nil`: no nginx cache.
+    public var cacheSeconds: Int?
     /// Extra nginx snippets this location includes after `porter-fastcgi.conf` (e.g. one that sets a trusted identity).
     public var includes: [String] = []
 
     /// No special treatment.
     public init(staticUnlessQuery: String? = nil, maxBodyBytes: Int? = nil, localOnly: Bool = false, rateLimit: RateLimit? = nil,
-                streaming: Bool = false, includes: [String] = []) {
+                streaming: Bool = false, includes: [String] = [], cacheSeconds: Int? = nil) {
+        self.cacheSeconds = cacheSeconds
         self.staticUnlessQuery = staticUnlessQuery
         self.maxBodyBytes = maxBodyBytes
         self.localOnly = localOnly
@@ -40,6 +46,7 @@ public struct EdgePolicy: Sendable, Equatable {
         localOnly = localOnly || other.localOnly
         rateLimit = rateLimit ?? other.rateLimit
         streaming = streaming || other.streaming
+        if let seconds = other.cacheSeconds { cacheSeconds = min(cacheSeconds ?? seconds, seconds) }
         for include in other.includes where !includes.contains(include) { includes.append(include) }
     }
 
@@ -56,6 +63,24 @@ public struct EdgePolicy: Sendable, Equatable {
         }
     }
 
+    /// The nginx zone ``cacheSeconds`` uses (`fastcgi_cache_path … keys_zone=porter_pages:…` in `nginx/porter.conf`).
+    public static let cacheZone = "porter_pages"
+
+    /// A short-lived shared cache in front of Porter. The method is in the key (a HEAD's empty body never answers a
+    /// GET); nginx answers conditional requests from the cached validators and revalidates with Porter's.
+    static func cacheDirectives(seconds: Int) -> [String] {
+        [
+            "fastcgi_cache \(cacheZone);",
+            "fastcgi_cache_key \"$request_method|$scheme|$host|$request_uri\";",
+            "fastcgi_cache_valid 200 \(seconds)s;",
+            "fastcgi_cache_revalidate on;",
+            "fastcgi_cache_lock on;",
+            "fastcgi_cache_bypass $http_authorization $http_cookie;",
+            "fastcgi_no_cache $http_authorization $http_cookie;",
+            "add_header X-Cache-Status $upstream_cache_status always;",
+        ]
+    }
+
     /// The directives inside the route's `location` block, before or after the FastCGI include.
     func directives() -> (before: [String], after: [String]) {
         var before: [String] = []
@@ -64,6 +89,7 @@ public struct EdgePolicy: Sendable, Equatable {
         if let rateLimit { before.append("limit_req zone=\(rateLimit.zone) burst=\(rateLimit.burst) nodelay;") }
         var after: [String] = []
         if streaming { after.append("fastcgi_buffering off;") }
+        if let cacheSeconds, cacheSeconds > 0 { after += EdgePolicy.cacheDirectives(seconds: cacheSeconds) }
         for include in includes { after.append("include \(include);") }
         return (before, after)
     }

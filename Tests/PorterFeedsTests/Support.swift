@@ -9,10 +9,10 @@ final class TempFeeds: @unchecked Sendable {
     let path: String
     let store: FeedStore
 
-    init(seed: Bool = true) throws {
+    init(seed: Bool = true, externalChangeInterval: Duration = FeedStore.defaultExternalChangeInterval) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("porter-feeds-\(UUID().uuidString)")
         path = directory.appendingPathComponent("data/feeds.sqlite").path
-        store = try FeedStore(path: path)
+        store = try FeedStore(path: path, externalChangeInterval: externalChangeInterval)
         if seed { try store.seedSampleData() }
     }
 

@@ -1,0 +1,87 @@
+import Foundation
+import Porter
+import PorterFeeds
+import PorterHost
+import PorterTesting
+import Testing
+
+/// Issue 13: nginx caches feeds for the declared `edge_cache` seconds, correctly for HEAD, conditional requests and
+/// personalised requests, and a write is seen once that validity has passed.
+@Suite("Edge: feeds cached by nginx (edge_cache)", .enabled(if: NginxHarness.isAvailable, "nginx is not installed"), .serialized)
+struct FeedCacheEdgeTests {
+    @Test("HIT after MISS; HEAD first never empties a GET; 304 from the cache; Cookie/Authorization bypass; revalidation; a write is seen")
+    func feedsCachedAtTheEdge() async throws {
+        let dir = try TemporaryDirectory(prefix: "porter-feedcache")
+        let store = try FeedStore(path: dir.path("feeds.sqlite"))
+        _ = try store.seedSampleData()
+        let (porter, site) = try await FeatureNginxTests.start("""
+        [[handlers]]
+        verb = "GET,HEAD"
+        path = "*.rss"
+        handler = "feed"
+        database = "feeds.sqlite"
+        edge_cache = 1
+        [[handlers]]
+        verb = "GET,HEAD"
+        path = "*.atom"
+        handler = "feed"
+        database = "feeds.sqlite"
+        edge_cache = 1
+        """, in: dir)
+        let http = site.client()
+
+        // HEAD first: its empty body must never be served to a GET.
+        let head = try await http.fetch("/news.atom", method: "HEAD")
+        #expect(head.status == 200 && head.body.isEmpty)
+        let atom = try await http.fetch("/news.atom")
+        #expect(atom.status == 200 && atom.text.contains("<feed"), "GET after HEAD has the document")
+        #expect(try await http.fetch("/news.atom").body == atom.body)
+
+        let first = try await http.fetch("/news.rss")
+        #expect(first.status == 200 && first.text.contains("<rss version=\"2.0\""))
+        let etag = try #require(first.headers["ETag"])
+        let lastModified = try #require(first.headers["Last-Modified"])
+        // Within the validity nginx answers by itself (HIT) with the same bytes and validators.
+        try await waitUntil("a cache HIT") { try await http.fetch("/news.rss").headers["X-Cache-Status"] == "HIT" }
+        let hit = try await http.fetch("/news.rss")
+        #expect(hit.body == first.body && hit.headers["ETag"] == etag && hit.headers["Last-Modified"] == lastModified)
+        let notModified = try await http.fetch("/news.rss", headers: ["If-None-Match": etag])
+        #expect(notModified.status == 304 && notModified.body.isEmpty)
+        #expect(try await http.fetch("/news.rss", headers: ["If-None-Match": "\"other\""]).status == 200)
+        #expect(try await http.fetch("/news.rss", headers: ["If-Modified-Since": lastModified]).status == 304)
+        // Personalised requests go to Porter and are not stored.
+        #expect(try await http.fetch("/news.rss", headers: ["Cookie": "s=1"]).headers["X-Cache-Status"] == "BYPASS")
+        #expect(try await http.fetch("/news.rss", headers: ["Authorization": "Basic eDp5"]).headers["X-Cache-Status"] == "BYPASS")
+        // Once stale, nginx revalidates with Porter (a 304 from Porter refreshes the entry).
+        try await waitUntil("a REVALIDATED entry") { try await http.fetch("/news.rss").headers["X-Cache-Status"] == "REVALIDATED" }
+
+        // A write by another process (this test's connection) reaches readers within Porter's check + nginx's validity.
+        try store.addItem(FeedItem(title: "Edge fresh", link: "/news/edge.html", description: "x"), to: "news")
+        try await waitUntil("the new item through nginx") { try await http.fetch("/news.rss").text.contains("<title>Edge fresh</title>") }
+        let fresh = try await http.fetch("/news.rss")
+        #expect(fresh.headers["ETag"] != etag)
+        try await waitUntil("the new item in Atom too") { try await http.fetch("/news.atom").text.contains("Edge fresh") }
+        #expect(try await http.fetch("/nope.rss").status == 404)
+        try await stopProcess(porter, site)
+    }
+
+    @Test("the generated location caches only when asked, keyed by method; a bad edge_cache is a configuration error")
+    func generatedRules() throws {
+        func locations(_ extra: String) throws -> String {
+            let text = "listen = \"/tmp/x.sock\"\n[[handlers]]\nverb = \"GET\"\npath = \"*.rss\"\nhandler = \"feed\"\n"
+                + "database = \"\(NSTemporaryDirectory())porter-edge-rules.sqlite\"\n" + extra
+            return try PorterApplication.porter.nginxLocations(for: try ServerConfiguration.parse(toml: text, baseDirectory: "/tmp"))
+        }
+        let cached = try locations("edge_cache = 5\n")
+        #expect(cached.contains("fastcgi_cache porter_pages;"))
+        #expect(cached.contains("fastcgi_cache_key \"$request_method|"))
+        #expect(cached.contains("fastcgi_cache_valid 200 5s;"))
+        #expect(cached.contains("fastcgi_cache_revalidate on;"))
+        #expect(!(try locations("")).contains("fastcgi_cache"))
+        for bad in ["-1", "3601", "\"1s\""] {
+            #expect(throws: (any Error).self, "edge_cache = \(bad)") { try locations("edge_cache = \(bad)\n") }
+        }
+        let site = try String(contentsOfFile: NginxPorterSite.repositoryRoot + "/nginx/porter.conf", encoding: .utf8)
+        #expect(site.contains("keys_zone=porter_pages:"))
+    }
+}
