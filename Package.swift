@@ -127,6 +127,7 @@ let package = Package(
             "PorterOps", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
         ], swiftSettings: swiftSettings),
     ]
 )

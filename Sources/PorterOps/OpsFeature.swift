@@ -37,6 +37,9 @@ public struct OpsFeature: PorterFeature {
         catalog.modules.register("trace", summary: "records the last N requests with per-event and per-module timings for the trace page") { options, _ in
             try TraceModule(options: options)
         }
+        catalog.modules.register("tracing", summary: "one swift-distributed-tracing server span per request (W3C traceparent from nginx), X-Request-Id") { options, _ in
+            try TracingModule(options: options)
+        }
         catalog.modules.register("metrics", summary: "request counters and duration histograms for the status and metrics pages (recorded through swift-metrics too)") { options, _ in
             let module = try MetricsModule(options: options)
             PorterMetrics.setUp(metrics, durationBuckets: module.statistics.snapshot().requestDurations?.bounds)
