@@ -11,8 +11,8 @@ import PorterTesting
     func pipeline(_ tracer: InMemoryTracer) throws -> Pipeline {
         var registry = HandlerRegistry()
         try registry.add(name: "article", verbs: "GET", path: "/articles/*", handler: AsyncClosureHandler { ctx in
-            // The request's context reaches the handler.
-            ctx.response.setText(ctx.serviceContext.inMemorySpanContext?.traceID ?? "none", status: .ok)
+            // The request's context reaches the async handler as ServiceContext.current.
+            ctx.response.setText(ServiceContext.current?.inMemorySpanContext?.traceID ?? "none", status: .ok)
         })
         try registry.add(name: "boom", verbs: "GET", path: "/boom", handler: ClosureHandler { _ in throw HTTPError(.internalServerError) })
         return Pipeline(registry: registry, modules: [TracingModule(tracer: tracer), TraceModule()])

@@ -6,8 +6,8 @@ public import Tracing
 /// At BeginRequest the request headers (nginx forwards `traceparent` as `HTTP_TRACEPARENT`) are handed to the
 /// bootstrapped tracer's extractor, and a `.server` span named `METHOD route` starts in that context; every later
 /// lifecycle event is a span event; at LogRequest the span gets `http.route`, `porter.handler`, `http.request.method`,
-/// `http.response.status_code`, `porter.request_id` (5xx sets the error status) and ends. Handlers reach the context
-/// with `context.serviceContext` (e.g. `ServiceContext.$current.withValue(context.serviceContext) { … }`).
+/// `http.response.status_code`, `porter.request_id` (5xx sets the error status) and ends. Async handlers and modules
+/// run with it as `ServiceContext.current` (an `AsyncScope`); sync ones read `context.serviceContext`.
 /// With no tracer bootstrapped (the `NoOpTracer`) the module does nothing per request but one type check.
 /// It also answers `X-Request-Id` (nginx's `$request_id` when forwarded, see `HTTPContext.requestID`).
 public struct TracingModule: HTTPModule {
@@ -50,6 +50,11 @@ public struct TracingModule: HTTPModule {
             span.attributes["url.path"] = ctx.request.path
             span.attributes["porter.request_id"] = ctx.requestID
             ctx.items[ServerSpan.self] = ServerSpan(span: span)
+            // Async handlers and modules run with the request's context as `ServiceContext.current`.
+            let spanContext = span.context
+            ctx.items[AsyncScope.self] = AsyncScope { body in
+                try await ServiceContext.$current.withValue(spanContext) { try await body() }
+            }
         }
         for event in LifecycleEvent.allCases where event > .beginRequest && event != .executeRequestHandler && event != .error
             && event <= .logRequest {
