@@ -37,6 +37,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // Metrics and tracing through the ecosystem's APIs; Prometheus only in PorterOps.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     ],
     targets: [
         // C libraries: libfcgi (system library), libvips (system library + a thin non-variadic shim).
@@ -89,6 +93,9 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .target(name: "PorterOps", dependencies: [
             "Porter", "PorterHost", "PorterFastCGI", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ], swiftSettings: swiftSettings),
 
         // The demo (its handlers, `crash`, its configuration) and the `porter` executable.
@@ -119,6 +126,9 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PorterOpsTests", dependencies: [
             "PorterOps", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
         ], swiftSettings: swiftSettings),
     ]
 )

@@ -200,12 +200,16 @@ public final class Pipeline: Sendable {
             switch step {
             case .subscriber(let event, let module, .async(let body)):
                 defer { if recordsSpans { ctx.trace.record(event, module: module, start: start, end: now()) } }
-                try await body(ctx)
+                if let scope = ctx.items[AsyncScope.self] { try await scope.run { try await body(ctx) } } else { try await body(ctx) }
             case .execute:
                 defer { if recordsSpans { ctx.trace.record(.executeRequestHandler, module: "handler", start: start, end: now()) } }
                 switch ctx.handler?.handler {
                 case .async(let handler):
-                    try await handler.processRequest(ctx)
+                    if let scope = ctx.items[AsyncScope.self] {
+                        try await scope.run { try await handler.processRequest(ctx) }
+                    } else {
+                        try await handler.processRequest(ctx)
+                    }
                 case .sync(let handler):
                     if let executor = ctx.syncExecutor {
                         try await executor.run { try handler.processRequest(ctx) }

@@ -2,24 +2,31 @@ public import PorterHost
 import Porter
 
 /// Operations: trace.axd, PHP-FPM-style status and ping, Prometheus metrics, and the background work queue.
+///
+/// With `metrics: .porter` (the default) the first metrics/status handler or metrics module built bootstraps
+/// swift-metrics with Prometheus (`PorterMetrics`), so `/metrics` shows every `Counter`/`Timer`/`Gauge` you record.
 public struct OpsFeature: PorterFeature {
-    /// The feature.
-    public init() {}
+    /// Who bootstraps swift-metrics.
+    public let metrics: MetricsSetup
+
+    /// The feature; `metrics: .external` when you bootstrapped `MetricsSystem` yourself.
+    public init(metrics: MetricsSetup = .porter) { self.metrics = metrics }
 
     public var name: String { "ops" }
 
     public func register(_ catalog: inout Catalog) {
+        let metrics = self.metrics
         catalog.handlers.register("trace", summary: "trace.axd: recent requests with every event's timing as a waterfall (options: local_only, allow_roles)",
                                   edge: AccessPolicy.edge) { options, _ in
             .instance(.sync(try TraceHandler(options: options)))
         }
         catalog.handlers.register("status", summary: "PHP-FPM-style status: text, ?json, ?format=prometheus (options: local_only, allow_roles)",
                                   edge: AccessPolicy.edge) { options, _ in
-            .instance(.async(try StatusHandler(options: options)))
+            .instance(.async(try StatusHandler(options: options, defaultFormat: .text, registry: PorterMetrics.setUp(metrics))))
         }
         catalog.handlers.register("metrics", summary: "Prometheus exposition of the status counters and request durations (options: local_only, allow_roles)",
                                   edge: AccessPolicy.edge) { options, _ in
-            .instance(.async(try MetricsHandler(options: options)))
+            .instance(.async(try MetricsHandler(options: options, registry: PorterMetrics.setUp(metrics))))
         }
         catalog.handlers.register("ping", summary: "answers pong (PHP-FPM's ping.path)") { options, _ in
             .instance(.sync(try PingHandler(options: options)))
@@ -30,8 +37,13 @@ public struct OpsFeature: PorterFeature {
         catalog.modules.register("trace", summary: "records the last N requests with per-event and per-module timings for the trace page") { options, _ in
             try TraceModule(options: options)
         }
-        catalog.modules.register("metrics", summary: "request counters and duration histograms for the status and metrics pages") { options, _ in
-            try MetricsModule(options: options)
+        catalog.modules.register("tracing", summary: "one swift-distributed-tracing server span per request (W3C traceparent from nginx), X-Request-Id") { options, _ in
+            try TracingModule(options: options)
+        }
+        catalog.modules.register("metrics", summary: "request counters and duration histograms for the status and metrics pages (recorded through swift-metrics too)") { options, _ in
+            let module = try MetricsModule(options: options)
+            PorterMetrics.setUp(metrics, durationBuckets: module.statistics.snapshot().requestDurations?.bounds)
+            return module
         }
         catalog.modules.register("work", summary: "background work queue (SQLite-backed; per-user quota; finished items purged on a schedule; drained at shutdown)") { options, context in
             let module = try BackgroundWorkModule(options: options)

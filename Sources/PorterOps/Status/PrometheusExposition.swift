@@ -1,17 +1,26 @@
 import Foundation
+public import Prometheus
 
 /// Writes a status snapshot in the Prometheus text exposition format (version 0.0.4).
 public enum PrometheusExposition {
     /// The `Content-Type` of the output.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    /// The exposition text for `snapshot`, metric names prefixed with `prefix` (e.g. `porter`).
-    public static func render(_ snapshot: ServerStatusSnapshot, prefix: String = "porter") -> String {
+    /// The exposition text for `snapshot`, metric names prefixed with `prefix` (e.g. `porter`), followed by
+    /// everything in `registry` (what was recorded through swift-metrics). A family the registry has replaces the
+    /// status-derived one of the same name (e.g. `porter_request_duration_seconds` once Porter's timer feeds it).
+    public static func render(_ snapshot: ServerStatusSnapshot, prefix: String = "porter",
+                              registry: PrometheusCollectorRegistry? = nil) -> String {
+        let recorded = registry?.emitToString() ?? ""
+        let replaced = Set(recorded.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("# TYPE ") else { return nil }
+            return line.dropFirst(7).split(separator: " ").first.map(String.init)
+        })
         var out = ""
         // Every sample carries the host (`instance`-style), so scrapes of several hosts add up per host.
         let hostLabel: [(String, String)] = snapshot.host.map { [("host", $0)] } ?? []
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: String)]) {
-            guard !samples.isEmpty else { return }
+            guard !samples.isEmpty, !replaced.contains("\(prefix)_\(name)") else { return }
             out += "# HELP \(prefix)_\(name) \(escapeHelp(help))\n# TYPE \(prefix)_\(name) \(type)\n"
             for s in samples { out += "\(prefix)_\(name)\(labels(hostLabel + s.labels)) \(s.value)\n" }
         }
@@ -41,7 +50,7 @@ public enum PrometheusExposition {
         }
         family("handler_requests_total", "counter", "Requests served per handler since start.",
                snapshot.handlerRequests.sorted { $0.key < $1.key }.map { ([("handler", $0.key)], String($0.value)) })
-        if let h = snapshot.requestDurations, !h.series.isEmpty {
+        if let h = snapshot.requestDurations, !h.series.isEmpty, !replaced.contains("\(prefix)_request_duration_seconds") {
             let name = "\(prefix)_request_duration_seconds"
             out += "# HELP \(name) Request duration from BeginRequest to LogRequest, per handler, route and status class.\n"
             out += "# TYPE \(name) histogram\n"
@@ -58,7 +67,7 @@ public enum PrometheusExposition {
                 out += "\(name)_count\(labels(base)) \(s.count)\n"
             }
         }
-        return out
+        return out + recorded
     }
 
     /// Whether `prefix` is a valid metric-name prefix (`[a-zA-Z_:][a-zA-Z0-9_:]*`).

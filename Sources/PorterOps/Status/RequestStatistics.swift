@@ -20,6 +20,11 @@ public struct RequestDurationHistogram: Sendable, Equatable {
             self.statusClass = statusClass
         }
 
+        /// The key of a request answered by `handler` on `route` with `status`.
+        public init(handler: String?, route: String?, status: Int) {
+            self.init(handler: handler ?? "-", route: route ?? "-", statusClass: "\(min(max(status / 100, 1), 5))xx")
+        }
+
         public static func < (a: Key, b: Key) -> Bool {
             (a.handler, a.route, a.statusClass) < (b.handler, b.route, b.statusClass)
         }
@@ -121,8 +126,7 @@ public final class RequestStatistics: ServerStatusSource {
     @discardableResult
     public func observe(handler: String?, route: String?, status: Int, duration: Duration) -> Bool {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        let key = RequestDurationHistogram.Key(handler: handler ?? "-", route: route ?? "-",
-                                               statusClass: "\(min(max(status / 100, 1), 5))xx")
+        let key = RequestDurationHistogram.Key(handler: handler, route: route, status: status)
         let slow = duration >= slowThreshold
         state.withLock { s in
             s.perHandler[key.handler, default: 0] += 1

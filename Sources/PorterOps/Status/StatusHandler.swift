@@ -1,4 +1,5 @@
 import Porter
+public import Prometheus
 
 /// The status page (PHP-FPM's `pm.status_path`): request counters, threads, connections and processes.
 ///
@@ -30,11 +31,15 @@ public struct StatusHandler: AsyncHTTPHandler {
     public let metricPrefix: String
     /// The format used when the query does not choose one.
     public let defaultFormat: Format
+    /// What was recorded through swift-metrics, appended to the Prometheus format (`PorterMetrics.registry`).
+    public let registry: PrometheusCollectorRegistry?
 
-    /// A status page over `statistics` and `sources`.
+    /// A status page over `statistics` and `sources` (and `registry` in the Prometheus format).
     public init(statistics: RequestStatistics? = nil, sources: [any ServerStatusSource] = [],
                 access: AccessPolicy = .localOnly(), pool: String? = nil,
-                metricPrefix: String = "porter", defaultFormat: Format = .text) {
+                metricPrefix: String = "porter", defaultFormat: Format = .text,
+                registry: PrometheusCollectorRegistry? = nil) {
+        self.registry = registry
         self.statistics = statistics
         self.sources = sources
         self.access = access
@@ -49,13 +54,13 @@ public struct StatusHandler: AsyncHTTPHandler {
         try self.init(options: options, defaultFormat: .text)
     }
 
-    init(options: Options, defaultFormat: Format) throws {
+    init(options: Options, defaultFormat: Format, registry: PrometheusCollectorRegistry? = nil) throws {
         let prefix = try options.string("metric_prefix", default: "porter")
         guard PrometheusExposition.isValidPrefix(prefix) else {
             throw ConfigurationError("\(options.origin): metric_prefix must match [a-zA-Z_:][a-zA-Z0-9_:]*, got \"\(prefix)\"")
         }
         self.init(access: try AccessPolicy(options: options, localOnlyDefault: true), pool: try options.string("pool"),
-                  metricPrefix: prefix, defaultFormat: defaultFormat)
+                  metricPrefix: prefix, defaultFormat: defaultFormat, registry: registry)
     }
 
     /// The format `context`'s query asks for.
@@ -88,7 +93,7 @@ public struct StatusHandler: AsyncHTTPHandler {
         case .json:
             try JSONOutput.respond(context, snapshot)
         case .prometheus:
-            context.response.setText(PrometheusExposition.render(snapshot, prefix: metricPrefix), status: .ok,
+            context.response.setText(PrometheusExposition.render(snapshot, prefix: metricPrefix, registry: registry), status: .ok,
                                      contentType: PrometheusExposition.contentType)
         }
         context.response.headers["Cache-Control"] = "no-store"
@@ -102,16 +107,17 @@ public struct StatusHandler: AsyncHTTPHandler {
 public struct MetricsHandler: AsyncHTTPHandler {
     let status: StatusHandler
 
-    /// A metrics endpoint over `statistics` and `sources`.
+    /// A metrics endpoint over `statistics`, `sources` and what was recorded through swift-metrics into `registry`.
     public init(statistics: RequestStatistics? = nil, sources: [any ServerStatusSource] = [],
-                access: AccessPolicy = .localOnly(), metricPrefix: String = "porter") {
+                access: AccessPolicy = .localOnly(), metricPrefix: String = "porter",
+                registry: PrometheusCollectorRegistry? = nil) {
         status = StatusHandler(statistics: statistics, sources: sources, access: access, metricPrefix: metricPrefix,
-                               defaultFormat: .prometheus)
+                               defaultFormat: .prometheus, registry: registry)
     }
 
-    /// A metrics endpoint configured from `porter.toml` options.
-    public init(options: Options) throws {
-        status = try StatusHandler(options: options, defaultFormat: .prometheus)
+    /// A metrics endpoint configured from `porter.toml` options, serving `registry` too.
+    public init(options: Options, registry: PrometheusCollectorRegistry? = nil) throws {
+        status = try StatusHandler(options: options, defaultFormat: .prometheus, registry: registry)
     }
 
     public func processRequest(_ context: HTTPContext) async throws {

@@ -55,6 +55,8 @@ public struct RequestSnapshot: Sendable, Equatable, Codable {
     public var sequence: Int
     /// The request id (nginx's `$request_id` or a generated one).
     public var requestID: String
+    /// The W3C trace id of the request's `traceparent` (nginx forwards it as `HTTP_TRACEPARENT`), if it had a valid one.
+    public var traceID: String?
     /// The verb.
     public var method: String
     /// The decoded path.
@@ -88,6 +90,7 @@ public struct RequestSnapshot: Sendable, Equatable, Codable {
         let total = now &- trace.startedAt
         sequence = 0
         requestID = context.requestID
+        traceID = context.request.headers["traceparent"].flatMap(TraceParent.init)?.traceID
         method = context.request.method.rawValue
         path = context.request.path
         query = context.request.queryString
@@ -108,9 +111,36 @@ public struct RequestSnapshot: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case sequence, method, path, query, status, handler, route, user, spans, messages
         case requestID = "request_id"
+        case traceID = "trace_id"
         case handlerType = "handler_type"
         case remoteAddress = "remote_address"
         case startTime = "start_time"
         case totalNanos = "total_ns"
+    }
+}
+
+/// A W3C Trace Context `traceparent` value: `version-traceid-parentid-flags` (`00-<32 hex>-<16 hex>-<2 hex>`).
+public struct TraceParent: Sendable, Equatable {
+    /// The trace id (32 lowercase hex digits, not all zero).
+    public var traceID: String
+    /// The parent span id (16 lowercase hex digits, not all zero).
+    public var parentID: String
+    /// The trace flags (2 hex digits; `01` = sampled).
+    public var flags: String
+
+    /// Parses `value`; `nil` unless it is a valid `traceparent` (version `ff` and all-zero ids are invalid).
+    public init?(_ value: String) {
+        let parts = value.trimmingCharacters(in: .whitespaces).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 4 else { return nil }
+        func hex(_ s: Substring, _ count: Int) -> Bool {
+            s.utf8.count == count && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+        }
+        let version = parts[0]
+        guard hex(version, 2), version != "ff", hex(parts[1], 32), hex(parts[2], 16), hex(parts[3], 2) else { return nil }
+        guard version != "00" || parts.count == 4 else { return nil }
+        guard parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" }) else { return nil }
+        traceID = String(parts[1])
+        parentID = String(parts[2])
+        flags = String(parts[3])
     }
 }

@@ -5,7 +5,7 @@ import Porter
 /// `GET /trace.axd` shows every kept request, newest first, each with a waterfall of its events and module
 /// subscribers; `?id=<n>` shows one; `?format=json` returns the same data as JSON. Only local requests may
 /// see it unless `allow_roles`/`allow_users` admit the signed-in user (others get 403). Its own requests are
-/// not recorded (see `TraceModule`).
+/// not recorded (see `TraceModule`). `?slowest` (or `?slowest=<n>`) shows the n (10) slowest kept requests, slowest first.
 ///
 /// Options: `local_only` (true), `allow_roles`, `allow_users`, `limit` (rows shown; default: all kept).
 public struct TraceHandler: HTTPHandler {
@@ -42,6 +42,11 @@ public struct TraceHandler: HTTPHandler {
                 throw HTTPError(.notFound, message: "No such request in the trace (it may have been overwritten).")
             }
             snapshots = [one]
+        } else if let slowest = context.request.query["slowest"] {
+            guard let n = slowest.isEmpty ? 10 : Int(slowest), (1...10_000).contains(n) else {
+                throw HTTPError(.badRequest, message: "slowest must be a number of requests from 1 to 10000")
+            }
+            snapshots = Array(snapshots.sorted { $0.totalNanos > $1.totalNanos }.prefix(n))
         } else if let limit, snapshots.count > limit {
             snapshots = Array(snapshots.prefix(limit))
         }

@@ -9,7 +9,8 @@ import Porter
 /// Only PreSendRequestContent's own whole-event span is missing from the snapshot (it is still running).
 ///
 /// Options: `limit` (requests kept, default 100), `record_trace_page` (false: the trace page does not
-/// record itself), `exclude` (path patterns not to record, e.g. `["/ping", "/metrics"]`).
+/// record itself), `exclude` (path patterns not to record, e.g. `["/ping", "/metrics"]`), `slowlog_timeout`
+/// (seconds; PHP-FPM's name: a request still running that long is logged while it runs, see `Slowlog`).
 public struct TraceModule: HTTPModule {
     /// The per-request item a handler sets to keep its request out of the trace.
     public struct Excluded: Sendable {
@@ -23,9 +24,13 @@ public struct TraceModule: HTTPModule {
     public let recordTracePage: Bool
     /// Paths never recorded.
     public let exclude: [PathPattern]
+    /// Logs requests still running past its timeout (`nil`: off).
+    public let slowlog: Slowlog?
 
-    /// A module recording into `log`.
-    public init(log: TraceLog = TraceLog(), recordTracePage: Bool = false, exclude: [PathPattern] = []) {
+    /// A module recording into `log` (and watching for slow requests with `slowlog`).
+    public init(log: TraceLog = TraceLog(), recordTracePage: Bool = false, exclude: [PathPattern] = [],
+                slowlog: Slowlog? = nil) {
+        self.slowlog = slowlog
         self.log = log
         self.recordTracePage = recordTracePage
         self.exclude = exclude
@@ -43,8 +48,16 @@ public struct TraceModule: HTTPModule {
                 throw ConfigurationError("\(options.origin): exclude has an invalid path pattern \"\(text)\"")
             }
         }
+        var slowlog: Slowlog?
+        if options.value("slowlog_timeout") != nil {
+            let seconds = try options.double("slowlog_timeout", default: 0)
+            guard seconds > 0, seconds.isFinite, seconds <= 86_400 else {
+                throw ConfigurationError("\(options.origin): slowlog_timeout must be a number of seconds above 0 (at most 86400), got \(seconds)")
+            }
+            slowlog = Slowlog(timeout: .nanoseconds(Int64(seconds * 1e9)))
+        }
         self.init(log: TraceLog(limit: limit), recordTracePage: try options.bool("record_trace_page", default: false),
-                  exclude: patterns)
+                  exclude: patterns, slowlog: slowlog)
     }
 
     public var name: String { "trace" }
@@ -58,7 +71,15 @@ public struct TraceModule: HTTPModule {
         let log = self.log
         let recordTracePage = self.recordTracePage
         let exclude = self.exclude
+        let slowlog = self.slowlog
+        if let slowlog {
+            for event in LifecycleEvent.allCases where event != .executeRequestHandler && event != .error
+                && event != .preSendRequestContent {
+                events.on(event) { ctx in slowlog.entered(event, ctx) }
+            }
+        }
         events.on(.preSendRequestContent) { ctx in
+            slowlog?.finished(ctx)
             if !recordTracePage, ctx.items[Excluded.self] != nil { return }
             if exclude.contains(where: { $0.matches(ctx.request.path) }) { return }
             log.record(RequestSnapshot(context: ctx))

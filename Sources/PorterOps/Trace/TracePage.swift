@@ -63,7 +63,7 @@ public enum TracePage {
         var out = "<section class=\"detail\" id=\"req-\(s.sequence)\">"
         out += "<h2>#\(s.sequence) \(e(s.method)) \(e(s.path)) → \(s.status)</h2>\n<dl class=\"facts\">"
         let facts: [(String, String)] = [
-            ("Request id", s.requestID), ("Query", s.query.isEmpty ? "-" : s.query),
+            ("Request id", s.requestID), ("Trace id", s.traceID ?? "-"), ("Query", s.query.isEmpty ? "-" : s.query),
             ("Handler", [s.handler, s.handlerType.map { "(\($0))" }].compactMap { $0 }.joined(separator: " ").nonEmpty ?? "-"),
             ("Route", s.route ?? "-"), ("User", s.user.isEmpty ? "(anonymous)" : s.user),
             ("Client", s.remoteAddress.isEmpty ? "-" : s.remoteAddress), ("Started", timestamp(s.startTime)),
