@@ -8,6 +8,8 @@ public protocol HTTPHandler: Sendable {
     var isReusable: Bool { get }
     /// How this handler uses session state.
     var sessionState: SessionStateBehavior { get }
+    /// Limits for `multipart/form-data` bodies, parsed into `request.form`/`request.files` before the handler runs.
+    var formLimits: FormLimits { get }
 }
 
 /// An asynchronous endpoint (ASP.NET's `HttpTaskAsyncHandler`): awaiting does not hold an OS thread.
@@ -18,16 +20,20 @@ public protocol AsyncHTTPHandler: Sendable {
     var isReusable: Bool { get }
     /// How this handler uses session state.
     var sessionState: SessionStateBehavior { get }
+    /// Limits for `multipart/form-data` bodies, parsed into `request.form`/`request.files` before the handler runs.
+    var formLimits: FormLimits { get }
 }
 
 extension HTTPHandler {
     public var isReusable: Bool { true }
     public var sessionState: SessionStateBehavior { .disabled }
+    public var formLimits: FormLimits { FormLimits() }
 }
 
 extension AsyncHTTPHandler {
     public var isReusable: Bool { true }
     public var sessionState: SessionStateBehavior { .disabled }
+    public var formLimits: FormLimits { FormLimits() }
 }
 
 /// A sync or async handler, as the registry and pipeline carry it.
@@ -48,6 +54,14 @@ public enum AnyHTTPHandler: Sendable {
         switch self {
         case .sync(let h): h.sessionState
         case .async(let h): h.sessionState
+        }
+    }
+
+    /// The handler's multipart form limits.
+    public var formLimits: FormLimits {
+        switch self {
+        case .sync(let h): h.formLimits
+        case .async(let h): h.formLimits
         }
     }
 

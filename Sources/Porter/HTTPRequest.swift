@@ -82,12 +82,34 @@ public struct HTTPRequest: Sendable {
     /// The body as UTF-8 text (invalid bytes become U+FFFD).
     public var bodyText: String { String(decoding: body.bytes, as: UTF8.self) }
 
-    /// The form fields of an `application/x-www-form-urlencoded` body; empty for other content types.
+    /// The form fields (ASP.NET's `Request.Form`): of an `application/x-www-form-urlencoded` body, or the non-file
+    /// fields of a `multipart/form-data` body (parsed before the handler runs, see `HTTPHandler.formLimits`);
+    /// empty for other content types. Lookups ignore case; repeated names join with commas (`values(for:)`: each).
     public var form: QueryParameters {
+        if let multipart { return multipart.fields }
         guard let type = contentType?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded") else {
             return QueryParameters()
         }
         return QueryParameters(parsing: String(decoding: body.bytes, as: UTF8.self))
+    }
+
+    /// The uploaded files of a `multipart/form-data` body (ASP.NET's `Request.Files`), in order; closed when the request ends.
+    public var files: [UploadedFile] { multipart?.files ?? [] }
+
+    /// The parsed multipart body, once `parseMultipartForm(limits:)` ran.
+    var multipart: (fields: QueryParameters, files: [UploadedFile])?
+
+    /// Parses a `multipart/form-data` body into `form` and `files` (once; the pipeline does this before the handler
+    /// with the handler's `formLimits`). Throws 400/413 `HTTPError`s for malformed or oversized bodies.
+    public mutating func parseMultipartForm(limits: FormLimits = FormLimits()) throws(HTTPError) {
+        guard multipart == nil, MultipartFormParser.isMultipartForm(contentType) else { return }
+        let boundary = try MultipartFormParser.boundary(of: contentType ?? "")
+        multipart = try MultipartFormParser.parse(body, boundary: boundary, limits: limits)
+    }
+
+    /// Closes the uploaded files' temporary files (the pipeline does this when the request ends).
+    public func closeUploadedFiles() {
+        for file in files { file.content.close() }
     }
 
     /// The last path segment's extension, lower-cased, without the dot (`rss` for `/a/news.rss`).

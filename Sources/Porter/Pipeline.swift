@@ -159,6 +159,7 @@ public final class Pipeline: Sendable {
                       ctx.syncExecutor.map({ $0.isCurrentThreadWorker }) ?? true else { return .suspended(cursor) }
                 let start = now()
                 do {
+                    try prepareForm(ctx, selected.handler)
                     try handler.processRequest(ctx)
                     if recordsSpans { ctx.trace.record(.executeRequestHandler, module: "handler", start: start, end: now()) }
                 } catch {
@@ -205,6 +206,7 @@ public final class Pipeline: Sendable {
                 defer { if recordsSpans { ctx.trace.record(.executeRequestHandler, module: "handler", start: start, end: now()) } }
                 switch ctx.handler?.handler {
                 case .async(let handler):
+                    try prepareForm(ctx, .async(handler))
                     if let scope = ctx.items[AsyncScope.self] {
                         try await scope.run { try await handler.processRequest(ctx) }
                     } else {
@@ -212,8 +214,12 @@ public final class Pipeline: Sendable {
                     }
                 case .sync(let handler):
                     if let executor = ctx.syncExecutor {
-                        try await executor.run { try handler.processRequest(ctx) }
+                        try await executor.run {
+                            try self.prepareForm(ctx, .sync(handler))
+                            try handler.processRequest(ctx)
+                        }
                     } else {
+                        try prepareForm(ctx, .sync(handler))
                         try handler.processRequest(ctx)
                     }
                 case nil:
@@ -275,7 +281,16 @@ public final class Pipeline: Sendable {
         ctx.isErrorResponseWritten = true
     }
 
+    /// Parses a `multipart/form-data` body with the handler's limits before it runs (once per request).
+    func prepareForm(_ ctx: HTTPContext, _ handler: AnyHTTPHandler) throws(HTTPError) {
+        guard ctx.request.multipart == nil, MultipartFormParser.isMultipartForm(ctx.request.contentType) else { return }
+        let limits = handler.formLimits
+        guard limits.parsesMultipart else { return }
+        try ctx.request.parseMultipartForm(limits: limits)
+    }
+
     func releaseHandler(_ ctx: HTTPContext) {
+        ctx.request.closeUploadedFiles()
         if let selected = ctx.handler, let release = selected.release {
             release(selected.handler)
         }

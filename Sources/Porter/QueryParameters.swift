@@ -20,13 +20,30 @@ public struct QueryParameters: Sendable, Sequence, Equatable {
         }
     }
 
-    /// The first value for `name`.
+    /// The value for `name`, matched ignoring ASCII case; repeated names give their values joined with commas
+    /// (ASP.NET's `NameValueCollection`); nil when absent. Use `values(for:)` for the separate values.
     public subscript(name: String) -> String? {
-        pairs.first { $0.name == name }?.value
+        var found: String?
+        for pair in pairs where Self.sameName(pair.name, name) {
+            found = found.map { $0 + "," + pair.value } ?? pair.value
+        }
+        return found
     }
 
-    /// Every value for `name`, in order.
-    public func values(for name: String) -> [String] { pairs.filter { $0.name == name }.map(\.value) }
+    /// Every value for `name` (matched ignoring ASCII case), in order.
+    public func values(for name: String) -> [String] { pairs.filter { Self.sameName($0.name, name) }.map(\.value) }
+
+    /// Appends a pair.
+    public mutating func append(_ name: String, _ value: String) { pairs.append((name, value)) }
+
+    /// ASCII case-insensitive name comparison (ASP.NET's `OrdinalIgnoreCase` for ASCII names).
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        guard a.utf8.count == b.utf8.count else { return false }
+        return zip(a.utf8, b.utf8).allSatisfy { x, y in
+            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
+        }
+    }
 
     public var isEmpty: Bool { pairs.isEmpty }
 
