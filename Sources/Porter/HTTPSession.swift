@@ -26,6 +26,8 @@ public final class HTTPSession: @unchecked Sendable {
     public private(set) var isModified = false
     /// Whether `abandon()` was called: the store deletes the session at the end of the request.
     public private(set) var isAbandoned = false
+    /// The largest serialized session the store accepts (set by the session module); typed setters check it.
+    public var maxBytes: Int?
 
     /// A session with the given id and values.
     public init(id: String, values: [String: String] = [:], isNew: Bool, isReadOnly: Bool,

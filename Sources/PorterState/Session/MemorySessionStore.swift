@@ -90,12 +90,16 @@ public final class MemorySessionStore: SessionStore {
     }
 
     public func purgeExpired() async throws -> Int {
+        try await purgeExpiredSessions()?.count ?? 0
+    }
+
+    public func purgeExpiredSessions() async throws -> [String: String]? {
         let now = clock.nowMillis()
         return items.withLock { items in
             let expired = items.filter { $0.value.record.expiresAtMillis <= now
-                && ($0.value.lockOwner == nil || $0.value.lockExpiresMillis <= now) }.map(\.key)
-            for id in expired { items[id] = nil }
-            return expired.count
+                && ($0.value.lockOwner == nil || $0.value.lockExpiresMillis <= now) }
+            for id in expired.keys { items[id] = nil }
+            return expired.mapValues(\.record.data)
         }
     }
 

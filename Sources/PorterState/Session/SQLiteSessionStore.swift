@@ -133,6 +133,19 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
+    public func purgeExpiredSessions() async throws -> [String: String]? {
+        let now = clock.nowMillis()
+        return try await pool.write { db in
+            let condition = "expires_ms <= ? AND (lock_owner IS NULL OR lock_expires_ms <= ?)"
+            var purged: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, data FROM porter_sessions WHERE \(condition)", arguments: [now, now]) {
+                purged[row["id"]] = row["data"]
+            }
+            try db.execute(sql: "DELETE FROM porter_sessions WHERE \(condition)", arguments: [now, now])
+            return purged
+        }
+    }
+
     public func close() async {
         try? pool.close()
     }

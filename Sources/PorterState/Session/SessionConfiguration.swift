@@ -18,6 +18,9 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var lockTimeout: Duration = .seconds(10)
     /// How long a lock is valid; a lock older than this is treated as abandoned by a crashed process.
     public var lockLease: Duration = .seconds(120)
+    /// Whether read-only requests wait until no exclusive request holds the session (ASP.NET's locking: readers
+    /// see the writer's result); default off: read-only requests never wait.
+    public var readersWaitForWriter = false
     /// How often expired sessions are purged (at most once per interval, in the background); zero disables.
     public var purgeInterval: Duration = .seconds(60)
 
@@ -25,7 +28,7 @@ public struct SessionConfiguration: Sendable, Equatable {
     public init() {}
 
     /// Reads the options `cookie_name`, `cookie_path`, `cookie_secure`, `cookie_same_site`, `timeout_minutes`,
-    /// `max_bytes`, `lock_timeout_ms`, `lock_lease_seconds`, `purge_interval_seconds`.
+    /// `max_bytes`, `lock_timeout_ms`, `lock_lease_seconds`, `purge_interval_seconds`, `readers_wait_for_writer`.
     public init(options: Options) throws {
         cookieName = try options.string("cookie_name", default: cookieName)
         cookiePath = try options.string("cookie_path", default: cookiePath)
@@ -36,6 +39,7 @@ public struct SessionConfiguration: Sendable, Equatable {
         let lockMillis = try options.int("lock_timeout_ms", default: 10_000)
         let leaseSeconds = try options.int("lock_lease_seconds", default: 120)
         let purgeSeconds = try options.int("purge_interval_seconds", default: 60)
+        readersWaitForWriter = try options.bool("readers_wait_for_writer", default: false)
         guard minutes >= 1 else { throw ConfigurationError("\(options.origin): timeout_minutes must be at least 1") }
         guard maxBytes >= 2 else { throw ConfigurationError("\(options.origin): max_bytes must be positive") }
         guard lockMillis >= 0, leaseSeconds >= 1, purgeSeconds >= 0 else {

@@ -52,7 +52,7 @@ public struct SessionModule: SessionStateProvider {
         }
         events.onAsync(.endRequest) { ctx in
             defer { self.purger.maybePurge(store: self.store, every: self.configuration.purgeInterval,
-                                           clock: self.clock, logger: ctx.logger) }
+                                           clock: self.clock, logger: ctx.logger, events: ctx.services[SessionEvents.self]) }
             guard let state = ctx.items[SessionRequestState.self], !state.finished else { return }
             try await self.finish(ctx, state, save: !state.failed)
         }
@@ -73,6 +73,16 @@ public struct SessionModule: SessionStateProvider {
         let timeout = configuration.timeout
         if let id = ctx.request.cookies[configuration.cookieName], SessionID.isWellFormed(id) {
             switch behavior {
+            case .readOnly where configuration.readersWaitForWriter:
+                // ASP.NET locking: wait until no writer holds the session, then read it (the lock is given
+                // back at once, so readers never hold each other up for longer than the read).
+                let owner = SessionID.generate()
+                if let record = try await store.acquire(id: id, owner: owner, wait: configuration.lockTimeout,
+                                                        lease: configuration.lockLease) {
+                    try await store.release(id: id, owner: owner, timeoutSeconds: max(60, record.timeoutSeconds))
+                    state.stored = true
+                    ctx.session = makeSession(ctx, id: id, record: record, readOnly: true)
+                }
             case .readOnly:
                 if let record = try await store.read(id: id) {
                     state.stored = true
@@ -97,7 +107,13 @@ public struct SessionModule: SessionStateProvider {
             }
         }
         if ctx.session == nil {
-            ctx.session = HTTPSession(id: SessionID.generate(), isNew: true, isReadOnly: behavior == .readOnly, timeout: timeout)
+            let session = HTTPSession(id: SessionID.generate(), isNew: true, isReadOnly: behavior == .readOnly, timeout: timeout)
+            session.maxBytes = configuration.maxBytes
+            ctx.session = session
+            if let events = ctx.services[SessionEvents.self] {
+                ctx.trace("Session_Start", category: "session")
+                try await events.raiseStart(ctx, session)
+            }
         }
     }
 
@@ -109,8 +125,10 @@ public struct SessionModule: SessionStateProvider {
             ctx.logger.error("session data is not readable; starting it empty", metadata: ["session": .string(String(id.prefix(6)))])
             values = [:]
         }
-        return HTTPSession(id: id, values: values, isNew: false, isReadOnly: readOnly,
-                           timeout: .seconds(max(60, record.timeoutSeconds)))
+        let session = HTTPSession(id: id, values: values, isNew: false, isReadOnly: readOnly,
+                                  timeout: .seconds(max(60, record.timeoutSeconds)))
+        session.maxBytes = configuration.maxBytes
+        return session
     }
 
     // MARK: - ReleaseRequestState / EndRequest
@@ -126,8 +144,16 @@ public struct SessionModule: SessionStateProvider {
         let seconds = timeoutSeconds(session)
         let owner = state.lockOwner
         if session.isAbandoned {
-            if state.stored { try await store.delete(id: session.id, owner: owner) }
             if ctx.request.cookies[configuration.cookieName] != nil { ctx.response.cookies.append(cookie(value: "", maxAge: 0)) }
+            if state.stored {
+                try await store.delete(id: session.id, owner: owner)
+                if let events = ctx.services[SessionEvents.self] {
+                    let logger = ctx.logger
+                    await events.raiseEnd(EndedSession(id: session.id, values: session.values, reason: .abandoned)) { error in
+                        logger.error("a Session_End subscriber failed", metadata: ["error": .string("\(error)")])
+                    }
+                }
+            }
             return
         }
         let writes = save && state.behavior == .exclusive && session.isModified
@@ -156,6 +182,7 @@ public struct SessionModule: SessionStateProvider {
             if state.stored { try await store.delete(id: session.id, owner: owner) }
             ctx.response.cookies.append(cookie(value: newID, maxAge: nil))
             let moved = HTTPSession(id: newID, isNew: false, isReadOnly: session.isReadOnly, timeout: session.timeout)
+            moved.maxBytes = session.maxBytes
             for (k, v) in session.values { moved[k] = v }
             ctx.session = moved
             ctx.trace("session id regenerated", category: "session")
@@ -215,7 +242,7 @@ final class SessionRequestState: @unchecked Sendable {
 final class SessionPurger: Sendable {
     private let state = Mutex<(lastMillis: Int64, task: Task<Void, Never>?)>((0, nil))
 
-    func maybePurge(store: any SessionStore, every interval: Duration, clock: WallClock, logger: Logger) {
+    func maybePurge(store: any SessionStore, every interval: Duration, clock: WallClock, logger: Logger, events: SessionEvents? = nil) {
         guard interval > .zero else { return }
         let now = clock.nowMillis()
         state.withLock { s in
@@ -223,7 +250,17 @@ final class SessionPurger: Sendable {
             s.lastMillis = now
             s.task = Task {
                 do {
-                    let purged = try await store.purgeExpired()
+                    let purged: Int
+                    if let events, events.hasEndSubscribers, let ended = try await store.purgeExpiredSessions() {
+                        purged = ended.count
+                        for (id, data) in ended.sorted(by: { $0.key < $1.key }) {
+                            await events.raiseEnd(EndedSession(id: id, values: SessionCodec.decode(data) ?? [:], reason: .expired)) { error in
+                                logger.error("a Session_End subscriber failed", metadata: ["error": .string("\(error)")])
+                            }
+                        }
+                    } else {
+                        purged = try await store.purgeExpired()
+                    }
                     if purged > 0 { logger.debug("purged expired sessions", metadata: ["count": .stringConvertible(purged)]) }
                 } catch {
                     logger.warning("purging expired sessions failed", metadata: ["error": .string("\(error)")])

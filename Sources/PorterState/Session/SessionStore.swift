@@ -48,6 +48,16 @@ public protocol SessionStore: Sendable {
     func purgeExpired() async throws -> Int
     /// Closes connections; the store is not used afterwards.
     func close() async
+    /// Deletes every expired, unlocked session like `purgeExpired` and returns their data by id (for Session_End);
+    /// `nil` when the store cannot report them (the default: it only purges).
+    func purgeExpiredSessions() async throws -> [String: String]?
+}
+
+extension SessionStore {
+    public func purgeExpiredSessions() async throws -> [String: String]? {
+        _ = try await purgeExpired()
+        return nil
+    }
 }
 
 /// The exclusive session lock was not free within the lock timeout.
@@ -69,10 +79,15 @@ public struct SessionTooLarge: HTTPResponseError, CustomStringConvertible {
     public let size: Int
     /// The configured limit in bytes.
     public let limit: Int
+    /// The key whose write was refused (`HTTPSession.set(_:forKey:)`), or `nil` when a save was refused.
+    public var key: String? = nil
 
     public var status: HTTPStatus { .internalServerError }
     public var publicMessage: String { "Internal Server Error" }
-    public var description: String { "session state of \(size) bytes exceeds max_bytes = \(limit); not saved" }
+    public var description: String {
+        if let key { return "session value \(key) not stored: the session would be \(size) bytes, over max_bytes = \(limit)" }
+        return "session state of \(size) bytes exceeds max_bytes = \(limit); not saved"
+    }
 }
 
 /// Turns session values into the text a store keeps (sorted-key JSON) and back.
