@@ -126,3 +126,40 @@ struct JobStoreTests {
         await store.close()
     }
 }
+
+/// The runner service on several hosts at once.
+@Suite("PostgreSQL job runner")
+struct JobRunnerTests {
+    @Test("two hosts' runners share 20 jobs: each runs exactly once; an unknown kind fails with a message")
+    func twoRunners() async throws {
+        let server = try await postgresServer()
+        let configuration = try await server.makeDatabase()
+        let enqueuer = PostgresJobStore(configuration: configuration)
+        let runs = Mutex<[String: [String]]>([:])
+        func runner(_ name: String) -> PostgresJobRunner {
+            PostgresJobRunner(store: PostgresJobStore(configuration: configuration), owner: name,
+                              handlers: ["count": { job in runs.withLock { $0[job.idempotencyKey, default: []].append(name) } }],
+                              lease: .seconds(30), pollInterval: .milliseconds(50))
+        }
+        let (web1, web2) = (runner("web1"), runner("web2"))
+        let t1 = Task { try await web1.run() }
+        let t2 = Task { try await web2.run() }
+        var ids: [String] = []
+        for i in 0..<20 { ids.append(try await enqueuer.enqueue(kind: "count", payload: "", idempotencyKey: "job-\(i)").id) }
+        let unknown = try await enqueuer.enqueue(kind: "nobody-runs-this", payload: "", idempotencyKey: "odd").id
+        try await waitUntil("every job finished", timeout: hangGuard) {
+            var done = 0
+            for id in ids + [unknown] where ["succeeded", "failed"].contains(try await enqueuer.status(id: id)?.status ?? "") { done += 1 }
+            return done == 21
+        }
+        t1.cancel(); t2.cancel()
+        _ = await (t1.result, t2.result)
+        let seen = runs.withLock { $0 }
+        let hosts = Set(seen.values.flatMap { $0 })
+        print("job runners: 20 jobs, \(seen.values.map(\.count).reduce(0, +)) runs, hosts used \(hosts.sorted())")
+        #expect(seen.count == 20 && seen.values.allSatisfy { $0.count == 1 }, "each job ran exactly once")
+        let failed = try await enqueuer.status(id: unknown)
+        #expect(failed?.status == "failed" && failed?.message?.contains("no handler for job kind nobody-runs-this") == true)
+        await web1.store.close(); await web2.store.close(); await enqueuer.close()
+    }
+}

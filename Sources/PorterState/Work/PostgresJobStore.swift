@@ -202,6 +202,9 @@ public final class PostgresJobStore: Sendable {
         do {
             try await handler(job)
             _ = try await finish(id: job.id, owner: owner, succeeded: true)
+        } catch is CancellationError {
+            // Stopped mid-job (shutdown): left running under its lease, so another host takes it over when it ends.
+            return job
         } catch {
             _ = try await finish(id: job.id, owner: owner, succeeded: false, message: String(describing: error))
         }
