@@ -90,6 +90,7 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterOps", dependencies: [
             "Porter", "PorterHost", "PorterFastCGI", .product(name: "GRDB", package: "GRDB.swift"),

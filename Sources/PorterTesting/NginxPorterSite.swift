@@ -1,5 +1,5 @@
 public import Foundation
-import PorterHost
+public import PorterHost
 
 /// Tier 3 of the tests: the shipped `nginx/` site, rendered to temporary paths, in front of a Porter
 /// (an in-process server or the `porter` binary) on a temporary unix socket.
@@ -23,9 +23,10 @@ public final class NginxPorterSite: Sendable {
 
     /// Renders `nginx/porter.conf` with `locations` (default: the committed `nginx/porter-locations.conf`)
     /// pointing at `socketPath`, and starts nginx. `staticFiles` are written under the document root;
-    /// `configFiles` next to the nginx configuration (an htpasswd file; a replacement for a shipped snippet).
+    /// `configFiles` next to the nginx configuration (an htpasswd file; a replacement for a shipped snippet);
+    /// `upstream` replaces the unix-socket upstream with several TCP hosts.
     public init(socketPath: String, locations: String? = nil, staticFiles: [String: String] = ["index.html": "<h1>static</h1>\n"],
-                configFiles: [String: String] = [:]) throws {
+                configFiles: [String: String] = [:], upstream: UpstreamConfiguration? = nil) throws {
         let repo = NginxPorterSite.repositoryRoot
         let site = try String(contentsOfFile: repo + "/nginx/porter.conf", encoding: .utf8)
         let fastcgi = try String(contentsOfFile: repo + "/nginx/porter-fastcgi.conf", encoding: .utf8)
@@ -34,8 +35,10 @@ public final class NginxPorterSite: Sendable {
         root = try TemporaryDirectory(prefix: "porter-www")
         for (name, contents) in staticFiles { try root.write(contents, to: name) }
         let cache = try root.makeDirectory("../" + ((root.path as NSString).lastPathComponent) + "-cache")
-        let rendered = NginxConfig.render(site: site, socket: socketPath, root: root.path, listen: "127.0.0.1:{{PORT}}",
+        var rendered = NginxConfig.render(site: site, socket: socketPath, root: root.path, listen: "127.0.0.1:{{PORT}}",
                                           includeDirectory: "{{PREFIX}}", cacheDirectory: cache)
+        // Several Porter hosts (`porter nginx-config --upstream`) instead of the one unix socket.
+        if let upstream { rendered = try NginxConfig.replacingUpstream(in: rendered, with: upstream) }
         self.socketPath = socketPath
         var files = ["porter-fastcgi.conf": fastcgi, "porter-identity.conf": identity,
                      "porter-locations.conf": locations ?? committedLocations]

@@ -78,6 +78,7 @@ struct CheckCommand: ParsableCommand {
         var logger = Logger(label: app.name)
         logger.logLevel = .critical
         let built = try app.build(configuration, logger: logger)
+        _ = try configuration.transport()   // listen address, allowed_peers and the open-listener rule, as serve checks them
         print("listen = \(configuration.listen)  threads = \(configuration.threads)  workers = \(configuration.workers)")
         print("modules: \(built.pipeline.modules.map(\.name).joined(separator: ", "))")
         for mapping in built.pipeline.registry.mappings {

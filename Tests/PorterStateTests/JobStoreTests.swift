@@ -1,0 +1,165 @@
+import Foundation
+import Porter
+import PorterTesting
+import PostgresNIO
+import Synchronization
+import Testing
+@testable import PorterState
+
+/// Background jobs on PostgreSQL shared by several hosts (each host = its own store and connection pool on one
+/// database): leases, SKIP LOCKED claims, takeover after a dead host's lease, idempotency keys, purge.
+@Suite("PostgreSQL job store")
+struct JobStoreTests {
+    @Test("enqueue is deduplicated by key; status reads the same from every host; finished rows are purged")
+    func lifecycle() async throws {
+        let server = try await postgresServer()
+        let clock = ManualClock()
+        let configuration = try await server.makeDatabase()
+        let web1 = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
+        let web2 = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
+        let first = try await web1.enqueue(kind: "report", payload: "{\"n\":1}", idempotencyKey: "user7-report-2026-12")
+        #expect(first.created)
+        let again = try await web2.enqueue(kind: "report", payload: "{\"n\":1}", idempotencyKey: "user7-report-2026-12")
+        #expect(again.id == first.id && !again.created, "the same key is the same job")
+        #expect(try await web2.status(id: first.id)?.status == "queued")
+        let job = try #require(try await web2.claim(owner: "web2", lease: .seconds(30)))
+        #expect(job.id == first.id && job.idempotencyKey == "user7-report-2026-12" && job.attempt == 1 && job.payload == "{\"n\":1}")
+        #expect(try await web1.status(id: first.id)?.status == "running")
+        #expect(try await web1.claim(owner: "web1", lease: .seconds(30)) == nil, "a leased job is nobody else's")
+        #expect(try await web2.finish(id: job.id, owner: "web2", succeeded: true))
+        #expect(try await web1.status(id: first.id) == JobStatus(status: "succeeded", kind: "report", attempts: 1, message: nil))
+        #expect(try await web1.purgeFinished(olderThan: .seconds(3600)) == 0)
+        clock.advance(by: .seconds(3601))
+        #expect(try await web2.purgeFinished(olderThan: .seconds(3600)) == 1)
+        #expect(try await web1.status(id: first.id) == nil)
+        await web1.close()
+        await web2.close()
+    }
+
+    @Test("hosts claiming at once: every job is claimed exactly once (FOR UPDATE SKIP LOCKED)")
+    func skipLocked() async throws {
+        let server = try await postgresServer()
+        let configuration = try await server.makeDatabase()
+        let hosts = (0..<3).map { _ in PostgresJobStore(configuration: configuration) }
+        var ids = Set<String>()
+        for i in 0..<30 { ids.insert(try await hosts[i % 3].enqueue(kind: "k", payload: "\(i)", idempotencyKey: "key-\(i)").id) }
+        let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
+            for (n, host) in hosts.enumerated() {
+                group.addTask {
+                    var mine: [String] = []
+                    while let job = try await host.claim(owner: "web\(n)", lease: .seconds(60)) {
+                        mine.append(job.id)
+                        _ = try await host.finish(id: job.id, owner: "web\(n)", succeeded: true)
+                    }
+                    return mine
+                }
+            }
+            var all: [String] = []
+            for try await part in group { all += part }
+            return all
+        }
+        print("skip locked: 30 jobs, \(claimed.count) claims over 3 hosts, \(Set(claimed).count) distinct")
+        #expect(claimed.count == 30)
+        #expect(Set(claimed) == ids)
+        for host in hosts { await host.close() }
+    }
+
+    @Test("a host that dies holding a job: another takes it over after the lease, with the same key; the dead host's late result is refused")
+    func takeover() async throws {
+        let server = try await postgresServer()
+        let clock = ManualClock()
+        let configuration = try await server.makeDatabase()
+        let dying = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
+        let survivor = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
+        let id = try await dying.enqueue(kind: "mail", payload: "to=alice", idempotencyKey: "mail-42").id
+        let held = try #require(try await dying.claim(owner: "web1", lease: .seconds(20)))
+        clock.advance(by: .seconds(15))
+        #expect(try await dying.heartbeat(id: id, owner: "web1", lease: .seconds(20)), "a live host keeps its lease")
+        clock.advance(by: .seconds(15))
+        #expect(try await survivor.claim(owner: "web2", lease: .seconds(20)) == nil, "the heartbeat moved the lease on")
+        // web1 dies now: no more heartbeats.
+        clock.advance(by: .seconds(21))
+        let taken = try #require(try await survivor.claim(owner: "web2", lease: .seconds(20)))
+        #expect(taken.id == held.id && taken.attempt == 2 && taken.idempotencyKey == "mail-42")
+        #expect(try await dying.heartbeat(id: id, owner: "web1", lease: .seconds(20)) == false)
+        #expect(try await dying.finish(id: id, owner: "web1", succeeded: true) == false, "the old owner's outcome does not count")
+        #expect(try await survivor.finish(id: id, owner: "web2", succeeded: true))
+        #expect(try await dying.status(id: id) == JobStatus(status: "succeeded", kind: "mail", attempts: 2, message: nil))
+        await dying.close()
+        await survivor.close()
+    }
+
+    @Test("runOne hands the handler its key; a throwing handler fails the job with its message")
+    func runOne() async throws {
+        let server = try await postgresServer()
+        let store = PostgresJobStore(configuration: try await server.makeDatabase())
+        let ok = try await store.enqueue(kind: "ok", payload: "", idempotencyKey: "a").id
+        let bad = try await store.enqueue(kind: "bad", payload: "", idempotencyKey: "b").id
+        let keys = Mutex<[String]>([])
+        struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }
+        for _ in 0..<2 {
+            _ = try await store.runOne(owner: "web1", lease: .seconds(30)) { job in
+                keys.withLock { $0.append(job.idempotencyKey) }
+                if job.kind == "bad" { throw Boom() }
+            }
+        }
+        #expect(try await store.runOne(owner: "web1", lease: .seconds(30)) { _ in } == nil)
+        #expect(keys.withLock { $0 } == ["a", "b"])
+        #expect(try await store.status(id: ok)?.status == "succeeded")
+        #expect(try await store.status(id: bad) == JobStatus(status: "failed", kind: "bad", attempts: 1, message: "boom"))
+        await store.close()
+    }
+
+    @Test("bad input is refused before it reaches the database; unknown ids read as nil")
+    func badInput() async throws {
+        let server = try await postgresServer()
+        let store = PostgresJobStore(configuration: try await server.makeDatabase())
+        for (kind, payload, key) in [("", "", "k"), ("a b", "", "k"), ("x'; DROP TABLE porter_jobs; --", "", "k"),
+                                     (String(repeating: "k", count: 101), "", "k"), ("k", String(repeating: "p", count: 64 * 1024 + 1), "k"),
+                                     ("k", "", ""), ("k", "", String(repeating: "i", count: 201))] {
+            await #expect(throws: JobInputError.self) { _ = try await store.enqueue(kind: kind, payload: payload, idempotencyKey: key) }
+        }
+        #expect(try await store.status(id: "no-such-job") == nil)
+        #expect(try await store.status(id: "'; SELECT 1; --") == nil)
+        let quoted = try await store.enqueue(kind: "k", payload: "it's \"quoted\"", idempotencyKey: "key with 'quotes'")
+        #expect(try await store.status(id: quoted.id)?.status == "queued")
+        await store.close()
+    }
+}
+
+/// The runner service on several hosts at once.
+@Suite("PostgreSQL job runner")
+struct JobRunnerTests {
+    @Test("two hosts' runners share 20 jobs: each runs exactly once; an unknown kind fails with a message")
+    func twoRunners() async throws {
+        let server = try await postgresServer()
+        let configuration = try await server.makeDatabase()
+        let enqueuer = PostgresJobStore(configuration: configuration)
+        let runs = Mutex<[String: [String]]>([:])
+        func runner(_ name: String) -> PostgresJobRunner {
+            PostgresJobRunner(store: PostgresJobStore(configuration: configuration), owner: name,
+                              handlers: ["count": { job in runs.withLock { $0[job.idempotencyKey, default: []].append(name) } }],
+                              lease: .seconds(30), pollInterval: .milliseconds(50))
+        }
+        let (web1, web2) = (runner("web1"), runner("web2"))
+        let t1 = Task { try await web1.run() }
+        let t2 = Task { try await web2.run() }
+        var ids: [String] = []
+        for i in 0..<20 { ids.append(try await enqueuer.enqueue(kind: "count", payload: "", idempotencyKey: "job-\(i)").id) }
+        let unknown = try await enqueuer.enqueue(kind: "nobody-runs-this", payload: "", idempotencyKey: "odd").id
+        try await waitUntil("every job finished", timeout: hangGuard) {
+            var done = 0
+            for id in ids + [unknown] where ["succeeded", "failed"].contains(try await enqueuer.status(id: id)?.status ?? "") { done += 1 }
+            return done == 21
+        }
+        t1.cancel(); t2.cancel()
+        _ = await (t1.result, t2.result)
+        let seen = runs.withLock { $0 }
+        let hosts = Set(seen.values.flatMap { $0 })
+        print("job runners: 20 jobs, \(seen.values.map(\.count).reduce(0, +)) runs, hosts used \(hosts.sorted())")
+        #expect(seen.count == 20 && seen.values.allSatisfy { $0.count == 1 }, "each job ran exactly once")
+        let failed = try await enqueuer.status(id: unknown)
+        #expect(failed?.status == "failed" && failed?.message?.contains("no handler for job kind nobody-runs-this") == true)
+        await web1.store.close(); await web2.store.close(); await enqueuer.close()
+    }
+}
