@@ -6,7 +6,8 @@
 #
 # Each backend runs twice under callgrind, with N/4 and N requests; (Ir(N) - Ir(N/4)) / (3N/4) removes start-up and
 # shutdown, leaving the per-request cost. Callgrind serialises threads, so this counts work, not waiting.
-# Known: valgrind 3.19 (Debian 12) aborts with an internal SIGSEGV on a Swift debug build of Porter; use a release build.
+# Known: valgrind 3.19 (Debian 12) aborts with an internal SIGSEGV at Porter start-up (stopped in libdispatch's
+# dispatch_main signal thread; also with a fully stripped binary), so Porter's row needs a newer valgrind.
 # Output: one line per backend, and bench/results/callgrind.md. Profiles stay in $W for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
