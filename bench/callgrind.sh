@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Instructions per request (valgrind callgrind, deterministic on a shared machine) for hello through Porter's whole
+# pipeline vs the C libfcgi peer (bench/peers/backends/hello.c), each behind the same nginx with upstream keepalive.
+#
+#   bench/callgrind.sh                 PORTER_BIN (default /tmp/porter-bench, a release build), N=2000 requests
+#
+# Each backend runs twice under callgrind, with N/4 and N requests; (Ir(N) - Ir(N/4)) / (3N/4) removes start-up and
+# shutdown, leaving the per-request cost. Callgrind serialises threads, so this counts work, not waiting.
+# Known: valgrind 3.19 (Debian 12) aborts with an internal SIGSEGV at Porter start-up (stopped in libdispatch's
+# dispatch_main signal thread; also with a fully stripped binary), so Porter's row needs a newer valgrind.
+# Output: one line per backend, and bench/results/callgrind.md. Profiles stay in $W for callgrind_annotate.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd)
+PORTER_BIN=${PORTER_BIN:-/tmp/porter-bench}
+N=${N:-2000}
+W=${W:-/tmp/porter-callgrind}
+PORT=${PORT:-18590}
+command -v valgrind >/dev/null || { echo "valgrind missing (apt-get install -y valgrind)" >&2; exit 1; }
+rm -rf "$W"; mkdir -p "$W"/{nginx/logs,nginx/tmp}
+gcc -O2 -Wall -o "$W/hello-c" bench/peers/backends/hello.c -lfcgi -lpthread
+
+cat >"$W/porter.toml" <<TOML
+listen = "$W/backend.sock"
+socket_mode = "0666"
+threads = 8
+log_level = "warning"
+[[handlers]]
+verb = "GET,HEAD"
+path = "/hello"
+handler = "hello"
+TOML
+cat >"$W/nginx/nginx.conf" <<CONF
+daemon off; worker_processes 1; pid $W/nginx/nginx.pid; error_log $W/nginx/logs/error.log warn;
+$([[ $(id -u) -eq 0 ]] && echo "user root;")
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/nginx/tmp;
+  upstream backend { server unix:$W/backend.sock; keepalive 32; }
+  server { listen 127.0.0.1:$PORT;
+    location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass backend; } } }
+CONF
+nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!
+BACKEND=
+trap 'kill $NGINX ${BACKEND:-} 2>/dev/null; wait 2>/dev/null' EXIT
+
+# measure NAME COUNT CMD... -> total instructions (Ir) of CMD while it served COUNT requests
+measure() {
+    local name=$1 count=$2; shift 2
+    rm -f "$W/backend.sock"
+    valgrind --tool=callgrind --callgrind-out-file="$W/$name-$count.out" --trace-children=no "$@" \
+        >"$W/$name-$count.log" 2>&1 & BACKEND=$!
+    for _ in $(seq 600); do [[ -S $W/backend.sock ]] && break; sleep 0.1; done
+    # first answer (start-up under valgrind is slow)
+    for _ in $(seq 300); do [[ $(curl -s -m 2 "http://127.0.0.1:$PORT/hello") == "Hello, world"* ]] && break; sleep 0.2; done
+    [[ $count -gt 1 ]] && curl -s "http://127.0.0.1:$PORT/hello?n=[2-$count]" >/dev/null
+    kill -TERM $BACKEND; wait $BACKEND 2>/dev/null || true; BACKEND=
+    awk '/^(summary|totals):/{print $2; exit}' "$W/$name-$count.out"
+}
+per_request() {  # NAME CMD...
+    local name=$1; shift
+    local small=$((N / 4)) a b
+    a=$(measure "$name" "$small" "$@"); b=$(measure "$name" "$N" "$@")
+    echo $(( (b - a) / (N - small) ))
+}
+C=$(per_request c "$W/hello-c" 8 "$W/backend.sock")
+P=$(per_request porter "$PORTER_BIN" serve --config "$W/porter.toml")
+RATIO=$(awk -v p="$P" -v c="$C" 'BEGIN{printf "%.2f", p / c}')
+mkdir -p bench/results
+{
+    echo "# Instructions per request (callgrind), hello behind nginx with upstream keepalive"
+    echo
+    echo "\`bench/callgrind.sh\` (N=$N, PORTER_BIN=$PORTER_BIN, $(date -u +%F))"
+    echo
+    echo "| backend | instructions / request |"
+    echo "|---|---:|"
+    echo "| C libfcgi (8 threads) | $C |"
+    echo "| Porter | $P ($RATIO x C) |"
+} | tee bench/results/callgrind.md
+echo "profiles: $W/*.out (callgrind_annotate $W/porter-$N.out | head -60)"
