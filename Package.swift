@@ -93,6 +93,7 @@ let package = Package(
         // The demo (its handlers, `crash`, its configuration) and the `porter` executable.
         .target(name: "PorterDemo", dependencies: [
             "Porter", "PorterHost", "PorterFastCGI", "PorterFeeds", "PorterImages", "PorterState", "PorterOps",
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "porter", dependencies: ["PorterDemo", "PorterHost"], swiftSettings: swiftSettings),
 

@@ -72,6 +72,7 @@ public enum DemoSetup {
         <li><a href="/images/sunset.jpg">original</a>, <a href="/images/sunset.jpg?p=thumb">preset thumb</a>, <a href="\(w300)">300 px (signed)</a>, <a href="\(webp)">200×200 WebP (signed)</a>; other sizes: <code>porter image-url</code></li>
         <li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo; the sign-out button is there and on /visits), <a href="/admin/">/admin/</a> (role admin)</li>
         <li><form method="post" action="/report" style="display:inline"><button>POST /report</button></form> (signed-in users: 202 + background work; follow its Location)</li>
+        <li><form method="post" action="/upload" enctype="multipart/form-data" style="display:inline"><input name="title" placeholder="title"> <input type="file" name="file" multiple> <button>POST /upload</button></form> (multipart form: fields, file sizes and SHA-256 as JSON; up to 4 files, 16 MiB in all)</li>
         <li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a> (from this machine only), <a href="/ping">/ping</a></li>
         </ul></body></html>
 
@@ -227,6 +228,12 @@ public enum DemoSetup {
     handler = "feed"
     database = "data/feeds.sqlite"
     cache_control = "public, max-age=60"
+
+    [[handlers]]
+    verb = "POST"
+    path = "/upload"
+    handler = "upload"
+    max_body = "16m"                # the whole form; anonymous, stores nothing (see UploadHandler)
 
     """
 }
