@@ -102,6 +102,7 @@ let package = Package(
         // The demo (its handlers, `crash`, its configuration) and the `porter` executable.
         .target(name: "PorterDemo", dependencies: [
             "Porter", "PorterHost", "PorterFastCGI", "PorterFeeds", "PorterImages", "PorterState", "PorterOps",
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "porter", dependencies: ["PorterDemo", "PorterHost"], swiftSettings: swiftSettings),
 

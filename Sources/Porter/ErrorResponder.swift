@@ -1,8 +1,10 @@
 /// The one place that turns an error into a response: the error's own status and public message, or a 500
 /// that says nothing about internals (details go to the log only).
 public enum ErrorResponder {
-    /// Replaces `ctx.response` with an error response for `error`, as plain text or a small HTML page.
-    public static func respond(to error: any Error, in ctx: HTTPContext, html: Bool) {
+    /// Replaces `ctx.response` with an error response for `error`, as plain text or a small HTML page; `details`
+    /// adds the error's type and description (customErrors `off`/`remote_only` for local clients; never by default).
+    /// Headers set before the error stay (a request id, CORS…) except the failed response's own representation.
+    public static func respond(to error: any Error, in ctx: HTTPContext, html: Bool, details: Bool = false) {
         let status: HTTPStatus
         let message: String
         var headers: HTTPHeaders = [:]
@@ -21,20 +23,46 @@ public enum ErrorResponder {
                 "handler": .string(ctx.handler?.name ?? "-"), "event": .string(ctx.currentEvent.description),
             ])
         }
-        let cookies = ctx.response.cookies
-        ctx.response.reset()
-        ctx.response.cookies = cookies
+        clearBody(ctx)
         ctx.response.status = status
         for (name, value) in headers { ctx.response.headers.add(name, value) }
         if html {
             ctx.response.contentType = "text/html; charset=utf-8"
             let title = "\(status.code) \(HTMLEscaping.escape(status.reasonPhrase))"
             ctx.response.write("<!doctype html><html><head><meta charset=\"utf-8\"><title>\(title)</title></head>"
-                + "<body><h1>\(title)</h1><p>\(HTMLEscaping.escape(message))</p><p><small>request \(ctx.requestID)</small></p></body></html>\n")
+                + "<body><h1>\(title)</h1><p>\(HTMLEscaping.escape(message))</p>" + (details ? detailsHTML(error, ctx) : "")
+                + "<p><small>request \(ctx.requestID)</small></p></body></html>\n")
         } else {
             ctx.response.contentType = "text/plain; charset=utf-8"
-            ctx.response.write(message + "\n")
+            ctx.response.write(message + "\n" + (details ? "\(String(reflecting: type(of: error))): \(String(reflecting: error))\n" : ""))
         }
+    }
+
+    /// Headers of the failed response that describe its body or send it elsewhere; an error response drops them.
+    static let representationHeaders: Set<String> = [
+        "content-type", "content-length", "content-encoding", "content-language", "content-disposition", "content-range",
+        "content-location", "etag", "last-modified", "location", "expires", "cache-control", "accept-ranges", "refresh",
+        "transfer-encoding",
+    ]
+
+    /// Empties the body and drops representation headers (and `X-Accel-*`), keeping the other headers and cookies.
+    public static func clearBody(_ ctx: HTTPContext) {
+        var kept = HTTPHeaders()
+        for (name, value) in ctx.response.headers.fields {
+            let lower = name.lowercased()
+            if representationHeaders.contains(lower) || lower.hasPrefix("x-accel-") { continue }
+            kept.add(name, value)
+        }
+        ctx.response.headers = kept
+        ctx.response.body = .buffer([])
+    }
+
+    /// The details block (ASP.NET's detailed error page): type, description, event, handler, path.
+    static func detailsHTML(_ error: any Error, _ ctx: HTTPContext) -> String {
+        let e = HTMLEscaping.escape
+        return "<h2>Details (shown to this client only: customErrors)</h2><pre>\(e(String(reflecting: type(of: error)))): "
+            + "\(e(String(reflecting: error)))</pre><p>event \(e(ctx.currentEvent.description)), handler "
+            + "\(e(ctx.handler?.name ?? "-")), path \(e(ctx.request.path))</p>"
     }
 }
 

@@ -74,6 +74,7 @@ public enum DemoSetup {
         <li><form method="post" action="/report" style="display:inline"><button>POST /report</button></form> (signed-in users: 202 + background work; follow its Location)</li>
         <li><a href="/clock">/clock</a>, <a href="/clock?tz=%2B02:00">/clock?tz=+02:00</a> (output cache: the same time for 5 s, see <code>Age</code>)</li>
         <li><a href="/events">/events</a> (a text/event-stream: 5 events 200 ms apart, each sent as it is written)</li>
+        <li><form method="post" action="/upload" enctype="multipart/form-data" style="display:inline"><input name="title" placeholder="title"> <input type="file" name="file" multiple> <button>POST /upload</button></form> (multipart form: fields, file sizes and SHA-256 as JSON; up to 4 files, 16 MiB in all)</li>
         <li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a> (from this machine only), <a href="/ping">/ping</a></li>
         </ul></body></html>
 
@@ -244,6 +245,12 @@ public enum DemoSetup {
     verb = "GET,HEAD"
     path = "/events"
     handler = "events"              # streamed: nginx gets fastcgi_buffering off for it
+
+    [[handlers]]
+    verb = "POST"
+    path = "/upload"
+    handler = "upload"
+    max_body = "16m"                # the whole form; anonymous, stores nothing (see UploadHandler)
 
     """
 }

@@ -38,6 +38,9 @@ public struct DemoFeature: PorterFeature {
                                   edge: { _ in EventsHandler.edge }) { options, _ in
             .instance(.async(try EventsHandler(options: options)))
         }
+        catalog.handlers.register("upload", summary: "multipart form: answers its fields and files' sizes and SHA-256 as JSON (options: max_files, max_fields, max_field_bytes)") { options, _ in
+            .instance(.sync(try UploadHandler(options: options)))
+        }
         catalog.handlers.register("crash", summary: "traps the process (index out of range): for crash-recovery tests only") { _, _ in
             .instance(.sync(CrashHandler()))
         }

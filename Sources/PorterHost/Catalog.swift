@@ -136,7 +136,9 @@ public struct Catalog: Sendable {
         modules.register("log", summary: "one log line per request; slow requests as warnings (options: slow_ms)") { options, _ in
             RequestLoggingModule(slowThreshold: .milliseconds(try options.int("slow_ms", default: 1000)))
         }
-        modules.register("errors", summary: "HTML error pages; no internals leaked") { _, _ in ErrorPageModule() }
+        modules.register("errors", summary: "HTML error pages, no internals leaked; customErrors (options: mode = on|off|remote_only, pages = { 404 = \"file\" }, default_page)") { options, context in
+            ErrorPageModule(customErrors: try CustomErrors(options: options, directory: context.dataDirectory))
+        }
         modules.register("output-cache", summary: "replays cacheable responses (routes' output_cache) from memory (options: max_bytes, max_entry_bytes)") { options, _ in
             let maxBytes = try ByteSize.option("max_bytes", in: options) ?? 16 << 20
             return OutputCacheModule(cache: OutputCache(maxBytes: maxBytes, maxEntryBytes: try ByteSize.option("max_entry_bytes", in: options)))
