@@ -137,6 +137,12 @@ public struct Catalog: Sendable {
             RequestLoggingModule(slowThreshold: .milliseconds(try options.int("slow_ms", default: 1000)))
         }
         modules.register("errors", summary: "HTML error pages; no internals leaked") { _, _ in ErrorPageModule() }
+        handlers.currentFeature = "core"
+        handlers.register("download", summary: "GET /download/NAME: nginx sends NAME from the files directory to signed-in users (options: location, attachment)",
+                          edge: { options in try DownloadHandler.edge(options: options) }) { options, _ in
+            .instance(.sync(try DownloadHandler(options: options)))
+        }
+        handlers.currentFeature = "app"
         modules.currentFeature = "app"
     }
 

@@ -20,6 +20,9 @@ public struct EdgePolicy: Sendable, Equatable {
     public var streaming = false
     /// Extra nginx snippets this location includes after `porter-fastcgi.conf` (e.g. one that sets a trusted identity).
     public var includes: [String] = []
+    /// The internal location (e.g. `/_porter/files/`) this route's handler sends files from (`response.sendFile`);
+    /// `nginx-config` declares it next to the route, serving `$porter_files` (set in the site file).
+    public var sendFileLocation: String?
 
     /// No special treatment.
     public init(staticUnlessQuery: String? = nil, maxBodyBytes: Int? = nil, localOnly: Bool = false, rateLimit: RateLimit? = nil,
@@ -41,6 +44,7 @@ public struct EdgePolicy: Sendable, Equatable {
         rateLimit = rateLimit ?? other.rateLimit
         streaming = streaming || other.streaming
         for include in other.includes where !includes.contains(include) { includes.append(include) }
+        sendFileLocation = sendFileLocation ?? other.sendFileLocation
     }
 
     /// A `limit_req` use: the zone (declared in the site file with `limit_req_zone`) and how many requests may queue.

@@ -17,7 +17,16 @@ public enum NginxConfig {
             guard seen.insert(block).inserted else { continue }
             out += "\n# \(route.verbs) \(route.pattern.text) -> \(route.handler)\n" + block
         }
+        for location in Set(routes.compactMap(\.edge.sendFileLocation)).sorted() {
+            out += "\n# response.sendFile: X-Accel-Redirect target (internal: clients get 404)\n" + sendFileBlock(location)
+        }
         return out
+    }
+
+    /// The `internal` location nginx sends `response.sendFile` files from: `$porter_files` (declared in the site file).
+    static func sendFileBlock(_ location: String) -> String {
+        // `^~`: no regex location (an extension route) may take the redirect to Porter instead.
+        "location ^~ \(location) {\n    internal;\n    alias $porter_files/;\n}\n"
     }
 
     /// nginx's location matcher for a Porter path pattern.
@@ -60,9 +69,13 @@ public enum NginxConfig {
 
     /// Renders the shipped site file (`nginx/porter.conf`) for other paths: the unix socket, document root,
     /// listen address and the directory holding `porter-locations.conf` and `porter-fastcgi.conf`.
+    /// `filesDirectory` (what `response.sendFile` names are relative to) defaults to `files` next to the root.
     public static func render(site template: String, socket: String, root: String, listen: String, includeDirectory: String,
-                              cacheDirectory: String) -> String {
-        template
+                              cacheDirectory: String, filesDirectory: String? = nil) -> String {
+        let files = filesDirectory ?? (root.hasSuffix("/") ? String(root.dropLast()) : root).split(separator: "/").dropLast()
+            .reduce("") { $0 + "/" + $1 } + "/files"
+        return template
+            .replacingAll("/srv/porter/files", with: files)
             .replacingAll("unix:/run/porter/porter.sock", with: "unix:\(socket)")
             .replacingAll("/srv/porter/www", with: root)
             .replacingAll("/var/cache/nginx/porter", with: cacheDirectory)

@@ -26,11 +26,13 @@ struct NginxSiteCommand: ParsableCommand {
     @Option(help: "nginx listen address.") var listen: String = "127.0.0.1:8080"
     @Option(help: "Directory holding porter-locations.conf and porter-fastcgi.conf.") var includeDirectory: String
     @Option(help: "fastcgi_cache directory.") var cacheDirectory: String = "/var/cache/nginx/porter"
+    @Option(help: "Directory response.sendFile serves from (default: files next to the root).") var filesDirectory: String?
 
     func run() throws {
         guard let text = FileText.read(template) else { throw ValidationError("cannot read \(template)") }
         print(NginxConfig.render(site: text, socket: socket, root: root, listen: listen,
-                                 includeDirectory: includeDirectory, cacheDirectory: cacheDirectory), terminator: "")
+                                 includeDirectory: includeDirectory, cacheDirectory: cacheDirectory,
+                                 filesDirectory: filesDirectory), terminator: "")
     }
 }
 
