@@ -17,7 +17,7 @@ public enum DemoSetup {
     /// Prepares `directory` (created if missing; modes set as above) and returns the demo configuration anchored there.
     public static func prepare(_ directory: String) throws -> ServerConfiguration {
         let dir = directory.hasPrefix("/") ? directory : FileSystem.currentDirectory() + "/" + directory
-        for (sub, mode) in [("", 0o711), ("/data", 0o700), ("/www", 0o755), ("/www/images", 0o755), ("/files", 0o755)] as [(String, mode_t)] {
+        for (sub, mode) in [("", 0o711), ("/data", 0o700), ("/www", 0o755), ("/www/images", 0o755), ("/www/private", 0o755), ("/files", 0o755)] as [(String, mode_t)] {
             try privateDirectory(dir + sub, mode: mode)
         }
         let feeds = dir + "/data/feeds.sqlite"
@@ -42,7 +42,10 @@ public enum DemoSetup {
         // `GET /download/report.txt` (signed-in users): nginx sends it from files/, next to (not in) www/.
         guard FileText.write("Porter demo download: nginx sent this file after Porter checked who you are.\n",
                              to: dir + "/files/report.txt") else { throw ConfigurationError("cannot write \(dir)/files/report.txt") }
-        for file in ["/files/report.txt", "/www/index.html", "/www/images/sunset.jpg", "/www/images/alpha.png", "/www/images/tiles.webp"] {
+        // `GET /private/note.txt`: a static file nginx serves only after Porter's rules allow it (role admin).
+        guard FileText.write("Porter demo: a static file for admins; nginx checked with Porter first.\n",
+                             to: dir + "/www/private/note.txt") else { throw ConfigurationError("cannot write \(dir)/www/private/note.txt") }
+        for file in ["/www/private/note.txt", "/files/report.txt", "/www/index.html", "/www/images/sunset.jpg", "/www/images/alpha.png", "/www/images/tiles.webp"] {
             _ = chmod(dir + file, 0o644)
         }
         return configuration
@@ -74,6 +77,7 @@ public enum DemoSetup {
         <li><a href="/news.rss">/news.rss</a>, <a href="/news.atom">/news.atom</a>, <a href="/podcast.rss">/podcast.rss</a> (feeds from SQLite)</li>
         <li><a href="/images/sunset.jpg">original</a>, <a href="/images/sunset.jpg?p=thumb">preset thumb</a>, <a href="\(w300)">300 px (signed)</a>, <a href="\(webp)">200×200 WebP (signed)</a>; other sizes: <code>porter image-url</code></li>
         <li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo; the sign-out button is there and on /visits), <a href="/admin/">/admin/</a> (role admin)</li>
+        <li><a href="/private/note.txt">/private/note.txt</a> (a static file for role admin: nginx asks Porter first, UrlAuthorization for static files)</li>
         <li><a href="/download/report.txt">/download/report.txt</a> (signed-in users; nginx sends the file: Response.TransmitFile)</li>
         <li><form method="post" action="/report" style="display:inline"><button>POST /report</button></form> (signed-in users: 202 + background work; follow its Location)</li>
         <li><a href="/trace.axd">/trace.axd</a> (recent requests), <a href="/status">/status</a>, <a href="/status?json">JSON</a>, <a href="/metrics">/metrics</a> (from this machine only), <a href="/ping">/ping</a></li>
@@ -113,6 +117,7 @@ public enum DemoSetup {
       { path = "/admin/", allow_roles = ["admin"], deny_users = ["*"] },
       { path = "/report", deny_users = ["?"] },   # background work: signed-in users only
       { path = "/download/", deny_users = ["?"] },  # response.sendFile: signed-in users only
+      { path = "/private/", allow_roles = ["admin"], deny_users = ["*"] },  # static files: nginx asks Porter (auth_request)
     ]
     login_url = "/login"
 
