@@ -30,10 +30,11 @@ public enum SendFile {
 extension HTTPResponse {
     /// Lets nginx send the file `name` (relative to the configured files directory) from the internal `location`
     /// (`X-Accel-Redirect`); ranges are nginx's. `downloadName` adds `Content-Disposition: attachment`.
-    /// Throws 400 for a name that could leave the directory (see `SendFile.isSafeName`); a missing file is nginx's 404.
+    /// Throws 400 for a name that could leave the directory (see `SendFile.isSafeName`), 500 for a malformed `location`;
+    /// a missing file is nginx's 404.
     public mutating func sendFile(_ name: String, location: String = SendFile.defaultLocation, downloadName: String? = nil) throws(HTTPError) {
         guard SendFile.isSafeName(name) else { throw HTTPError(.badRequest, message: "Bad file name") }
-        precondition(SendFile.isValidLocation(location), "sendFile location \(location) must be /like/this/")
+        guard SendFile.isValidLocation(location) else { throw HTTPError(.internalServerError) }
         status = .ok
         body = .buffer([])
         headers["X-Accel-Redirect"] = location + name
