@@ -17,7 +17,7 @@ public enum DemoSetup {
     /// Prepares `directory` (created if missing; modes set as above) and returns the demo configuration anchored there.
     public static func prepare(_ directory: String) throws -> ServerConfiguration {
         let dir = directory.hasPrefix("/") ? directory : FileSystem.currentDirectory() + "/" + directory
-        for (sub, mode) in [("", 0o711), ("/data", 0o700), ("/www", 0o755), ("/www/images", 0o755)] as [(String, mode_t)] {
+        for (sub, mode) in [("", 0o711), ("/data", 0o700), ("/www", 0o755), ("/www/images", 0o755), ("/www/private", 0o755), ("/files", 0o755)] as [(String, mode_t)] {
             try privateDirectory(dir + sub, mode: mode)
         }
         let feeds = dir + "/data/feeds.sqlite"
@@ -39,7 +39,13 @@ public enum DemoSetup {
         guard FileText.write(frontPage(signer: signer), to: dir + "/www/index.html") else {
             throw ConfigurationError("cannot write \(dir)/www/index.html")
         }
-        for file in ["/www/index.html", "/www/images/sunset.jpg", "/www/images/alpha.png", "/www/images/tiles.webp"] {
+        // `GET /download/report.txt` (signed-in users): nginx sends it from files/, next to (not in) www/.
+        guard FileText.write("Porter demo download: nginx sent this file after Porter checked who you are.\n",
+                             to: dir + "/files/report.txt") else { throw ConfigurationError("cannot write \(dir)/files/report.txt") }
+        // `GET /private/note.txt`: a static file nginx serves only after Porter's rules allow it (role admin).
+        guard FileText.write("Porter demo: a static file for admins; nginx checked with Porter first.\n",
+                             to: dir + "/www/private/note.txt") else { throw ConfigurationError("cannot write \(dir)/www/private/note.txt") }
+        for file in ["/www/private/note.txt", "/files/report.txt", "/www/index.html", "/www/images/sunset.jpg", "/www/images/alpha.png", "/www/images/tiles.webp"] {
             _ = chmod(dir + file, 0o644)
         }
         return configuration
@@ -71,6 +77,8 @@ public enum DemoSetup {
         <li><a href="/news.rss">/news.rss</a>, <a href="/news.atom">/news.atom</a>, <a href="/podcast.rss">/podcast.rss</a> (feeds from SQLite)</li>
         <li><a href="/images/sunset.jpg">original</a>, <a href="/images/sunset.jpg?p=thumb">preset thumb</a>, <a href="\(w300)">300 px (signed)</a>, <a href="\(webp)">200×200 WebP (signed)</a>; other sizes: <code>porter image-url</code></li>
         <li><a href="/visits">/visits</a> (session state), <a href="/login">/login</a> (user demo, password demo; the sign-out button is there and on /visits), <a href="/admin/">/admin/</a> (role admin)</li>
+        <li><a href="/private/note.txt">/private/note.txt</a> (a static file for role admin: nginx asks Porter first, UrlAuthorization for static files)</li>
+        <li><a href="/download/report.txt">/download/report.txt</a> (signed-in users; nginx sends the file: Response.TransmitFile)</li>
         <li><form method="post" action="/report" style="display:inline"><button>POST /report</button></form> (signed-in users: 202 + background work; follow its Location)</li>
         <li><a href="/clock">/clock</a>, <a href="/clock?tz=%2B02:00">/clock?tz=+02:00</a> (output cache: the same time for 5 s, see <code>Age</code>)</li>
         <li><a href="/events">/events</a> (a text/event-stream: 5 events 200 ms apart, each sent as it is written)</li>
@@ -111,6 +119,8 @@ public enum DemoSetup {
     rules = [
       { path = "/admin/", allow_roles = ["admin"], deny_users = ["*"] },
       { path = "/report", deny_users = ["?"] },   # background work: signed-in users only
+      { path = "/download/", deny_users = ["?"] },  # response.sendFile: signed-in users only
+      { path = "/private/", allow_roles = ["admin"], deny_users = ["*"] },  # static files: nginx asks Porter (auth_request)
     ]
     login_url = "/login"
 
@@ -251,6 +261,11 @@ public enum DemoSetup {
     path = "/upload"
     handler = "upload"
     max_body = "16m"                # the whole form; anonymous, stores nothing (see UploadHandler)
+
+    [[handlers]]
+    verb = "GET,HEAD"
+    path = "/download/*"
+    handler = "download"            # nginx sends files/NAME (X-Accel-Redirect) to signed-in users
 
     """
 }

@@ -143,6 +143,12 @@ public struct Catalog: Sendable {
             let maxBytes = try ByteSize.option("max_bytes", in: options) ?? 16 << 20
             return OutputCacheModule(cache: OutputCache(maxBytes: maxBytes, maxEntryBytes: try ByteSize.option("max_entry_bytes", in: options)))
         }
+        handlers.currentFeature = "core"
+        handlers.register("download", summary: "GET /download/NAME: nginx sends NAME from the files directory to signed-in users (options: location, attachment)",
+                          edge: { options in try DownloadHandler.edge(options: options) }) { options, _ in
+            .instance(.sync(try DownloadHandler(options: options)))
+        }
+        handlers.currentFeature = "app"
         modules.currentFeature = "app"
     }
 

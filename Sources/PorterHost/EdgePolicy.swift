@@ -25,6 +25,9 @@ public struct EdgePolicy: Sendable, Equatable {
     public var cacheSeconds: Int?
     /// Extra nginx snippets this location includes after `porter-fastcgi.conf` (e.g. one that sets a trusted identity).
     public var includes: [String] = []
+    /// The internal location (e.g. `/_porter/files/`) this route's handler sends files from (`response.sendFile`);
+    /// `nginx-config` declares it next to the route, serving `$porter_files` (set in the site file).
+    public var sendFileLocation: String?
 
     /// No special treatment.
     public init(staticUnlessQuery: String? = nil, maxBodyBytes: Int? = nil, localOnly: Bool = false, rateLimit: RateLimit? = nil,
@@ -48,6 +51,7 @@ public struct EdgePolicy: Sendable, Equatable {
         streaming = streaming || other.streaming
         if let seconds = other.cacheSeconds { cacheSeconds = min(cacheSeconds ?? seconds, seconds) }
         for include in other.includes where !includes.contains(include) { includes.append(include) }
+        sendFileLocation = sendFileLocation ?? other.sendFileLocation
     }
 
     /// A `limit_req` use: the zone (declared in the site file with `limit_req_zone`) and how many requests may queue.

@@ -9,7 +9,7 @@ public enum NginxConfig {
     /// The `location` blocks for `routes` (code routes and configured ones, as `PorterApplication.routes(for:)`
     /// lists them). First-match order is kept inside Porter; nginx only decides "Porter or static file" (and
     /// applies each route's edge policy), so overlapping patterns are harmless.
-    public static func locations(for routes: [RouteDescription]) -> String {
+    public static func locations(for routes: [RouteDescription], protectedStaticPaths: [String] = []) -> String {
         var out = header + "\n"
         var seen = Set<String>()
         for route in routes {
@@ -17,7 +17,62 @@ public enum NginxConfig {
             guard seen.insert(block).inserted else { continue }
             out += "\n# \(route.verbs) \(route.pattern.text) -> \(route.handler)\n" + block
         }
+        out += protectedStatic(protectedStaticPaths, routes: routes)
+        for location in Set(routes.compactMap(\.edge.sendFileLocation)).sorted() {
+            out += "\n# response.sendFile: X-Accel-Redirect target (internal: clients get 404)\n" + sendFileBlock(location)
+        }
         return out
+    }
+
+    /// Static files under authorization rules (ASP.NET integrated mode's UrlAuthorization for static files): for each
+    /// rule path no route's location already covers, nginx asks Porter (`auth_request`, Authenticate + Authorize only)
+    /// before serving; a 401 becomes the login redirect Porter names (`X-Porter-Login`), else stays 401.
+    static func protectedStatic(_ paths: [String], routes: [RouteDescription]) -> String {
+        let taken = Set(routes.map { matcher(for: $0.pattern) })
+        var dirs: [String] = []
+        for path in paths {
+            let dir = path.hasSuffix("/") ? path : path + "/"
+            guard dir != "/", SendFile.isValidLocation(dir), !taken.contains("^~ \(dir)"), !dirs.contains(dir) else { continue }
+            dirs.append(dir)
+        }
+        guard !dirs.isEmpty else { return "" }
+        var out = ""
+        for dir in dirs {
+            out += """
+
+                # Static files under the authorization rules for \(dir)
+                location ^~ \(dir) {
+                    limit_except GET { deny all; }
+                    auth_request /_porter/authorize;
+                    auth_request_set $porter_login $upstream_http_x_porter_login;
+                    error_page 401 = @porter_login;
+                    try_files $uri =404;
+                }
+
+                """
+        }
+        out += """
+
+            # auth_request target: Porter runs Authenticate + Authorize only (PORTER_AUTHORIZE_ONLY) for $request_uri
+            location = /_porter/authorize {
+                internal;
+                fastcgi_pass_request_body off;
+                include porter-fastcgi.conf;
+                fastcgi_param PORTER_AUTHORIZE_ONLY 1;
+            }
+            location @porter_login {
+                if ($porter_login = "") { return 401; }
+                return 302 $porter_login;
+            }
+
+            """
+        return out
+    }
+
+    /// The `internal` location nginx sends `response.sendFile` files from: `$porter_files` (declared in the site file).
+    static func sendFileBlock(_ location: String) -> String {
+        // `^~`: no regex location (an extension route) may take the redirect to Porter instead.
+        "location ^~ \(location) {\n    internal;\n    alias $porter_files/;\n}\n"
     }
 
     /// nginx's location matcher for a Porter path pattern.
@@ -60,9 +115,13 @@ public enum NginxConfig {
 
     /// Renders the shipped site file (`nginx/porter.conf`) for other paths: the unix socket, document root,
     /// listen address and the directory holding `porter-locations.conf` and `porter-fastcgi.conf`.
+    /// `filesDirectory` (what `response.sendFile` names are relative to) defaults to `files` next to the root.
     public static func render(site template: String, socket: String, root: String, listen: String, includeDirectory: String,
-                              cacheDirectory: String) -> String {
-        template
+                              cacheDirectory: String, filesDirectory: String? = nil) -> String {
+        let files = filesDirectory ?? (root.hasSuffix("/") ? String(root.dropLast()) : root).split(separator: "/").dropLast()
+            .reduce("") { $0 + "/" + $1 } + "/files"
+        return template
+            .replacingAll("/srv/porter/files", with: files)
             .replacingAll("unix:/run/porter/porter.sock", with: "unix:\(socket)")
             .replacingAll("/srv/porter/www", with: root)
             .replacingAll("/var/cache/nginx/porter", with: cacheDirectory)

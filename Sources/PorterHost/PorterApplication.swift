@@ -283,7 +283,14 @@ public struct RouteDescription: Sendable {
 extension PorterApplication {
     /// The nginx `location` rules for every route `configuration` describes (what `nginx-config` prints).
     public func nginxLocations(for configuration: ServerConfiguration) throws -> String {
-        NginxConfig.locations(for: try routes(for: configuration))
+        // Rule paths of the authorization module: static files under them are checked by Porter (auth_request).
+        var protected: [String] = []
+        for module in configuration.modules where module.name == "authorization" {
+            if case .array(let rules)? = module.options.value("rules") {
+                for case .table(let rule) in rules { if case .string(let path)? = rule["path"] { protected.append(path) } }
+            }
+        }
+        return NginxConfig.locations(for: try routes(for: configuration), protectedStaticPaths: protected)
     }
 
     /// Every route `configuration` describes, code routes first, in match order, with its nginx policy.

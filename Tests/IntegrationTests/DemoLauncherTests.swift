@@ -120,6 +120,15 @@ struct DemoLauncherTests {
         let signed = try #require(front.text.range(of: #"/images/sunset\.jpg\?w=300&amp;sig=[A-Za-z0-9_-]+"#, options: .regularExpression))
         #expect(try await http.fetch(front.text[signed].replacingOccurrences(of: "&amp;", with: "&")).status == 200,
                 "the front page links signed URLs")
+        // Issue 12: the protected static file and the sendFile download ask anonymous visitors to sign in first,
+        // and the sendFile directory is not under www/ (the signed-in flow is SendFileNginxTests/StaticAuthorizationNginxTests).
+        for path in ["/private/note.txt", "/download/report.txt"] {
+            let denied = try await http.fetch(path)
+            #expect(denied.status == 302 && denied.headers["Location"]?.contains("/login?returnUrl=") == true, "\(path): \(denied.status)")
+        }
+        #expect(try await http.fetch("/_porter/files/report.txt").status == 404)
+        #expect(try await http.fetch("/files/report.txt").status == 404)
+        #expect(lstat(run + "/state/files/report.txt", &st) == 0 && st.st_mode & 0o777 == 0o644, "nginx's workers read the files directory")
 
         // SIGTERM, as Ctrl-C or a service manager would: the launcher stops Porter and nginx and removes its directory.
         let status = try await ConcurrentClients.offPool { Self.stop(launcher, signal: SIGTERM) }

@@ -80,7 +80,8 @@ struct IdentitySite {
 
     /// Starts both; `locations` defaults to what `porter nginx-config` generates for the configuration.
     static func start(_ body: String, in dir: TemporaryDirectory, locations: String? = nil,
-                      configFiles: [String: String] = [:]) async throws -> IdentitySite {
+                      configFiles: [String: String] = [:], sendFiles: [String: String] = [:],
+                      staticFiles: [String: String] = ["index.html": "<h1>static</h1>\n"]) async throws -> IdentitySite {
         let text = "listen = \"\(dir.path("s"))\"\nsocket_mode = \"0666\"\nlog_level = \"info\"\nthreads = 4\n" + body
         let configuration = try ServerConfiguration.parse(toml: text, baseDirectory: dir.path)
         let path = try dir.write(text, to: "porter.toml")
@@ -96,7 +97,7 @@ struct IdentitySite {
         try #require(up, "porter did not start:\n\(porter.log)")
         let site = try NginxPorterSite(socketPath: dir.path("s"),
                                        locations: try locations ?? PorterApplication.porter.nginxLocations(for: configuration),
-                                       configFiles: configFiles)
+                                       staticFiles: staticFiles, configFiles: configFiles, sendFiles: sendFiles)
         return IdentitySite(porter: porter, site: site, configuration: configuration)
     }
 

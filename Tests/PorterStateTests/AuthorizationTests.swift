@@ -78,6 +78,21 @@ struct AuthorizationTests {
         #expect(ctx.response.status.code == status, "\(remote) as \(user.isEmpty ? "anonymous" : user)")
     }
 
+    @Test(arguments: [("/admin/users", "", 401), ("/admin/users", "bob", 403), ("/admin/users", "alice", 204), ("/public/x", "", 204),
+                      ("/x/../admin/users", "", 401), ("/admin/./users", "", 401), ("/public/../admin/x", "bob", 403),
+                      ("/admin/users?skip=1", "", 401)])
+    func authorizeOnlyModeAnswersTheStaticFileCheck(path: String, user: String, status: Int) async throws {
+        var options = ruleOptions
+        options.values["login_url"] = .string("/login")
+        let principal: Principal = user.isEmpty ? .anonymous : Principal(name: user, authenticationType: "test", roles: user == "alice" ? ["admin"] : [])
+        let pipeline = try authzPipeline(try AuthorizationModule(options: options), user: principal)
+        let ctx = makeContext(.get, path, parameters: ["PORTER_AUTHORIZE_ONLY": "1"])
+        await pipeline.run(ctx)
+        #expect(ctx.response.status.code == status, "\(path) as \(user)")
+        #expect(bodyText(ctx).isEmpty, "the handler never ran")
+        if status == 401 { #expect(ctx.response.headers["X-Porter-Login"]?.hasPrefix("/login?returnUrl=%2F") == true) }
+    }
+
     @Test func skipAuthorizationBypassesTheRules() async throws {
         let pipeline = try authzPipeline(try AuthorizationModule(options: ruleOptions), user: .anonymous)
         let ctx = makeContext(.get, "/admin/users?skip=1")

@@ -40,11 +40,13 @@ struct NginxSiteCommand: ParsableCommand {
     @Option(help: "fastcgi_cache directory.") var cacheDirectory: String = "/var/cache/nginx/porter"
     @Option(name: .customLong("upstream-server"), help: "Porter hosts (host:port, repeat) replacing the unix socket upstream.")
     var upstreamServers: [String] = []
+    @Option(help: "Directory response.sendFile serves from (default: files next to the root).") var filesDirectory: String?
 
     func run() throws {
         guard let text = FileText.read(template) else { throw ValidationError("cannot read \(template)") }
         var site = NginxConfig.render(site: text, socket: socket, root: root, listen: listen,
-                                      includeDirectory: includeDirectory, cacheDirectory: cacheDirectory)
+                                      includeDirectory: includeDirectory, cacheDirectory: cacheDirectory,
+                                      filesDirectory: filesDirectory)
         if !upstreamServers.isEmpty { site = try NginxConfig.replacingUpstream(in: site, with: UpstreamConfiguration(servers: upstreamServers)) }
         print(site, terminator: "")
     }

@@ -35,6 +35,31 @@ public struct AuthorizationModule: HTTPModule {
     }
 
     func authorize(_ ctx: HTTPContext) throws {
+        // nginx's auth_request for a static file under the rules (PORTER_AUTHORIZE_ONLY, set only by the generated
+        // location, never by a client): answer 204 / 401 (+ X-Porter-Login) / 403 and stop after this event.
+        if ctx.request.parameters["PORTER_AUTHORIZE_ONLY"] != nil {
+            // The subrequest's own path is the check location; the file asked for is the client's REQUEST_URI,
+            // decoded and with dot segments resolved (`decide` normalises), as nginx does before serving it.
+            let raw = ctx.request.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let denied = policy.decide(path: PercentEncoding.decode(String(raw)), method: ctx.request.method.rawValue, user: ctx.user,
+                                       isLocal: ctx.request.isLocal) == .deny
+            ctx.trace("static file check: \(denied ? "denied" : "allowed")", category: "authorization")
+            if !denied {
+                ctx.response.status = .noContent
+            } else if ctx.user.isAuthenticated {
+                ctx.response.status = .forbidden
+            } else {
+                ctx.response.status = .unauthorized
+                if let loginURL {
+                    let separator = loginURL.contains("?") ? "&" : "?"
+                    ctx.response.headers["X-Porter-Login"] = loginURL + separator + "returnUrl=" + PercentEncoding.encode(ctx.request.uri)
+                } else if let wwwAuthenticate {
+                    ctx.response.headers["WWW-Authenticate"] = wwwAuthenticate
+                }
+            }
+            ctx.completeRequest()
+            return
+        }
         guard !ctx.skipAuthorization else { return }
         if let loginURL, AuthorizationPolicy.normalize(ctx.request.path).lowercased()
             == AuthorizationPolicy.normalize(String(loginURL.split(separator: "?", maxSplits: 1).first ?? "")).lowercased() {

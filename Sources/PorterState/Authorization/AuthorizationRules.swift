@@ -80,8 +80,21 @@ public struct AuthorizationPolicy: Sendable, Equatable {
         self.init(locations)
     }
 
-    /// Collapses repeated slashes and drops a trailing slash (except for `/`).
+    /// Collapses repeated slashes, resolves `.` and `..` segments (as nginx does before choosing a location)
+    /// and drops a trailing slash (except for `/`).
     static func normalize(_ path: String) -> String {
+        let collapsed = collapse(path)
+        guard collapsed.contains("/.") else { return collapsed }
+        var segments: [Substring] = []
+        for segment in collapsed.split(separator: "/") {
+            if segment == "." { continue }
+            if segment == ".." { _ = segments.popLast(); continue }
+            segments.append(segment)
+        }
+        return "/" + segments.joined(separator: "/")
+    }
+
+    static func collapse(_ path: String) -> String {
         var out = ""
         out.reserveCapacity(path.utf8.count)
         var lastSlash = false
