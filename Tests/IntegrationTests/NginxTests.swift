@@ -245,7 +245,7 @@ struct PorterProcessTests {
         porter.signal(SIGTERM)
         #expect(await porter.exitStatus() == 0)
         let statuses = await inflight.value.map { (try? $0.get()) ?? -1 }
-        #expect(statuses == [Int](repeating: 200, count: 30))
+        #expect(statuses == [Int](repeating: 200, count: 30), "porter: \(porter.log)\nnginx: \(site.nginx.errorLog)")
         #expect(porter.log.contains("draining"))
         site.stop()
         withExtendedLifetime(dir) {}
