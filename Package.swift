@@ -90,6 +90,7 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterOps", dependencies: [
             "Porter", "PorterHost", "PorterFastCGI", .product(name: "GRDB", package: "GRDB.swift"),
@@ -123,6 +124,7 @@ let package = Package(
         .testTarget(name: "PorterImagesTests", dependencies: ["PorterImages", "PorterTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "PorterStateTests", dependencies: [
             "PorterState", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PorterOpsTests", dependencies: [
             "PorterOps", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
