@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Porter
-import PorterHost
+@testable import PorterHost
 import PorterTesting
 import ServiceLifecycle
 import Synchronization
@@ -74,6 +74,15 @@ import Testing
         #expect(services.count == 1 && services.first is SessionPurger)
         let (_, none) = try buildSession(["store": .string("memory"), "purge_interval_seconds": .int(0)])
         #expect(none.isEmpty)
+    }
+
+    @Test func codeFirstUseRunsTheModulesServicesWithTheServer() throws {
+        var app = PorterApplication()
+        // The README's snippet.
+        let pool = try PostgresService(url: "postgres://porter@/porter?host=/run/postgresql")
+        app.use(SessionModule(store: PostgresSessionStore(database: pool)))   // runs the pool and the purger
+        #expect(app.extraServices.count == 2)
+        #expect(app.extraServices.contains { $0 is PostgresService } && app.extraServices.contains { $0 is SessionPurger })
     }
 
     @Test func badPostgresOptionsAreAConfigurationErrorNotAStartedPool() throws {

@@ -1,5 +1,6 @@
 import Logging
 import Porter
+import PorterHost
 import ServiceLifecycle
 import Synchronization
 
@@ -16,7 +17,7 @@ import Synchronization
 ///   Cookie ids Porter did not issue, or whose session expired, are replaced by a fresh id (no fixation).
 /// - `HTTPSession.abandon()` deletes the session and clears the cookie; `context.regenerateSessionID()`
 ///   (called at login) moves the values to a new id and deletes the old one.
-public struct SessionModule: SessionStateProvider {
+public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
     /// Where sessions are kept.
     public let store: any SessionStore
     /// Cookie, timeout and limit settings.
@@ -25,9 +26,8 @@ public struct SessionModule: SessionStateProvider {
     public let purger: SessionPurger?
     let clock: WallClock
 
-    /// A module over `store`; `events` receives Session_End for sessions the purger removes. Run its
-    /// `services` with the host (`for s in module.services { app.run(s) }`), or nothing is purged and a
-    /// PostgreSQL store never connects.
+    /// A module over `store`; `events` receives Session_End for sessions the purger removes. `app.use(module)`
+    /// runs its `services` with the server (without them nothing is purged and a PostgreSQL store never connects).
     public init(store: any SessionStore, configuration: SessionConfiguration = SessionConfiguration(),
                 clock: WallClock = .system, events: SessionEvents? = nil) {
         self.store = store
