@@ -14,6 +14,8 @@ let package = Package(
     products: [
         // The `porter` program: every built-in feature plus the demo.
         .executable(name: "porter", targets: ["porter"]),
+        // The same host without the image feature (no libvips) and without the demo: the slim Docker image.
+        .executable(name: "porter-slim", targets: ["porter-slim"]),
         // The model: context, handlers, registry, modules, pipeline (no C, no I/O).
         .library(name: "Porter", targets: ["Porter"]),
         // The host: code-first mapping, porter.toml, the command line, master/worker processes, nginx rules.
@@ -104,6 +106,8 @@ let package = Package(
             "Porter", "PorterHost", "PorterFastCGI", "PorterFeeds", "PorterImages", "PorterState", "PorterOps",
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "porter", dependencies: ["PorterDemo", "PorterHost"], swiftSettings: swiftSettings),
+        .executableTarget(name: "porter-slim", dependencies: ["PorterHost", "PorterFeeds", "PorterState", "PorterOps"],
+                          swiftSettings: swiftSettings),
 
         // Test support shared by the three tiers: pipeline, in-process FastCGI, real nginx. No feature.
         .target(name: "PorterTesting", dependencies: [
