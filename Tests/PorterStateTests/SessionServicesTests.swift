@@ -57,6 +57,18 @@ import Testing
         await module.shutdown()
     }
 
+    @Test func aPoolHandedToTwoGroupsRunsOnceAndBothGroupsStop() async throws {
+        let server = try await postgresServer()
+        let store = PostgresSessionStore(configuration: try await server.makeDatabase())
+        let first = RunningGroup([store.database])
+        #expect(try await store.read(id: "none") == nil)
+        let second = RunningGroup([store.database])        // as a reload does with app.use modules' services
+        #expect(try await store.read(id: "none") == nil)
+        try await second.shutDown()
+        #expect(try await store.read(id: "none") == nil, "the first group's pool still serves")
+        try await first.shutDown()
+    }
+
     @Test func thePurgerRunsOnItsScheduleUntilGracefulShutdown() async throws {
         let clock = ManualClock()
         let store = MemorySessionStore(clock: clock.wallClock)

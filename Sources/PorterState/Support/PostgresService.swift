@@ -3,6 +3,7 @@ public import Logging
 import Porter
 public import PostgresNIO
 public import ServiceLifecycle
+import Synchronization
 
 /// One PostgreSQL connection pool (postgres-nio's `PostgresClient`) as a ServiceLifecycle `Service`: `run()`
 /// runs the pool until graceful shutdown (or cancellation). Queries wait until it runs, so whatever builds a
@@ -22,8 +23,16 @@ public final class PostgresService: Service, Sendable {
         self.init(configuration: try PostgresService.configuration(url: url), logger: logger)
     }
 
-    /// Runs the pool until graceful shutdown, then closes its connections and returns.
+    private let started = Mutex(false)
+
+    /// Runs the pool until graceful shutdown, then closes its connections and returns. The pool runs once: a
+    /// second `run()` (the same service handed to a reloaded configuration's group) only waits for its shutdown.
     public func run() async throws {
+        let first = started.withLock { was in defer { was = true }; return !was }
+        guard first else {
+            try? await gracefulShutdown()
+            return
+        }
         let client = self.client
         await cancelWhenGracefulShutdown { await client.run() }
     }
