@@ -14,6 +14,8 @@ let package = Package(
     products: [
         // The `porter` program: every built-in feature plus the demo.
         .executable(name: "porter", targets: ["porter"]),
+        // The same host without the image feature (no libvips) and without the demo: the slim Docker image.
+        .executable(name: "porter-slim", targets: ["porter-slim"]),
         // The model: context, handlers, registry, modules, pipeline (no C, no I/O).
         .library(name: "Porter", targets: ["Porter"]),
         // The host: code-first mapping, porter.toml, the command line, master/worker processes, nginx rules.
@@ -105,6 +107,8 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "porter", dependencies: ["PorterDemo", "PorterHost"], swiftSettings: swiftSettings),
+        .executableTarget(name: "porter-slim", dependencies: ["PorterHost", "PorterFeeds", "PorterState", "PorterOps"],
+                          swiftSettings: swiftSettings),
 
         // Test support shared by the three tiers: pipeline, in-process FastCGI, real nginx. No feature.
         .target(name: "PorterTesting", dependencies: [
@@ -125,6 +129,7 @@ let package = Package(
         .testTarget(name: "PorterImagesTests", dependencies: ["PorterImages", "PorterTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "PorterStateTests", dependencies: [
             "PorterState", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PorterOpsTests", dependencies: [
             "PorterOps", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),

@@ -29,6 +29,13 @@ public struct BuildContext: Sendable {
     public func run(_ service: some Service) { lifecycle.add(service) }
 }
 
+/// A module with long-running work (a database pool, a purger) the host must run: `PorterApplication.use`
+/// runs its `services` with the server; a catalogue builder passes them to `BuildContext.run`.
+public protocol ServiceProvidingModule: HTTPModule {
+    /// The services to run for as long as the server runs.
+    var services: [any Service] { get }
+}
+
 /// The long-running services builders asked the host to run, in the order they were added.
 public final class ServiceCollector: Sendable {
     private let list = Mutex<[any Service]>([])

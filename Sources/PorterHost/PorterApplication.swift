@@ -93,8 +93,12 @@ public struct PorterApplication: Sendable {
         }
     }
 
-    /// Adds a module; its subscribers run in the order modules were added, before configured modules'.
-    public mutating func use(_ module: some HTTPModule) { codeModules.append(module) }
+    /// Adds a module; its subscribers run in the order modules were added, before configured modules'. A
+    /// `ServiceProvidingModule`'s services (e.g. the session purger and PostgreSQL pool) run with the server.
+    public mutating func use(_ module: some HTTPModule) {
+        codeModules.append(module)
+        if let provider = module as? any ServiceProvidingModule { extraServices += provider.services }
+    }
 
     /// Adds a feature's named handlers, modules and subcommands.
     public mutating func add(_ feature: some PorterFeature) {

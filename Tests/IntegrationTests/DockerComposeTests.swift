@@ -25,8 +25,8 @@ struct DockerComposeTests {
     }
 
     /// The Dockerfile's final-stage instructions: `CMD` (exec form), `ENV` pairs, and `RUN` lines after `USER porter`.
-    static func dockerfile() throws -> (cmd: [String], env: [String: String], runAsPorter: [String]) {
-        let text = try String(contentsOfFile: repo + "/deploy/Dockerfile", encoding: .utf8)
+    static func dockerfile(_ name: String = "Dockerfile") throws -> (cmd: [String], env: [String: String], runAsPorter: [String]) {
+        let text = try String(contentsOfFile: repo + "/deploy/" + name, encoding: .utf8)
         // Join continuation lines.
         let lines = text.replacingOccurrences(of: "\\\n", with: " ").split(separator: "\n").map(String.init)
         var cmd: [String] = []

@@ -133,14 +133,16 @@ struct SessionModuleTests {
         var configuration = SessionConfiguration()
         configuration.lockTimeout = hangGuard
         let a = try sessionPipeline(first, configuration: configuration), b = try sessionPipeline(second, configuration: configuration)
-        let sid = try await startSession(a)
         // 20 concurrent read-sleep-write requests, alternating between two "processes" sharing the store.
-        await withTaskGroup(of: Void.self) { group in
-            for i in 0..<20 {
-                group.addTask { _ = await request(i % 2 == 0 ? a : b, "/count", sid: sid) }
+        let final = try await withServices(services(of: first, second)) {
+            let sid = try await startSession(a)
+            await withTaskGroup(of: Void.self) { group in
+                for i in 0..<20 {
+                    group.addTask { _ = await request(i % 2 == 0 ? a : b, "/count", sid: sid) }
+                }
             }
+            return await request(a, "/peek", sid: sid)
         }
-        let final = await request(a, "/peek", sid: sid)
         #expect(bodyText(final) == "20")
         await first.close()
         if kind != "memory" { await second.close() }
@@ -241,23 +243,30 @@ struct SessionModuleTests {
         #expect(bodyText(await request(pipeline, "/count", sid: newID)) == "1")
     }
 
-    @Test func expiredSessionsArePurgedInTheBackground() async throws {
+    @Test func expiredSessionsArePurgedByThePurgerService() async throws {
         let clock = ManualClock()
         let store = MemorySessionStore(clock: clock.wallClock)
         var configuration = SessionConfiguration()
         configuration.timeout = .seconds(60)
-        configuration.purgeInterval = .seconds(30)
+        configuration.purgeInterval = .milliseconds(20)
         let module = SessionModule(store: store, configuration: configuration, clock: clock.wallClock)
         var registry = HandlerRegistry()
         try registry.add(name: "w", path: "/w", handler: ClosureHandler(sessionState: .exclusive) { $0.session?["x"] = "1" })
         let pipeline = Pipeline(registry: registry, modules: [module])
         for _ in 0..<3 { await pipeline.run(makeContext(.get, "/w")) }
-        await module.purger.wait()
-        #expect(store.count == 3)
-        clock.advance(by: .seconds(61))
-        await pipeline.run(makeContext(.get, "/w"))
-        await module.purger.wait()
-        #expect(store.count == 1, "the three expired sessions were purged; the new one stays")
+        #expect(store.count == 3, "requests never purge: only the purger service does")
+        #expect(module.services.count == 1 && module.services.first is SessionPurger)
+        try await withServices(module.services) {
+            clock.advance(by: .seconds(61))
+            await pipeline.run(makeContext(.get, "/w"))
+            try await waitUntil("the purger removed the three expired sessions") { store.count == 1 }
+        }
+    }
+
+    @Test func aZeroPurgeIntervalRunsNoPurger() {
+        var configuration = SessionConfiguration()
+        configuration.purgeInterval = .zero
+        #expect(SessionModule(store: MemorySessionStore(), configuration: configuration).services.isEmpty)
     }
 
     @Test func optionsAreReadAndValidated() throws {

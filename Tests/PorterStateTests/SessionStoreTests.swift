@@ -120,7 +120,7 @@ struct SessionStoreTests {
         let server = try await postgresServer()
         let clock = ManualClock()
         let store = PostgresSessionStore(configuration: try await server.makeDatabase(), clock: clock.wallClock)
-        try await checkSessionStoreContract(store, clock: clock)
+        try await withServices([store.database]) { try await checkSessionStoreContract(store, clock: clock) }
         await store.close()
     }
 
@@ -152,16 +152,16 @@ struct SessionStoreTests {
         let configuration = try await server.makeDatabase()
         let a = PostgresSessionStore(configuration: configuration, clock: clock.wallClock)
         let b = PostgresSessionStore(configuration: configuration, clock: clock.wallClock)
-        try await checkSharedStores(a, b, clock: clock)
+        try await withServices([a.database, b.database]) { try await checkSharedStores(a, b, clock: clock) }
         await a.close()
         await b.close()
     }
 
     @Test func postgresURLParsing() throws {
-        _ = try PostgresSessionStore.configuration(url: "postgres://porter:secret@db.internal:5433/sessions?sslmode=disable")
-        _ = try PostgresSessionStore.configuration(url: "postgres://porter@/sessions?host=/run/postgresql")
-        #expect(throws: ConfigurationError.self) { try PostgresSessionStore.configuration(url: "mysql://x/y") }
-        #expect(throws: ConfigurationError.self) { try PostgresSessionStore.configuration(url: "postgres://x/y?sslmode=maybe") }
+        _ = try PostgresService.configuration(url: "postgres://porter:secret@db.internal:5433/sessions?sslmode=disable")
+        _ = try PostgresService.configuration(url: "postgres://porter@/sessions?host=/run/postgresql")
+        #expect(throws: ConfigurationError.self) { try PostgresService.configuration(url: "mysql://x/y") }
+        #expect(throws: ConfigurationError.self) { try PostgresService.configuration(url: "postgres://x/y?sslmode=maybe") }
     }
 
     @Test func factoryBuildsTheConfiguredStore() throws {

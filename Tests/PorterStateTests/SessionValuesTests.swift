@@ -261,16 +261,17 @@ struct SessionValuesTests {
         var configuration = SessionConfiguration()
         configuration.timeout = .seconds(60)
         configuration.purgeInterval = .seconds(30)
-        let module = SessionModule(store: store, configuration: configuration, clock: clock.wallClock)
         let log = SessionEventLog()
+        let app = ApplicationState()
+        let module = SessionModule(store: store, configuration: configuration, clock: clock.wallClock,
+                                   events: SessionEvents.shared(in: app.services))
         let modules: [any HTTPModule] = [module, log.module()]
+        for module in modules { module.publish(in: app.services) }
         let pipeline = Pipeline(registry: try typedValuesRegistry(), modules: modules)
-        let app = app(modules)
         let sid = try #require(setCookie(await run(pipeline, app, "/visits", sid: nil), "porter_session")?.value)
-        await module.purger.wait()
         clock.advance(by: .seconds(61))
         _ = await run(pipeline, app, "/cart", sid: nil)
-        await module.purger.wait()
+        await module.purger?.purgeOnce()
         #expect(log.ended.withLock { $0 } == [EndedSession(id: sid, values: ["visits": "2"], reason: .expired)])
         await store.close()
     }

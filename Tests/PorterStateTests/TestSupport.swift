@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Porter
 import PostgresNIO
+import ServiceLifecycle
 import PorterTesting
 import Testing
 @testable import PorterState
@@ -205,4 +206,25 @@ func postgresServer() async throws -> PostgresTestServer {
     case .failure(let reason):
         throw reason
     }
+}
+
+/// Runs `services` in a `ServiceGroup` while `body` runs, then shuts the group down gracefully and waits until
+/// every service returned (as the host does around serving).
+func withServices<T>(_ services: [any Service], _ body: () async throws -> T) async throws -> T {
+    if services.isEmpty { return try await body() }
+    let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                  logger: Logger(label: "porter.test.services")))
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+        return try result.get()
+    }
+}
+
+/// The long-running services a store needs (a PostgreSQL store's pool).
+func services(of stores: any SessionStore...) -> [any Service] {
+    stores.compactMap { ($0 as? PostgresSessionStore)?.database }
 }

@@ -10,62 +10,37 @@ import Synchronization
 /// taken with one atomic `UPDATE … WHERE lock free … RETURNING`, so it holds across processes and hosts
 /// without pinning a connection, and a crashed process's lock lapses after its lease.
 public final class PostgresSessionStore: SessionStore {
+    /// The connection pool, a `Service` the host runs.
+    public let database: PostgresService
     let client: PostgresClient
-    private let runTask: Task<Void, Never>
     private let schema = Mutex<Task<Void, any Error>?>(nil)
     private let locks = AsyncKeyedLock()
     private let clock: WallClock
     private let logger: Logger
 
-    /// A store using `configuration`; connections open lazily and the table is created on first use.
-    public init(configuration: PostgresClient.Configuration, clock: WallClock = .system,
+    /// A store on `database` (shared with other stores if you like); run `database` with the host
+    /// (`context.run(store.database)` / `app.run(store.database)`), or queries wait. The table is created on first use.
+    public init(database: PostgresService, clock: WallClock = .system,
                 logger: Logger = Logger(label: "porter.sessions.postgres")) {
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
+        self.database = database
+        self.client = database.client
         self.clock = clock
         self.logger = logger
-        runTask = Task { await client.run() }
     }
 
-    /// A store for a `postgres://user:password@host:port/database` URL (`?sslmode=disable|prefer|require`;
-    /// `?host=/run/postgresql` connects through that socket directory).
+    /// A store with its own pool for `configuration`; run `store.database` with the host.
+    public convenience init(configuration: PostgresClient.Configuration, clock: WallClock = .system,
+                            logger: Logger = Logger(label: "porter.sessions.postgres")) {
+        self.init(database: PostgresService(configuration: configuration, logger: logger), clock: clock, logger: logger)
+    }
+
+    /// A store with its own pool for a `postgres://` URL (see `PostgresService.configuration(url:)`).
     public convenience init(url: String, clock: WallClock = .system,
                             logger: Logger = Logger(label: "porter.sessions.postgres")) throws {
-        self.init(configuration: try PostgresSessionStore.configuration(url: url), clock: clock, logger: logger)
+        self.init(configuration: try PostgresService.configuration(url: url), clock: clock, logger: logger)
     }
 
     public var kind: String { "postgres" }
-
-    /// Parses a `postgres://` URL into a client configuration.
-    public static func configuration(url: String) throws -> PostgresClient.Configuration {
-        guard let c = URLComponents(string: url), c.scheme == "postgres" || c.scheme == "postgresql" else {
-            throw ConfigurationError("postgres_url must look like postgres://user:password@host:port/database")
-        }
-        let query = Dictionary((c.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
-        let user = c.user.map { $0.removingPercentEncoding ?? $0 } ?? "postgres"
-        let password = c.password.map { $0.removingPercentEncoding ?? $0 }
-        var database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
-        if database.isEmpty { database = user }
-        let port = c.port ?? 5432
-        if let socketDir = query["host"], socketDir.hasPrefix("/") {
-            return .init(unixSocketPath: "\(socketDir)/.s.PGSQL.\(port)", username: user, password: password, database: database)
-        }
-        return try configuration(host: c.host ?? "localhost", port: port, user: user, password: password,
-                                 database: database, tls: query["sslmode"] ?? "disable")
-    }
-
-    /// A TCP client configuration; `tls` is `disable`, `prefer` or `require`.
-    public static func configuration(host: String, port: Int, user: String, password: String?, database: String,
-                                     tls: String) throws -> PostgresClient.Configuration {
-        let mode: PostgresClient.Configuration.TLS
-        switch tls {
-        case "disable": mode = .disable
-        case "prefer": mode = .prefer(.makeClientConfiguration())
-        case "require", "verify-full": mode = .require(.makeClientConfiguration())
-        default: throw ConfigurationError("postgres tls/sslmode must be disable, prefer or require, got \(tls)")
-        }
-        return .init(host: host, port: port, username: user, password: password, database: database, tls: mode)
-    }
 
     /// Creates the table once (under an advisory lock, so concurrent processes do not race).
     func ready() async throws {
@@ -198,8 +173,6 @@ public final class PostgresSessionStore: SessionStore {
         return count
     }
 
-    public func close() async {
-        runTask.cancel()
-        await runTask.value
-    }
+    /// Nothing to do: the pool (`database`) is stopped by the `ServiceGroup` that runs it.
+    public func close() async {}
 }

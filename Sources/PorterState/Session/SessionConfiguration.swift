@@ -21,7 +21,7 @@ public struct SessionConfiguration: Sendable, Equatable {
     /// Whether read-only requests wait until no exclusive request holds the session (ASP.NET's locking: readers
     /// see the writer's result); default off: read-only requests never wait.
     public var readersWaitForWriter = false
-    /// How often expired sessions are purged (at most once per interval, in the background); zero disables.
+    /// How often the `SessionPurger` service purges expired sessions; zero disables it.
     public var purgeInterval: Duration = .seconds(60)
 
     /// The defaults.

@@ -1,5 +1,7 @@
 import Logging
 import Porter
+import PorterHost
+import ServiceLifecycle
 import Synchronization
 
 /// Session state (ASP.NET's `SessionStateModule`): loads the visitor's session at AcquireRequestState as the
@@ -15,28 +17,39 @@ import Synchronization
 ///   Cookie ids Porter did not issue, or whose session expired, are replaced by a fresh id (no fixation).
 /// - `HTTPSession.abandon()` deletes the session and clears the cookie; `context.regenerateSessionID()`
 ///   (called at login) moves the values to a new id and deletes the old one.
-public struct SessionModule: SessionStateProvider {
+public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
     /// Where sessions are kept.
     public let store: any SessionStore
     /// Cookie, timeout and limit settings.
     public let configuration: SessionConfiguration
-    let purger: SessionPurger
+    /// Purges expired sessions every `configuration.purgeInterval` (nil when it is 0); one of `services`.
+    public let purger: SessionPurger?
     let clock: WallClock
 
-    /// A module over `store`.
+    /// A module over `store`; `events` receives Session_End for sessions the purger removes. `app.use(module)`
+    /// runs its `services` with the server (without them nothing is purged and a PostgreSQL store never connects).
     public init(store: any SessionStore, configuration: SessionConfiguration = SessionConfiguration(),
-                clock: WallClock = .system) {
+                clock: WallClock = .system, events: SessionEvents? = nil) {
         self.store = store
         self.configuration = configuration
         self.clock = clock
-        self.purger = SessionPurger()
+        self.purger = configuration.purgeInterval > .zero
+            ? SessionPurger(store: store, interval: configuration.purgeInterval, events: events) : nil
     }
 
     /// A module from `porter.toml` options: the store keys of `SessionStoreFactory.make` and the settings of
     /// `SessionConfiguration(options:)`.
-    public init(options: Options) throws {
+    public init(options: Options, events: SessionEvents? = nil) throws {
         self.init(store: try SessionStoreFactory.make(options: options),
-                  configuration: try SessionConfiguration(options: options))
+                  configuration: try SessionConfiguration(options: options), events: events)
+    }
+
+    /// The long-running services the module needs the host to run: the purger and the store's database pool.
+    public var services: [any Service] {
+        var list: [any Service] = []
+        if let postgres = store as? PostgresSessionStore { list.append(postgres.database) }
+        if let purger { list.append(purger) }
+        return list
     }
 
     public var name: String { "session" }
@@ -51,15 +64,12 @@ public struct SessionModule: SessionStateProvider {
             (ctx.items[SessionRequestState.self])?.failed = true
         }
         events.onAsync(.endRequest) { ctx in
-            defer { self.purger.maybePurge(store: self.store, every: self.configuration.purgeInterval,
-                                           clock: self.clock, logger: ctx.logger, events: ctx.services[SessionEvents.self]) }
             guard let state = ctx.items[SessionRequestState.self], !state.finished else { return }
             try await self.finish(ctx, state, save: !state.failed)
         }
     }
 
     public func shutdown() async {
-        await purger.wait()
         await store.close()
     }
 
@@ -238,40 +248,55 @@ final class SessionRequestState: @unchecked Sendable {
     var lockedID: String?
 }
 
-/// Runs `purgeExpired` at most once per interval, in the background, triggered by requests.
-final class SessionPurger: Sendable {
-    private let state = Mutex<(lastMillis: Int64, task: Task<Void, Never>?)>((0, nil))
+/// Purges the store's expired sessions every `interval` while the server runs (raising Session_End for them
+/// when the store can list them and someone subscribed); a `Service` the host's `ServiceGroup` runs and stops.
+public struct SessionPurger: Service {
+    /// The store purged.
+    public let store: any SessionStore
+    /// Time between purges.
+    public let interval: Duration
+    /// Where Session_End is raised for purged sessions (nil: not raised).
+    public let events: SessionEvents?
+    /// Where failures are reported.
+    public let logger: Logger
 
-    func maybePurge(store: any SessionStore, every interval: Duration, clock: WallClock, logger: Logger, events: SessionEvents? = nil) {
-        guard interval > .zero else { return }
-        let now = clock.nowMillis()
-        state.withLock { s in
-            guard now - s.lastMillis >= interval.milliseconds else { return }
-            s.lastMillis = now
-            s.task = Task {
-                do {
-                    let purged: Int
-                    if let events, events.hasEndSubscribers, let ended = try await store.purgeExpiredSessions() {
-                        purged = ended.count
-                        for (id, data) in ended.sorted(by: { $0.key < $1.key }) {
-                            await events.raiseEnd(EndedSession(id: id, values: SessionCodec.decode(data) ?? [:], reason: .expired)) { error in
-                                logger.error("a Session_End subscriber failed", metadata: ["error": .string("\(error)")])
-                            }
-                        }
-                    } else {
-                        purged = try await store.purgeExpired()
-                    }
-                    if purged > 0 { logger.debug("purged expired sessions", metadata: ["count": .stringConvertible(purged)]) }
-                } catch {
-                    logger.warning("purging expired sessions failed", metadata: ["error": .string("\(error)")])
-                }
+    /// A purger of `store` running every `interval`.
+    public init(store: any SessionStore, interval: Duration, events: SessionEvents? = nil,
+                logger: Logger = Logger(label: "porter.sessions")) {
+        self.store = store
+        self.interval = interval
+        self.events = events
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let purger = self
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: purger.interval)
+                await purger.purgeOnce()
             }
         }
     }
 
-    func wait() async {
-        let task = state.withLock { $0.task }
-        await task?.value
+    /// Purges once now; failures are logged, never thrown.
+    public func purgeOnce() async {
+        do {
+            let purged: Int
+            if let events, events.hasEndSubscribers, let ended = try await store.purgeExpiredSessions() {
+                purged = ended.count
+                for (id, data) in ended.sorted(by: { $0.key < $1.key }) {
+                    await events.raiseEnd(EndedSession(id: id, values: SessionCodec.decode(data) ?? [:], reason: .expired)) { error in
+                        logger.error("a Session_End subscriber failed", metadata: ["error": .string("\(error)")])
+                    }
+                }
+            } else {
+                purged = try await store.purgeExpired()
+            }
+            if purged > 0 { logger.debug("purged expired sessions", metadata: ["count": .stringConvertible(purged)]) }
+        } catch {
+            logger.warning("purging expired sessions failed", metadata: ["error": .string("\(error)")])
+        }
     }
 }
 

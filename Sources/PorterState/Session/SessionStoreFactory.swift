@@ -21,9 +21,9 @@ public enum SessionStoreFactory {
             }
         case "postgres", "postgresql":
             if let url = try options.string("postgres_url") {
-                return PostgresSessionStore(configuration: try PostgresSessionStore.configuration(url: url), clock: clock)
+                return PostgresSessionStore(configuration: try PostgresService.configuration(url: url), clock: clock)
             }
-            let configuration = try PostgresSessionStore.configuration(
+            let configuration = try PostgresService.configuration(
                 host: try options.string("postgres_host", default: "localhost"),
                 port: try options.int("postgres_port", default: 5432),
                 user: try options.string("postgres_user", default: "porter"),

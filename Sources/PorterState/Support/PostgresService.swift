@@ -1,0 +1,71 @@
+import Foundation
+public import Logging
+import Porter
+public import PostgresNIO
+public import ServiceLifecycle
+import Synchronization
+
+/// One PostgreSQL connection pool (postgres-nio's `PostgresClient`) as a ServiceLifecycle `Service`: `run()`
+/// runs the pool until graceful shutdown (or cancellation). Queries wait until it runs, so whatever builds a
+/// store on it hands it to the host: `context.run(service)` in a catalogue builder, `app.run(service)` in code.
+public final class PostgresService: Service, Sendable {
+    /// The pool stores query through.
+    public let client: PostgresClient
+
+    /// A pool for `configuration`; connections open lazily once `run()` runs.
+    public init(configuration: PostgresClient.Configuration,
+                logger: Logger = Logger(label: "porter.postgres")) {
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// A pool for a `postgres://user:password@host:port/database` URL (see `configuration(url:)`).
+    public convenience init(url: String, logger: Logger = Logger(label: "porter.postgres")) throws {
+        self.init(configuration: try PostgresService.configuration(url: url), logger: logger)
+    }
+
+    private let started = Mutex(false)
+
+    /// Runs the pool until graceful shutdown, then closes its connections and returns. The pool runs once: a
+    /// second `run()` (the same service handed to a reloaded configuration's group) only waits for its shutdown.
+    public func run() async throws {
+        let first = started.withLock { was in defer { was = true }; return !was }
+        guard first else {
+            try? await gracefulShutdown()
+            return
+        }
+        let client = self.client
+        await cancelWhenGracefulShutdown { await client.run() }
+    }
+
+    /// Parses a `postgres://user:password@host:port/database` URL (`?sslmode=disable|prefer|require`;
+    /// `?host=/run/postgresql` connects through that socket directory) into a client configuration.
+    public static func configuration(url: String) throws -> PostgresClient.Configuration {
+        guard let c = URLComponents(string: url), c.scheme == "postgres" || c.scheme == "postgresql" else {
+            throw ConfigurationError("postgres_url must look like postgres://user:password@host:port/database")
+        }
+        let query = Dictionary((c.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
+        let user = c.user.map { $0.removingPercentEncoding ?? $0 } ?? "postgres"
+        let password = c.password.map { $0.removingPercentEncoding ?? $0 }
+        var database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+        if database.isEmpty { database = user }
+        let port = c.port ?? 5432
+        if let socketDir = query["host"], socketDir.hasPrefix("/") {
+            return .init(unixSocketPath: "\(socketDir)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        }
+        return try configuration(host: c.host ?? "localhost", port: port, user: user, password: password,
+                                 database: database, tls: query["sslmode"] ?? "disable")
+    }
+
+    /// A TCP client configuration; `tls` is `disable`, `prefer` or `require`.
+    public static func configuration(host: String, port: Int, user: String, password: String?, database: String,
+                                     tls: String) throws -> PostgresClient.Configuration {
+        let mode: PostgresClient.Configuration.TLS
+        switch tls {
+        case "disable": mode = .disable
+        case "prefer": mode = .prefer(.makeClientConfiguration())
+        case "require", "verify-full": mode = .require(.makeClientConfiguration())
+        default: throw ConfigurationError("postgres tls/sslmode must be disable, prefer or require, got \(tls)")
+        }
+        return .init(host: host, port: port, username: user, password: password, database: database, tls: mode)
+    }
+}
