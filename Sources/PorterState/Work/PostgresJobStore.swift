@@ -62,7 +62,7 @@ public final class PostgresJobStore: Sendable {
 
     /// A store for a `postgres://` URL (as the session store's `postgres_url`).
     public convenience init(url: String, clock: WallClock = .system) throws {
-        self.init(configuration: try PostgresSessionStore.configuration(url: url), clock: clock)
+        self.init(configuration: try PostgresService.configuration(url: url), clock: clock)
     }
 
     func ready() async throws {
