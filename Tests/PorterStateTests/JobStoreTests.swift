@@ -17,6 +17,7 @@ struct JobStoreTests {
         let configuration = try await server.makeDatabase()
         let web1 = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
         let web2 = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
+        try await withServices([web1.database, web2.database]) {
         let first = try await web1.enqueue(kind: "report", payload: "{\"n\":1}", idempotencyKey: "user7-report-2026-12")
         #expect(first.created)
         let again = try await web2.enqueue(kind: "report", payload: "{\"n\":1}", idempotencyKey: "user7-report-2026-12")
@@ -32,8 +33,7 @@ struct JobStoreTests {
         clock.advance(by: .seconds(3601))
         #expect(try await web2.purgeFinished(olderThan: .seconds(3600)) == 1)
         #expect(try await web1.status(id: first.id) == nil)
-        await web1.close()
-        await web2.close()
+        }
     }
 
     @Test("hosts claiming at once: every job is claimed exactly once (FOR UPDATE SKIP LOCKED)")
@@ -41,6 +41,7 @@ struct JobStoreTests {
         let server = try await postgresServer()
         let configuration = try await server.makeDatabase()
         let hosts = (0..<3).map { _ in PostgresJobStore(configuration: configuration) }
+        try await withServices([hosts[0].database, hosts[1].database, hosts[2].database]) {
         var ids = Set<String>()
         for i in 0..<30 { ids.insert(try await hosts[i % 3].enqueue(kind: "k", payload: "\(i)", idempotencyKey: "key-\(i)").id) }
         let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
@@ -61,7 +62,7 @@ struct JobStoreTests {
         print("skip locked: 30 jobs, \(claimed.count) claims over 3 hosts, \(Set(claimed).count) distinct")
         #expect(claimed.count == 30)
         #expect(Set(claimed) == ids)
-        for host in hosts { await host.close() }
+        }
     }
 
     @Test("a host that dies holding a job: another takes it over after the lease, with the same key; the dead host's late result is refused")
@@ -71,6 +72,7 @@ struct JobStoreTests {
         let configuration = try await server.makeDatabase()
         let dying = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
         let survivor = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
+        try await withServices([dying.database, survivor.database]) {
         let id = try await dying.enqueue(kind: "mail", payload: "to=alice", idempotencyKey: "mail-42").id
         let held = try #require(try await dying.claim(owner: "web1", lease: .seconds(20)))
         clock.advance(by: .seconds(15))
@@ -85,14 +87,14 @@ struct JobStoreTests {
         #expect(try await dying.finish(id: id, owner: "web1", succeeded: true) == false, "the old owner's outcome does not count")
         #expect(try await survivor.finish(id: id, owner: "web2", succeeded: true))
         #expect(try await dying.status(id: id) == JobStatus(status: "succeeded", kind: "mail", attempts: 2, message: nil))
-        await dying.close()
-        await survivor.close()
+        }
     }
 
     @Test("runOne hands the handler its key; a throwing handler fails the job with its message")
     func runOne() async throws {
         let server = try await postgresServer()
         let store = PostgresJobStore(configuration: try await server.makeDatabase())
+        try await withServices([store.database]) {
         let ok = try await store.enqueue(kind: "ok", payload: "", idempotencyKey: "a").id
         let bad = try await store.enqueue(kind: "bad", payload: "", idempotencyKey: "b").id
         let keys = Mutex<[String]>([])
@@ -107,13 +109,14 @@ struct JobStoreTests {
         #expect(keys.withLock { $0 } == ["a", "b"])
         #expect(try await store.status(id: ok)?.status == "succeeded")
         #expect(try await store.status(id: bad) == JobStatus(status: "failed", kind: "bad", attempts: 1, message: "boom"))
-        await store.close()
+        }
     }
 
     @Test("bad input is refused before it reaches the database; unknown ids read as nil")
     func badInput() async throws {
         let server = try await postgresServer()
         let store = PostgresJobStore(configuration: try await server.makeDatabase())
+        try await withServices([store.database]) {
         for (kind, payload, key) in [("", "", "k"), ("a b", "", "k"), ("x'; DROP TABLE porter_jobs; --", "", "k"),
                                      (String(repeating: "k", count: 101), "", "k"), ("k", String(repeating: "p", count: 64 * 1024 + 1), "k"),
                                      ("k", "", ""), ("k", "", String(repeating: "i", count: 201))] {
@@ -123,7 +126,7 @@ struct JobStoreTests {
         #expect(try await store.status(id: "'; SELECT 1; --") == nil)
         let quoted = try await store.enqueue(kind: "k", payload: "it's \"quoted\"", idempotencyKey: "key with 'quotes'")
         #expect(try await store.status(id: quoted.id)?.status == "queued")
-        await store.close()
+        }
     }
 }
 
@@ -134,10 +137,12 @@ struct JobRunnerTests {
     func twoRunners() async throws {
         let server = try await postgresServer()
         let configuration = try await server.makeDatabase()
-        let enqueuer = PostgresJobStore(configuration: configuration)
+        let database = PostgresService(configuration: configuration)   // one pool for the enqueuer and both runners
+        let enqueuer = PostgresJobStore(database: database)
+        try await withServices([database]) {
         let runs = Mutex<[String: [String]]>([:])
         func runner(_ name: String) -> PostgresJobRunner {
-            PostgresJobRunner(store: PostgresJobStore(configuration: configuration), owner: name,
+            PostgresJobRunner(store: PostgresJobStore(database: database), owner: name,
                               handlers: ["count": { job in runs.withLock { $0[job.idempotencyKey, default: []].append(name) } }],
                               lease: .seconds(30), pollInterval: .milliseconds(50))
         }
@@ -160,6 +165,6 @@ struct JobRunnerTests {
         #expect(seen.count == 20 && seen.values.allSatisfy { $0.count == 1 }, "each job ran exactly once")
         let failed = try await enqueuer.status(id: unknown)
         #expect(failed?.status == "failed" && failed?.message?.contains("no handler for job kind nobody-runs-this") == true)
-        await web1.store.close(); await web2.store.close(); await enqueuer.close()
+        }
     }
 }

@@ -41,8 +41,10 @@ public struct JobInputError: Error, CustomStringConvertible, Equatable {
 /// hosts never claim one job), kept alive by heartbeats, taken over by another host once a dead host's lease
 /// ends, deduplicated by idempotency key, readable from every host, purged once finished long enough.
 public final class PostgresJobStore: Sendable {
-    let client: PostgresClient
-    private let runTask: Task<Void, Never>
+    /// The connection pool: a `Service` the host runs (`context.run(store.database)`, `app.run(store.database)`);
+    /// queries wait until it runs. Stores may share one.
+    public let database: PostgresService
+    var client: PostgresClient { database.client }
     private let schema = Mutex<Task<Void, any Error>?>(nil)
     private let clock: WallClock
     private let logger: Logger
@@ -50,14 +52,18 @@ public final class PostgresJobStore: Sendable {
     /// Largest payload accepted.
     public static let maxPayloadBytes = 64 * 1024
 
-    /// A store using `configuration` (connections open lazily; the table is created on first use).
-    public init(configuration: PostgresClient.Configuration, clock: WallClock = .system,
+    /// A store on `database` (the table is created on first use).
+    public init(database: PostgresService, clock: WallClock = .system,
                 logger: Logger = Logger(label: "porter.jobs.postgres")) {
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
+        self.database = database
         self.clock = clock
         self.logger = logger
-        runTask = Task { await client.run() }
+    }
+
+    /// A store with its own pool for `configuration` (run `database` as a service).
+    public convenience init(configuration: PostgresClient.Configuration, clock: WallClock = .system,
+                            logger: Logger = Logger(label: "porter.jobs.postgres")) {
+        self.init(database: PostgresService(configuration: configuration, logger: logger), clock: clock, logger: logger)
     }
 
     /// A store for a `postgres://` URL (as the session store's `postgres_url`).
@@ -209,11 +215,5 @@ public final class PostgresJobStore: Sendable {
             _ = try await finish(id: job.id, owner: owner, succeeded: false, message: String(describing: error))
         }
         return job
-    }
-
-    /// Closes the connections.
-    public func close() async {
-        runTask.cancel()
-        _ = await runTask.value
     }
 }
