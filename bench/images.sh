@@ -3,6 +3,7 @@
 # through one nginx (worker_processes auto), wrk -c8. Porter's own nginx cache is NOT used here: every
 # request resizes. Rows: image_filter; Porter with one URL (concurrent identical requests are coalesced);
 # Porter with 50 distinct widths 300..349 (little coalescing). Also Porter's RSS idle vs under load.
+# PORTER_BIN picks the binary (default: a release build in /tmp/porter-bench, built on first use).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$(pwd)
@@ -13,9 +14,12 @@ PORT=18480
 for p in libnginx-mod-http-image-filter wrk; do
     dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' || { apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q $p; }
 done
-[[ -x /tmp/porter-bench ]] || { swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter /tmp/porter-bench; }
+BIN=${PORTER_BIN:-/tmp/porter-bench}
+if [[ $BIN == /tmp/porter-bench && ! -x $BIN ]]; then
+    swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter "$BIN"
+fi
 rm -rf "$W"; mkdir -p "$W"/{img,nginx/logs,nginx/tmp}
-/tmp/porter-bench sample-images "$W/img" >/dev/null
+"$BIN" sample-images "$W/img" >/dev/null
 cat >"$W/porter.toml" <<TOML
 listen = "$W/p.sock"
 socket_mode = "0666"
@@ -30,7 +34,7 @@ allow_unsigned = true   # the benchmark orders arbitrary sizes on purpose (never
 threads = 2
 queue_limit = 64
 TOML
-/tmp/porter-bench serve --config "$W/porter.toml" 2>"$W/porter.log" &
+"$BIN" serve --config "$W/porter.toml" 2>"$W/porter.log" &
 PORTER=$!
 trap 'kill $PORTER $NGINX 2>/dev/null; wait 2>/dev/null' EXIT
 for _ in $(seq 100); do [[ -S $W/p.sock ]] && break; sleep 0.1; done
