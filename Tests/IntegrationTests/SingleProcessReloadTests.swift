@@ -27,8 +27,9 @@ struct SingleProcessReloadTests {
         let original = try String(contentsOfFile: configPath, encoding: .utf8)
         #expect(try await Self.pool(site) == ("before", String(porter.pid)))
 
-        // A request that stays in its handler across the reload (10 s: a hang guard, it is seen in flight first).
-        let inFlight = Task.detached { try site.client().get("/slow-hold?ms=10000") }
+        // A request that stays in its handler across the reload (20 s: a hang guard, it is seen in flight first).
+        // Its blocking client runs on its own thread: a blocked cooperative thread would stall this test's waits.
+        let inFlight = Task { try await ConcurrentClients.offPool { try site.client().get("/slow-hold?ms=20000") } }
         try await waitUntil("the slow request in flight") { try await PorterProcessTests.activeRequests(dir) == 2 }
 
         try original.replacingOccurrences(of: "pool = \"before\"", with: "pool = \"after\"")
