@@ -13,7 +13,22 @@ public final class PostgresSessionStore: SessionStore {
     /// The connection pool, a `Service` the host runs.
     public let database: PostgresService
     let client: PostgresClient
-    private let schema = Mutex<Task<Void, any Error>?>(nil)
+    private let schema = PostgresSchema(lockKey: 7270001, statements: [
+        """
+        CREATE TABLE IF NOT EXISTS porter_sessions (
+            id TEXT PRIMARY KEY,
+            data TEXT NOT NULL,
+            timeout_seconds BIGINT NOT NULL,
+            expires_ms BIGINT NOT NULL,
+            lock_owner TEXT,
+            lock_expires_ms BIGINT,
+            created_ms BIGINT NOT NULL
+        )
+        """,
+        """
+        CREATE INDEX IF NOT EXISTS porter_sessions_expires ON porter_sessions (expires_ms)
+        """
+    ])
     private let locks = AsyncKeyedLock()
     private let clock: WallClock
     private let logger: Logger
@@ -42,39 +57,9 @@ public final class PostgresSessionStore: SessionStore {
 
     public var kind: String { "postgres" }
 
-    /// Creates the table once (under an advisory lock, so concurrent processes do not race).
-    func ready() async throws {
-        let task = schema.withLock { slot -> Task<Void, any Error> in
-            if let existing = slot { return existing }
-            let client = self.client, logger = self.logger
-            let made = Task {
-                try await client.withTransaction(logger: logger) { conn in
-                    try await conn.query("SELECT pg_advisory_xact_lock(7270001)", logger: logger)
-                    try await conn.query("""
-                        CREATE TABLE IF NOT EXISTS porter_sessions (
-                            id TEXT PRIMARY KEY,
-                            data TEXT NOT NULL,
-                            timeout_seconds BIGINT NOT NULL,
-                            expires_ms BIGINT NOT NULL,
-                            lock_owner TEXT,
-                            lock_expires_ms BIGINT,
-                            created_ms BIGINT NOT NULL
-                        )
-                        """, logger: logger)
-                    try await conn.query("CREATE INDEX IF NOT EXISTS porter_sessions_expires ON porter_sessions (expires_ms)",
-                                         logger: logger)
-                }
-            }
-            slot = made
-            return made
-        }
-        do {
-            try await task.value
-        } catch {
-            schema.withLock { if $0 == task { $0 = nil } }
-            throw error
-        }
-    }
+
+    /// Creates the table once (see `PostgresSchema`).
+    func ready() async throws { try await schema.ready(client, logger: logger) }
 
     public func read(id: String) async throws -> SessionRecord? {
         try await ready()

@@ -69,3 +69,39 @@ public final class PostgresService: Service, Sendable {
         return .init(host: host, port: port, username: user, password: password, database: database, tls: mode)
     }
 }
+
+/// The tables a store creates on first use: once per store, in one transaction under a PostgreSQL advisory lock (so
+/// processes starting together do not race), tried again on the next use after a failure.
+public final class PostgresSchema: Sendable {
+    private let lockKey: Int64
+    private let statements: [String]
+    private let created = Mutex<Task<Void, any Error>?>(nil)
+
+    /// A schema created by `statements` under advisory lock `lockKey` (one key per table set).
+    public init(lockKey: Int64, statements: [String]) {
+        self.lockKey = lockKey
+        self.statements = statements
+    }
+
+    /// Returns once the tables exist (creating them through `client` the first time).
+    public func ready(_ client: PostgresClient, logger: Logger) async throws {
+        let task = created.withLock { slot -> Task<Void, any Error> in
+            if let existing = slot { return existing }
+            let (key, statements) = (lockKey, self.statements)
+            let made = Task {
+                try await client.withTransaction(logger: logger) { conn in
+                    try await conn.query("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
+                    for sql in statements { try await conn.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+                }
+            }
+            slot = made
+            return made
+        }
+        do {
+            try await task.value
+        } catch {
+            created.withLock { if $0 == task { $0 = nil } }
+            throw error
+        }
+    }
+}

@@ -45,7 +45,26 @@ public final class PostgresJobStore: Sendable {
     /// queries wait until it runs. Stores may share one.
     public let database: PostgresService
     var client: PostgresClient { database.client }
-    private let schema = Mutex<Task<Void, any Error>?>(nil)
+    private let schema = PostgresSchema(lockKey: 7270002, statements: [
+        """
+        CREATE TABLE IF NOT EXISTS porter_jobs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed')),
+            attempts INT NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            lease_expires_ms BIGINT,
+            message TEXT,
+            created_ms BIGINT NOT NULL,
+            finished_ms BIGINT
+        )
+        """,
+        """
+        CREATE INDEX IF NOT EXISTS porter_jobs_open ON porter_jobs (created_ms) WHERE status IN ('queued','running')
+        """
+    ])
     private let clock: WallClock
     private let logger: Logger
 
@@ -71,41 +90,8 @@ public final class PostgresJobStore: Sendable {
         self.init(configuration: try PostgresService.configuration(url: url), clock: clock)
     }
 
-    func ready() async throws {
-        let task = schema.withLock { slot -> Task<Void, any Error> in
-            if let existing = slot { return existing }
-            let client = self.client, logger = self.logger
-            let made = Task {
-                try await client.withTransaction(logger: logger) { conn in
-                    try await conn.query("SELECT pg_advisory_xact_lock(7270002)", logger: logger)
-                    try await conn.query("""
-                        CREATE TABLE IF NOT EXISTS porter_jobs (
-                            id TEXT PRIMARY KEY,
-                            kind TEXT NOT NULL,
-                            payload TEXT NOT NULL,
-                            idempotency_key TEXT NOT NULL UNIQUE,
-                            status TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed')),
-                            attempts INT NOT NULL DEFAULT 0,
-                            lease_owner TEXT,
-                            lease_expires_ms BIGINT,
-                            message TEXT,
-                            created_ms BIGINT NOT NULL,
-                            finished_ms BIGINT
-                        )
-                        """, logger: logger)
-                    try await conn.query("""
-                        CREATE INDEX IF NOT EXISTS porter_jobs_open ON porter_jobs (created_ms) WHERE status IN ('queued','running')
-                        """, logger: logger)
-                }
-            }
-            slot = made
-            return made
-        }
-        do { try await task.value } catch {
-            schema.withLock { if $0 == task { $0 = nil } }
-            throw error
-        }
-    }
+    /// Creates the table once (see `PostgresSchema`).
+    func ready() async throws { try await schema.ready(client, logger: logger) }
 
     /// Enqueues a job unless one with `idempotencyKey` exists; returns its id and whether this call created it.
     public func enqueue(kind: String, payload: String, idempotencyKey: String) async throws -> (id: String, created: Bool) {
