@@ -97,42 +97,10 @@ struct PeerAllowlistTests {
     }
 }
 
-struct ExchangeFailure: Error { let what: String }
-
 /// Sends one FastCGI request to 127.0.0.1:`port` from the local address `source` and returns every byte that
 /// came back before the server closed the connection (empty: closed without an answer).
 func fastCGIExchange(port: UInt16, from source: String, request: FastCGIRequest) throws -> [UInt8] {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw ExchangeFailure(what: "socket") }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 30, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    func address(_ host: String, _ port: UInt16) -> sockaddr_in {
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_port = port.bigEndian
-        a.sin_addr.s_addr = inet_addr(host)
-        return a
-    }
-    var local = address(source, 0)
-    guard withUnsafePointer(to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0
-    else { throw ExchangeFailure(what: "bind \(source)") }
-    var remote = address("127.0.0.1", port)
-    guard withUnsafePointer(to: &remote, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0
-    else { throw ExchangeFailure(what: "connect") }
     var request = request
     request.keepConnection = false
-    let bytes = request.encoded()
-    // The server may already have closed a refused connection: a failed send is not an error here.
-    _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 16384)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if n > 0 { received += buffer[0..<n]; continue }
-        if n == 0 || errno == ECONNRESET { break }
-        if errno == EINTR { continue }
-        throw ExchangeFailure(what: "recv errno \(errno)")
-    }
-    return received
+    return try SourceBoundRequest.exchange(request.encoded(), port: port, from: source, timeoutSeconds: 30)
 }
