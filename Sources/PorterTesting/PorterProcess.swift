@@ -96,6 +96,22 @@ public final class PorterProcess: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Runs `executable` with `arguments` to completion and returns its exit status and combined output (blocks:
+    /// from a test, call it inside `ConcurrentClients.offPool`).
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
     /// Waits for a unix socket file to appear (up to `timeout`, a hang guard); returns whether it did.
     public static func waitForSocket(_ path: String, timeout: Duration = hangGuard) -> Bool {
         let deadline = ContinuousClock.now + timeout
