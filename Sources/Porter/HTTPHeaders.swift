@@ -19,7 +19,8 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// The first value for `name` (case-insensitive); setting replaces every field of that name, `nil` removes them.
     public subscript(name: String) -> String? {
         get {
-            for field in fields where field.name.equalsIgnoringASCIICase(name) { return field.value }
+            // By index: an unoptimised build boxes each (name, value) element a `for in` yields.
+            for i in fields.indices where fields[i].name.equalsIgnoringASCIICase(name) { return fields[i].value }
             return nil
         }
         set {
@@ -36,6 +37,11 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// Appends a field, keeping existing fields of the same name.
     public mutating func add(_ name: String, _ value: String) {
         fields.append((name, value))
+    }
+
+    /// Makes room for `count` fields (one allocation when building a request's headers).
+    mutating func reserveCapacity(_ count: Int) {
+        fields.reserveCapacity(count)
     }
 
     /// Removes every field named `name`.

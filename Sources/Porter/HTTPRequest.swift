@@ -59,6 +59,7 @@ public struct HTTPRequest: Sendable {
             path = PercentEncoding.decode(rawPath)
         }
         var headers = HTTPHeaders()
+        headers.reserveCapacity(params.keys.reduce(0) { $1.hasPrefix("HTTP_") ? $0 + 1 : $0 } + 2)
         for (name, value) in params {
             if name.hasPrefix("HTTP_") {
                 headers.add(HTTPRequest.headerName(fromCGI: name.dropFirst(5)), value)
@@ -121,20 +122,24 @@ public struct HTTPRequest: Sendable {
 
     /// `HTTP_USER_AGENT` → `User-Agent`.
     static func headerName(fromCGI cgi: Substring) -> String {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(cgi.utf8.count)
-        var upper = true
-        for c in cgi.utf8 {
-            if c == UInt8(ascii: "_") {
-                bytes.append(UInt8(ascii: "-"))
-                upper = true
-            } else {
-                let isUpper = c >= 65 && c <= 90
-                bytes.append(upper || !isUpper ? c : c | 0x20)
-                upper = false
+        // Written straight into the String (no intermediate bytes): names up to 15 bytes allocate nothing.
+        // Only ASCII letters and `_` change; other bytes are kept (invalid UTF-8 is repaired, as before).
+        String(unsafeUninitializedCapacity: cgi.utf8.count) { bytes in
+            var upper = true
+            var n = 0
+            for c in cgi.utf8 {
+                if c == UInt8(ascii: "_") {
+                    bytes[n] = UInt8(ascii: "-")
+                    upper = true
+                } else {
+                    let isUpper = c >= 65 && c <= 90
+                    bytes[n] = upper || !isUpper ? c : c | 0x20
+                    upper = false
+                }
+                n += 1
             }
+            return n
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func split(_ uri: String) -> (path: Substring, query: String) {

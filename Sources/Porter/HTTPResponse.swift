@@ -29,6 +29,10 @@ public struct HTTPResponse: Sendable {
     /// Appends bytes to a buffered body (turning a streamed body into a buffered one).
     public mutating func write(_ bytes: [UInt8]) {
         if case .buffer(var existing) = body {
+            if existing.isEmpty {
+                body = .buffer(bytes)
+                return
+            }
             body = .buffer([])
             existing.append(contentsOf: bytes)
             body = .buffer(existing)

@@ -113,16 +113,15 @@ public struct VerbSet: Sendable, Hashable, CustomStringConvertible {
             if set.contains(.get) { set.insert(.head) }
             verbs = set
         }
+        takesNoBody = verbs.map { !$0.isEmpty && $0.isSubset(of: [.get, .head, .delete, .options]) } ?? false
     }
 
     /// Whether `method` is accepted.
     public func contains(_ method: HTTPMethod) -> Bool { verbs?.contains(method) ?? true }
 
-    /// Whether every accepted verb is one that carries no request body (GET, HEAD, DELETE, OPTIONS).
-    public var takesNoBody: Bool {
-        guard let verbs, !verbs.isEmpty else { return false }
-        return verbs.isSubset(of: [.get, .head, .delete, .options])
-    }
+    /// Whether every accepted verb is one that carries no request body (GET, HEAD, DELETE, OPTIONS); decided
+    /// once here, as the transport asks for every request.
+    public let takesNoBody: Bool
 
     public var description: String {
         guard let verbs else { return "*" }

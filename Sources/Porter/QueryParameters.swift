@@ -10,7 +10,13 @@ public struct QueryParameters: Sendable, Sequence, Equatable {
     /// and bytes that are not UTF-8 become U+FFFD.
     public init(parsing encoded: some StringProtocol) {
         pairs = []
-        for part in encoded.split(separator: "&", omittingEmptySubsequences: true) {
+        // Part by part (no array of parts): a query string is parsed for every request.
+        var rest = encoded[...]
+        while !rest.isEmpty {
+            let end = rest.firstIndex(of: "&") ?? rest.endIndex
+            let part = rest[..<end]
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            if part.isEmpty { continue }
             if let eq = part.firstIndex(of: "=") {
                 pairs.append((PercentEncoding.decode(part[..<eq], plusAsSpace: true),
                               PercentEncoding.decode(part[part.index(after: eq)...], plusAsSpace: true)))
@@ -58,10 +64,11 @@ public struct QueryParameters: Sendable, Sequence, Equatable {
 public enum PercentEncoding {
     /// Decodes `%XX` escapes (and `+` as space when asked); invalid escapes stay as written.
     public static func decode(_ text: some StringProtocol, plusAsSpace: Bool = false) -> String {
-        let utf8 = Array(text.utf8)
-        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) else {
+        // Most names and values have nothing to decode: they become a String without a byte copy.
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) else {
             return String(text)
         }
+        let utf8 = Array(text.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(utf8.count)
         var i = 0

@@ -163,18 +163,17 @@ public final class Scoreboard: @unchecked Sendable {
     func observeListenQueue(_ queue: Int) { porter_atomic_raise_max(word(.maxListenQueue), Int64(queue)) }
 
     private func write(_ s: String, to p: UnsafeMutablePointer<UInt8>, capacity: Int) {
-        // Whole scalars only: never cut a UTF-8 sequence in half.
-        var utf8: [UInt8] = []
-        utf8.reserveCapacity(capacity)
+        // Whole scalars only: never cut a UTF-8 sequence in half. Copied in place (this runs for every request).
+        var n = 0
         for scalar in s.unicodeScalars {
             let bytes = scalar.utf8
-            if utf8.count + bytes.count > capacity - 1 { break }
-            utf8.append(contentsOf: bytes)
+            if n + bytes.count > capacity - 1 { break }
+            for byte in bytes {
+                p[n] = byte
+                n += 1
+            }
         }
-        utf8.withUnsafeBufferPointer { b in
-            if let a = b.baseAddress { memcpy(p, a, b.count) }
-        }
-        p[utf8.count] = 0
+        p[n] = 0
     }
 
     private func read(_ p: UnsafeMutablePointer<UInt8>, capacity: Int) -> String {

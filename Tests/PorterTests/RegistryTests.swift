@@ -49,6 +49,16 @@ struct RegistryTests {
         #expect(VerbSet(row.verbs).contains(HTTPMethod(rawValue: row.method)) == row.allowed)
     }
 
+    static let bodiless: [(verbs: String, takesNoBody: Bool)] = [
+        ("*", false), ("", false), ("GET", true), ("GET,HEAD", true), ("DELETE, OPTIONS", true), ("GET,POST", false),
+        ("PUT", false), ("get", false), (",", false),
+    ]
+
+    @Test("verb lists of bodiless verbs only (GET, HEAD, DELETE, OPTIONS) take no body", arguments: bodiless)
+    func takesNoBody(_ row: (verbs: String, takesNoBody: Bool)) {
+        #expect(VerbSet(row.verbs).takesNoBody == row.takesNoBody)
+    }
+
     @Test("first match wins; a later entry for the same path serves other verbs")
     func firstMatch() async throws {
         var registry = HandlerRegistry()
