@@ -6,15 +6,18 @@ import Synchronization
 public struct HelloHandler: HTTPHandler {
     /// The text sent, followed by a newline.
     public let greeting: String
+    /// The body bytes, encoded once: every response shares them (no per-request copy).
+    private let body: [UInt8]
 
     /// A hello handler; options: `greeting` (default `Hello, world`).
     public init(options: Options = Options()) throws(ConfigurationError) {
         greeting = try options.string("greeting", default: "Hello, world")
+        body = Array((greeting + "\n").utf8)
     }
 
     public func processRequest(_ context: HTTPContext) throws {
         context.response.contentType = "text/plain"
-        context.response.write(greeting + "\n")
+        context.response.write(body)
     }
 }
 
