@@ -9,6 +9,7 @@ extension FastCGIServer {
     static let housekeepingInterval: UInt32 = 20_000
 
     func housekeepingLoop() {
+        var connections: [Connection] = [] // reused by every supervision pass
         while !stopped.load(ordering: .relaxed) {
             usleep(Self.housekeepingInterval)
             let now = MonotonicClock.nanoseconds()
@@ -19,7 +20,7 @@ extension FastCGIServer {
             for conn in waiting { perform(conn.tick(now: now).action, conn) }
             if statistics.activeRequests.load(ordering: .relaxed) > 0,
                configuration.requestTimeout != nil || configuration.cancelOnDisconnect {
-                superviseInFlight(now: now)
+                superviseInFlight(now: now, connections: &connections)
             }
             if draining.load(ordering: .relaxed) {
                 let active = statistics.activeRequests.load(ordering: .relaxed)
@@ -35,8 +36,11 @@ extension FastCGIServer {
     }
 
     /// Cancels requests whose client went away or whose time is up; reports requests stuck past the limit.
-    func superviseInFlight(now: UInt64) {
-        for conn in connectionTable.all {
+    /// `connections` is scratch space, kept between calls.
+    func superviseInFlight(now: UInt64, connections: inout [Connection]) {
+        connectionTable.snapshot(into: &connections)
+        defer { connections.removeAll(keepingCapacity: true) } // no connection kept alive until the next pass
+        for conn in connections {
             let (action, request) = conn.tick(now: now)
             switch action {
             case .timeout, .cancel:
