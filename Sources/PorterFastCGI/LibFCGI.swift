@@ -68,8 +68,11 @@ final class FCGIRequest: @unchecked Sendable {
     /// Copies every parameter out of libfcgi (its strings die at `finish()`).
     func parameters() -> [String: String] {
         var result: [String: String] = [:]
-        result.reserveCapacity(32)
         guard var p = raw.pointee.envp else { return result }
+        // Sized to the parameters nginx sent (one allocation, no more buckets than needed).
+        var count = 0
+        while p[count] != nil { count += 1 }
+        result.reserveCapacity(count)
         while let entry = p.pointee {
             if let eq = strchr(entry, 61) { // '='
                 let nameLength = eq - entry
