@@ -23,31 +23,10 @@ RUNS=${RUNS:-3}
 SAMPLE=${SAMPLE:-}
 W=${W:-/tmp/porter-allocs}
 PORT=${PORT:-18591}
-rm -rf "$W"; mkdir -p "$W"/{nginx/logs,nginx/tmp}
+rm -rf "$W"
+source bench/hello-setup.sh
+hello_setup "$W" "$PORT"
 gcc -O2 -Wall -shared -fPIC -o "$W/malloc_count.so" bench/allocs/malloc_count.c
-gcc -O2 -Wall -o "$W/hello-c" bench/peers/backends/hello.c -lfcgi -lpthread
-
-# hello only, one process (workers = 0), no modules
-cat >"$W/porter.toml" <<TOML
-listen = "$W/backend.sock"
-socket_mode = "0666"
-threads = 8
-workers = 0
-log_level = "warning"
-[[handlers]]
-verb = "GET,HEAD"
-path = "/hello"
-handler = "hello"
-TOML
-cat >"$W/nginx/nginx.conf" <<CONF
-daemon off; worker_processes 1; pid $W/nginx/nginx.pid; error_log $W/nginx/logs/error.log warn;
-$([[ $(id -u) -eq 0 ]] && echo "user root;")
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/nginx/tmp;
-  upstream backend { server unix:$W/backend.sock; keepalive 32; }
-  server { listen 127.0.0.1:$PORT;
-    location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass backend; } } }
-CONF
 nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!
 BACKEND=
 trap 'kill $NGINX ${BACKEND:-} 2>/dev/null; wait 2>/dev/null' EXIT
