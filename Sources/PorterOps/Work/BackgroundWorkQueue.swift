@@ -463,8 +463,9 @@ public final class BackgroundWorkQueue: Sendable {
         }
     }
 
-    /// The most recent items of the SQLite store, newest first (empty with PostgreSQL).
-    func records(limit: Int = 100) throws -> [WorkItemRecord] {
+    /// The most recent items of the SQLite store, newest first (SQLite only: empty with PostgreSQL, whose items are
+    /// read one at a time with `record(_:)`).
+    public func records(limit: Int = 100) throws -> [WorkItemRecord] {
         guard case .local(let store) = backing else { return [] }
         return try store.records(limit: limit)
     }
