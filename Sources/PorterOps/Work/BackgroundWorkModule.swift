@@ -10,7 +10,8 @@ import ServiceLifecycle
 /// Options: `store` (`sqlite` default, or `postgres`); SQLite: `database` (file path, required); PostgreSQL:
 /// `postgres_url` (or `postgres_host`/`postgres_port`/`postgres_user`/`postgres_password`/`postgres_database`/
 /// `postgres_tls`, as the session module; the same database shares one pool), `lease_seconds` (30; heartbeat every
-/// third), `poll_interval_ms` (500, the idle claim loop's pause). Both: `max_concurrent` (2, per host), `max_queued`
+/// third), `poll_interval_ms` (500, the idle claim loop's pause). Both: `max_concurrent` (2, per process: each
+/// worker process runs its own queue), `max_queued`
 /// (100), `max_per_user` (queued+running items per user, 5; over it → 429), `retry_after` (seconds, 5),
 /// `shutdown_grace` (seconds, 30), `retention_days` (7; 0 keeps forever) or `retention_seconds`,
 /// `purge_interval_seconds` (3600; 0: only at start with SQLite, never with PostgreSQL).
