@@ -4,6 +4,8 @@ import PorterTesting
 import Testing
 import Porter
 import PorterState
+import Logging
+import ServiceLifecycle
 @testable import PorterOps
 
 /// One "host" of a cluster in a test: its own queue and connection pool on the shared database, its pool running,
@@ -322,5 +324,34 @@ struct SharedWorkTests {
         ] {
             #expect(throws: ConfigurationError.self, "\(bad)") { try BackgroundWorkModule(options: Options(bad)) }
         }
+    }
+
+    @Test("the module's services in a ServiceGroup: the claimer drains on graceful shutdown before the pool closes, releasing the running item")
+    func moduleServicesReleaseOnGracefulShutdown() async throws {
+        let url = try await sharedWorkDatabase()
+        let gate = TestGate()
+        let module = try BackgroundWorkModule(options: Options([
+            "store": .string("postgres"), "postgres_url": .string(url), "lease_seconds": .double(30), "poll_interval_ms": .int(20),
+            "max_concurrent": .int(1), "shutdown_grace": .double(0.1),
+        ]))
+        module.queue.register(kind: "held") { work in
+            await gate.wait()
+            try work.checkCancellation()
+        }
+        let group = ServiceGroup(configuration: .init(services: module.services.map { .init(service: $0) },
+                                                      logger: Logger(label: "porter.test.work")))
+        let running = Task { try await group.run() }
+        let id = try await module.queue.enqueue(kind: "held")
+        try await waitUntil("the module's claim loop to run the item") { gate.waiting == 1 }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(module.queue.runningCount == 0 && !module.queue.isAccepting)
+        // Read from another host: released (queued, claimed once), not interrupted and not left under a lease.
+        let b = try WorkTestHost(url: url, name: "web-b", claiming: false) { $0.register(kind: "held") { _ in } }
+        let released = try #require(try await b.queue.record(id))
+        #expect(released.status == .queued && released.attempts == 1, "\(released)")
+        b.startClaiming()
+        try await waitUntil("another host to run it") { try await b.queue.record(id)?.status == .succeeded }
+        await b.stop()
     }
 }
