@@ -28,7 +28,7 @@ struct JobStoreTests {
         #expect(try await web1.status(id: first.id)?.status == "running")
         #expect(try await web1.claim(owner: "web1", lease: .seconds(30)) == nil, "a leased job is nobody else's")
         #expect(try await web2.finish(id: job.id, owner: "web2", succeeded: true))
-        #expect(try await web1.status(id: first.id) == JobStatus(status: "succeeded", kind: "report", attempts: 1, message: nil))
+        #expect(try await web1.status(id: first.id)?.outcome == JobStatus(status: "succeeded", kind: "report", attempts: 1, message: nil))
         #expect(try await web1.purgeFinished(olderThan: .seconds(3600)) == 0)
         clock.advance(by: .seconds(3601))
         #expect(try await web2.purgeFinished(olderThan: .seconds(3600)) == 1)
@@ -86,29 +86,7 @@ struct JobStoreTests {
         #expect(try await dying.heartbeat(id: id, owner: "web1", lease: .seconds(20)) == false)
         #expect(try await dying.finish(id: id, owner: "web1", succeeded: true) == false, "the old owner's outcome does not count")
         #expect(try await survivor.finish(id: id, owner: "web2", succeeded: true))
-        #expect(try await dying.status(id: id) == JobStatus(status: "succeeded", kind: "mail", attempts: 2, message: nil))
-        }
-    }
-
-    @Test("runOne hands the handler its key; a throwing handler fails the job with its message")
-    func runOne() async throws {
-        let server = try await postgresServer()
-        let store = PostgresJobStore(configuration: try await server.makeDatabase())
-        try await withServices([store.database]) {
-        let ok = try await store.enqueue(kind: "ok", payload: "", idempotencyKey: "a").id
-        let bad = try await store.enqueue(kind: "bad", payload: "", idempotencyKey: "b").id
-        let keys = Mutex<[String]>([])
-        struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }
-        for _ in 0..<2 {
-            _ = try await store.runOne(owner: "web1", lease: .seconds(30)) { job in
-                keys.withLock { $0.append(job.idempotencyKey) }
-                if job.kind == "bad" { throw Boom() }
-            }
-        }
-        #expect(try await store.runOne(owner: "web1", lease: .seconds(30)) { _ in } == nil)
-        #expect(keys.withLock { $0 } == ["a", "b"])
-        #expect(try await store.status(id: ok)?.status == "succeeded")
-        #expect(try await store.status(id: bad) == JobStatus(status: "failed", kind: "bad", attempts: 1, message: "boom"))
+        #expect(try await dying.status(id: id)?.outcome == JobStatus(status: "succeeded", kind: "mail", attempts: 2, message: nil))
         }
     }
 
@@ -130,41 +108,7 @@ struct JobStoreTests {
     }
 }
 
-/// The runner service on several hosts at once.
-@Suite("PostgreSQL job runner")
-struct JobRunnerTests {
-    @Test("two hosts' runners share 20 jobs: each runs exactly once; an unknown kind fails with a message")
-    func twoRunners() async throws {
-        let server = try await postgresServer()
-        let configuration = try await server.makeDatabase()
-        let database = PostgresService(configuration: configuration)   // one pool for the enqueuer and both runners
-        let enqueuer = PostgresJobStore(database: database)
-        try await withServices([database]) {
-        let runs = Mutex<[String: [String]]>([:])
-        func runner(_ name: String) -> PostgresJobRunner {
-            PostgresJobRunner(store: PostgresJobStore(database: database), owner: name,
-                              handlers: ["count": { job in runs.withLock { $0[job.idempotencyKey, default: []].append(name) } }],
-                              lease: .seconds(30), pollInterval: .milliseconds(50))
-        }
-        let (web1, web2) = (runner("web1"), runner("web2"))
-        let t1 = Task { try await web1.run() }
-        let t2 = Task { try await web2.run() }
-        var ids: [String] = []
-        for i in 0..<20 { ids.append(try await enqueuer.enqueue(kind: "count", payload: "", idempotencyKey: "job-\(i)").id) }
-        let unknown = try await enqueuer.enqueue(kind: "nobody-runs-this", payload: "", idempotencyKey: "odd").id
-        try await waitUntil("every job finished", timeout: hangGuard) {
-            var done = 0
-            for id in ids + [unknown] where ["succeeded", "failed"].contains(try await enqueuer.status(id: id)?.status ?? "") { done += 1 }
-            return done == 21
-        }
-        t1.cancel(); t2.cancel()
-        _ = await (t1.result, t2.result)
-        let seen = runs.withLock { $0 }
-        let hosts = Set(seen.values.flatMap { $0 })
-        print("job runners: 20 jobs, \(seen.values.map(\.count).reduce(0, +)) runs, hosts used \(hosts.sorted())")
-        #expect(seen.count == 20 && seen.values.allSatisfy { $0.count == 1 }, "each job ran exactly once")
-        let failed = try await enqueuer.status(id: unknown)
-        #expect(failed?.status == "failed" && failed?.message?.contains("no handler for job kind nobody-runs-this") == true)
-        }
-    }
+/// The fields the job store tests compare (not the timestamps or host).
+extension JobStatus {
+    var outcome: JobStatus { JobStatus(status: status, kind: kind, attempts: attempts, message: message) }
 }

@@ -38,9 +38,9 @@ public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
     }
 
     /// A module from `porter.toml` options: the store keys of `SessionStoreFactory.make` and the settings of
-    /// `SessionConfiguration(options:)`.
-    public init(options: Options, events: SessionEvents? = nil) throws {
-        self.init(store: try SessionStoreFactory.make(options: options),
+    /// `SessionConfiguration(options:)`; a PostgreSQL store takes its pool from `pools` when given.
+    public init(options: Options, events: SessionEvents? = nil, pools: PostgresPools? = nil) throws {
+        self.init(store: try SessionStoreFactory.make(options: options, pools: pools),
                   configuration: try SessionConfiguration(options: options), events: events)
     }
 
