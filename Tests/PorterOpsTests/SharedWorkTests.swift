@@ -93,7 +93,8 @@ struct SharedWorkTests {
             return true
         }
         let seen = runs.withLock { $0 }
-        print("shared work: 20 items, hosts used \(Set(seen.values.flatMap { $0 }).sorted())")
+        let perHost = Dictionary(grouping: (0..<20).flatMap { seen["job-\($0)"] ?? [] }, by: { $0 }).mapValues(\.count)
+        print("shared work: 20 items enqueued alternately on web-a and web-b, runs per host \(perHost.sorted { $0.key < $1.key })")
         for i in 0..<20 { #expect(seen["job-\(i)"]?.count == 1, "job-\(i) ran once, ran on \(seen["job-\(i)"] ?? [])") }
         await a.stop()
         await b.stop()
@@ -122,9 +123,11 @@ struct SharedWorkTests {
         try await waitUntil("A to hold the item") { holding.waiting == 1 }
         let held = try #require(try await b.queue.record(id))
         #expect(held.status == .running && held.host == "web-a" && held.attempts == 1)
+        let crashedAt = ContinuousClock.now
         a.queue.simulateCrash()          // no finish, no release, no more heartbeats
         b.startClaiming()
         try await waitUntil("B to take the item over once A's lease ended") { try await b.queue.record(id)?.status == .succeeded }
+        print("shared work takeover: lease 2 s, item finished on web-b \(ContinuousClock.now - crashedAt) after web-a's crash")
         let done = try #require(try await a.queue.record(id))
         #expect(done.attempts == 2 && done.host == "web-b" && done.progress == "sent by web-b")
         let seen = runs.withLock { $0 }
