@@ -357,4 +357,27 @@ struct SharedWorkTests {
         try await waitUntil("another host to run it") { try await b.queue.record(id)?.status == .succeeded }
         await b.stop()
     }
+
+    @Test("a job left from before work item ids (a UUID id) is failed with a message, not claimed and given back forever")
+    func oldJobIDsAreFailed() async throws {
+        let server = try await PostgresTestServer.sharedOrSkip()
+        let name = try await server.makeDatabaseName()
+        let a = try WorkTestHost(url: server.url(database: name), name: "web-a", claiming: false) { $0.register(kind: "k") { _ in } }
+        let first = try await a.queue.enqueue(kind: "k")   // creates the table
+        _ = try await ConcurrentClients.offPool {
+            try server.psql("""
+                INSERT INTO porter_jobs (id, kind, payload, idempotency_key, status, created_ms)
+                VALUES ('6f1e6a2c-0b7e-4a8e-9d55-3c1f0e2b9a10', 'k', '', 'old-runner-key', 'queued', 1)
+                """, database: name)
+        }
+        a.startClaiming()
+        let jobs = try #require(a.queue.sharedStore)
+        try await waitUntil("the old job to be failed and the new item to succeed") {
+            let old = try await jobs.status(id: "6f1e6a2c-0b7e-4a8e-9d55-3c1f0e2b9a10")
+            let new = try await a.queue.record(first)
+            return old?.status == "failed" && new?.status == .succeeded
+        }
+        #expect(try await jobs.status(id: "6f1e6a2c-0b7e-4a8e-9d55-3c1f0e2b9a10")?.attempts == 1)
+        await a.stop()
+    }
 }
