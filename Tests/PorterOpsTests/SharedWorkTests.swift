@@ -93,7 +93,8 @@ struct SharedWorkTests {
             return true
         }
         let seen = runs.withLock { $0 }
-        print("shared work: 20 items, hosts used \(Set(seen.values.flatMap { $0 }).sorted())")
+        let perHost = Dictionary(grouping: (0..<20).flatMap { seen["job-\($0)"] ?? [] }, by: { $0 }).mapValues(\.count)
+        print("shared work: 20 items enqueued alternately on web-a and web-b, runs per host \(perHost.sorted { $0.key < $1.key })")
         for i in 0..<20 { #expect(seen["job-\(i)"]?.count == 1, "job-\(i) ran once, ran on \(seen["job-\(i)"] ?? [])") }
         await a.stop()
         await b.stop()
@@ -122,9 +123,11 @@ struct SharedWorkTests {
         try await waitUntil("A to hold the item") { holding.waiting == 1 }
         let held = try #require(try await b.queue.record(id))
         #expect(held.status == .running && held.host == "web-a" && held.attempts == 1)
+        let crashedAt = ContinuousClock.now
         a.queue.simulateCrash()          // no finish, no release, no more heartbeats
         b.startClaiming()
         try await waitUntil("B to take the item over once A's lease ended") { try await b.queue.record(id)?.status == .succeeded }
+        print("shared work takeover: lease 2 s, item finished on web-b \(ContinuousClock.now - crashedAt) after web-a's crash")
         let done = try #require(try await a.queue.record(id))
         #expect(done.attempts == 2 && done.host == "web-b" && done.progress == "sent by web-b")
         let seen = runs.withLock { $0 }
@@ -353,5 +356,28 @@ struct SharedWorkTests {
         b.startClaiming()
         try await waitUntil("another host to run it") { try await b.queue.record(id)?.status == .succeeded }
         await b.stop()
+    }
+
+    @Test("a job left from before work item ids (a UUID id) is failed with a message, not claimed and given back forever")
+    func oldJobIDsAreFailed() async throws {
+        let server = try await PostgresTestServer.sharedOrSkip()
+        let name = try await server.makeDatabaseName()
+        let a = try WorkTestHost(url: server.url(database: name), name: "web-a", claiming: false) { $0.register(kind: "k") { _ in } }
+        let first = try await a.queue.enqueue(kind: "k")   // creates the table
+        _ = try await ConcurrentClients.offPool {
+            try server.psql("""
+                INSERT INTO porter_jobs (id, kind, payload, idempotency_key, status, created_ms)
+                VALUES ('6f1e6a2c-0b7e-4a8e-9d55-3c1f0e2b9a10', 'k', '', 'old-runner-key', 'queued', 1)
+                """, database: name)
+        }
+        a.startClaiming()
+        let jobs = try #require(a.queue.sharedStore)
+        try await waitUntil("the old job to be failed and the new item to succeed") {
+            let old = try await jobs.status(id: "6f1e6a2c-0b7e-4a8e-9d55-3c1f0e2b9a10")
+            let new = try await a.queue.record(first)
+            return old?.status == "failed" && new?.status == .succeeded
+        }
+        #expect(try await jobs.status(id: "6f1e6a2c-0b7e-4a8e-9d55-3c1f0e2b9a10")?.attempts == 1)
+        await a.stop()
     }
 }

@@ -90,6 +90,37 @@ struct JobStoreTests {
         }
     }
 
+    @Test("a porter_jobs table made before issue 14 gets the work queue's columns; its rows stay readable")
+    func upgradesAnOlderTable() async throws {
+        let server = try await postgresServer()
+        let name = try await server.makeDatabaseName()
+        _ = try await ConcurrentClients.offPool {
+            try server.psql("""
+                CREATE TABLE porter_jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL,
+                    idempotency_key TEXT NOT NULL UNIQUE,
+                    status TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed')),
+                    attempts INT NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_ms BIGINT, message TEXT,
+                    created_ms BIGINT NOT NULL, finished_ms BIGINT);
+                INSERT INTO porter_jobs (id, kind, payload, idempotency_key, status, created_ms) VALUES ('old', 'k', '', 'old-key', 'queued', 1);
+                """, database: name)
+        }
+        let store = PostgresJobStore(configuration: .init(host: "127.0.0.1", port: server.port, username: "postgres", password: nil,
+                                                          database: name, tls: .disable))
+        try await withServices([store.database]) {
+            #expect(try await store.status(id: "old")?.status == "queued")
+            let job = try #require(try await store.claim(owner: "web1", lease: .seconds(30), host: "web1"))
+            #expect(job.id == "old")
+            #expect(try await store.setProgress(id: "old", owner: "web1", progress: "half"))
+            let status = try await store.status(id: "old")
+            #expect(status?.host == "web1" && status?.progress == "half" && status?.startedMillis != nil)
+        }
+        let columns = try await ConcurrentClients.offPool {
+            try server.psql("SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'porter_jobs'",
+                            database: name)
+        }
+        #expect(["requested_by", "progress", "host", "started_ms"].allSatisfy { columns.contains($0) }, "\(columns)")
+    }
+
     @Test("bad input is refused before it reaches the database; unknown ids read as nil")
     func badInput() async throws {
         let server = try await postgresServer()

@@ -374,8 +374,18 @@ public final class BackgroundWorkQueue: Sendable {
                 return task
             }
             guard let task else {
-                // Claimed while stopping (or an id this queue cannot show): give it back at once.
-                if !isCrashed { await Self.unlessCancelled { _ = try? await jobs.release(id: job.id, owner: self.leaseOwner) } }
+                guard !isCrashed else { continue }
+                let owner = leaseOwner
+                if WorkItemID(job.id) == nil {
+                    // A job enqueued before jobs had work item ids (PostgresJobRunner's UUIDs): /work/ID cannot show it,
+                    // so it is failed rather than claimed and given back forever.
+                    await Self.unlessCancelled {
+                        _ = try? await jobs.finish(id: job.id, owner: owner, succeeded: false, message: "the job's id is not a work item id")
+                    }
+                } else {
+                    // Claimed while stopping: give it back at once.
+                    await Self.unlessCancelled { _ = try? await jobs.release(id: job.id, owner: owner) }
+                }
                 continue
             }
             await task.value

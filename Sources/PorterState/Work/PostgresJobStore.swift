@@ -98,17 +98,27 @@ public final class PostgresJobStore: Sendable {
             lease_expires_ms BIGINT,
             message TEXT,
             created_ms BIGINT NOT NULL,
-            finished_ms BIGINT
+            finished_ms BIGINT,
+            requested_by TEXT,
+            progress TEXT,
+            host TEXT,
+            started_ms BIGINT
         )
         """,
         """
         CREATE INDEX IF NOT EXISTS porter_jobs_open ON porter_jobs (created_ms) WHERE status IN ('queued','running')
         """,
-        // Issue 14 (the background work queue on this table): who asked (per-user quota), progress, which host ran it.
-        "ALTER TABLE porter_jobs ADD COLUMN IF NOT EXISTS requested_by TEXT",
-        "ALTER TABLE porter_jobs ADD COLUMN IF NOT EXISTS progress TEXT",
-        "ALTER TABLE porter_jobs ADD COLUMN IF NOT EXISTS host TEXT",
-        "ALTER TABLE porter_jobs ADD COLUMN IF NOT EXISTS started_ms BIGINT",
+        // Tables made before issue 14 (the background work queue) lack the last four columns. Added only when missing: ALTER TABLE takes an exclusive lock even when the column exists, and a host
+        // starting while another enqueues would deadlock with it.
+        """
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                           WHERE table_schema = current_schema() AND table_name = 'porter_jobs' AND column_name = 'started_ms') THEN
+                ALTER TABLE porter_jobs ADD COLUMN IF NOT EXISTS requested_by TEXT, ADD COLUMN IF NOT EXISTS progress TEXT,
+                    ADD COLUMN IF NOT EXISTS host TEXT, ADD COLUMN IF NOT EXISTS started_ms BIGINT;
+            END IF;
+        END $$
+        """,
         """
         CREATE INDEX IF NOT EXISTS porter_jobs_requester ON porter_jobs (requested_by)
             WHERE status IN ('queued','running') AND requested_by IS NOT NULL
