@@ -15,7 +15,7 @@ import Testing
 struct ClusterTests {
     static let clients = 6
     static let jobsPerClient = withJobs ? 3 : 0
-    static let withJobs = false
+    static let withJobs = true
 
     /// One host's Porter configuration.
     static func configuration(host: NetworkNamespaces.Host, postgres: String) -> String {
@@ -198,8 +198,37 @@ struct ClusterTests {
             http.close()
             return tally
         }
-        // The controller: kill -9 web2 once the load is under way, restart it a while later.
+        // The controller: once the load is under way, put background work on the hosts until web2 is running an
+        // item, then kill -9 web2 (that item must be taken over by another host after its lease); restart web2 later.
         try await waitUntil("150 requests before the kill", timeout: .seconds(120)) { load.totalRequests.load(ordering: .relaxed) >= 150 }
+        let controller = site.client()
+        var controllerJobs: [String: String] = [:]
+        var runningOnVictim: String?
+        for wave in 1...10 where runningOnVictim == nil {
+            var locations: [String] = []
+            for j in 0..<6 {
+                let key = "controller-\(wave)-\(j)"
+                let r = try await ConcurrentClients.offPool { try controller.post("/report", body: [], headers: ["Idempotency-Key": key]) }
+                if r.status == 202, let location = r.headers["Location"] { locations.append(location); controllerJobs[key] = location }
+            }
+            let found = LastSeen()
+            let wave = locations
+            _ = try await eventually(timeout: .seconds(30)) {
+                var open = 0
+                for location in wave {
+                    let text = try controller.get(location).text
+                    if text.contains("running") && text.contains("\"web\(victim + 1)\"") {
+                        found.text.withLock { $0 = location }
+                        return true
+                    }
+                    if text.contains("\"queued\"") || text.contains("\"running\"") { open += 1 }
+                }
+                return open == 0   // this wave is over without web2 running one: send another
+            }
+            let location = found.text.withLock { $0 }
+            if !location.isEmpty { runningOnVictim = location }
+        }
+        let victimJob = try #require(runningOnVictim, "no background item ran on web2 in 10 waves")
         let first = processes.slots.withLock { $0[victim]! }
         first.signal(SIGKILL)
         _ = await first.exitStatus()
@@ -221,6 +250,8 @@ struct ClusterTests {
             tally.jobs.merge(t.jobs) { a, _ in a }
             tally.byUpstream.merge(t.byUpstream, uniquingKeysWith: +)
         }
+        let clientJobs = tally.jobs.count
+        tally.jobs.merge(controllerJobs) { a, _ in a }
 
         // Every accepted job finishes, exactly once: its status (read through nginx, from any host) ends
         // "succeeded", and the database holds one row per idempotency key.
@@ -235,22 +266,28 @@ struct ClusterTests {
             }
             let last = seen.text.withLock { $0 }
             #expect(finished, "job \(key) at \(location) did not finish: \(last)")
-            if let range = last.range(of: "\"attempts\":"), let n = Int(last[range.upperBound...].prefix { $0.isNumber }) {
+            let body = String(last.drop { $0 != "{" })
+            if let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], let n = json["attempts"] as? Int {
                 attempts[key] = n
+                if location == victimJob { print("the item web2 was running when killed: \(json["status"] ?? "?") on \(json["host"] ?? "?") after \(n) attempts") }
             }
         }
         let rows = !Self.withJobs ? "0|0" : try await ConcurrentClients.offPool { try pg.psql("SELECT count(*), count(DISTINCT idempotency_key) FROM porter_jobs", database: database) }
         let takenOver = attempts.values.filter { $0 > 1 }.count
         print("""
             cluster: \(tally.requests) requests, \(tally.failedGets.count) failed GETs, \(tally.postRetries) POSTs re-sent after a 502, \
-            \(tally.jobs.count) jobs accepted, \(takenOver) taken over by another host, job rows (all, distinct keys) \(rows.trimmingCharacters(in: .whitespacesAndNewlines)), \
+            \(tally.jobs.count) jobs accepted (\(clientJobs) by the load, \(controllerJobs.count) by the controller), \(takenOver) taken over by another host, job rows (all, distinct keys) \(rows.trimmingCharacters(in: .whitespacesAndNewlines)), \
             \(tally.countJumps) session count jumps, \(tally.sessionsLost) sessions lost, \
             per upstream \(tally.byUpstream.sorted { $0.key < $1.key }), web2 after restart \(load.servedAfterRestart.load(ordering: .relaxed))
             """)
         #expect(tally.failedGets.isEmpty, "\(tally.failedGets.prefix(10))")
         #expect(tally.sessionsLost == 0)
         #expect(tally.countJumps == 0, "every session's count went up by one per request")
-        #expect(tally.jobs.count == Self.clients * Self.jobsPerClient)
+        #expect(clientJobs == Self.clients * Self.jobsPerClient)
+        #expect(takenOver >= 1, "the item web2 was running when it was killed (\(victimJob)) ran again elsewhere")
+        if let key = controllerJobs.first(where: { $0.value == victimJob })?.key {
+            #expect((attempts[key] ?? 0) >= 2, "\(victimJob) was claimed again after web2 died")
+        }
         #expect(rows.hasPrefix("\(tally.jobs.count)|\(tally.jobs.count)"), "one row per accepted job: \(rows)")
         #expect(load.servedAfterRestart.load(ordering: .relaxed) >= 10, "the restarted host takes traffic again")
     }
