@@ -95,7 +95,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterOps", dependencies: [
-            "Porter", "PorterHost", "PorterFastCGI", .product(name: "GRDB", package: "GRDB.swift"),
+            "Porter", "PorterHost", "PorterFastCGI", "PorterState", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -132,7 +133,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PorterOpsTests", dependencies: [
-            "PorterOps", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
+            "PorterOps", "PorterState", "Porter", "PorterTesting", .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),

@@ -28,6 +28,11 @@ public final class HTTPSession: @unchecked Sendable {
     public private(set) var isAbandoned = false
     /// The largest serialized session the store accepts (set by the session module); typed setters check it.
     public var maxBytes: Int?
+    /// True when this very request (the same nginx `$request_id`) already ran and saved this session on a host
+    /// that failed before answering, and nginx re-sent it to this host (`fastcgi_next_upstream`): the values
+    /// include that run's changes, so effects that must happen once (a counter, an order) are skipped. Set by the
+    /// session module for exclusive sessions.
+    public var repeatsSavedRequest = false
 
     /// A session with the given id and values.
     public init(id: String, values: [String: String] = [:], isNew: Bool, isReadOnly: Bool,

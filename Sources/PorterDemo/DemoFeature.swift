@@ -29,7 +29,7 @@ public struct DemoFeature: PorterFeature {
             .instance(.sync(try VisitsHandler(options: options)))
         }
         catalog.handlers.register("report", summary: "answers 202 + Location at once and builds a report in the background") { options, _ in
-            .instance(.sync(try ReportHandler(options: options)))
+            .instance(.async(try ReportHandler(options: options)))
         }
         catalog.handlers.register("clock", summary: "the time with microseconds at ?tz= (UTC, +02:00): the output-cache demo") { _, _ in
             .instance(.sync(ClockHandler()))

@@ -1,5 +1,6 @@
 public import PorterHost
 import Porter
+import PorterState
 
 /// Operations: trace.axd, PHP-FPM-style status and ping, Prometheus metrics, and the background work queue.
 ///
@@ -32,7 +33,7 @@ public struct OpsFeature: PorterFeature {
             .instance(.sync(try PingHandler(options: options)))
         }
         catalog.handlers.register("work-status", summary: "GET /work/<id>: a background work item's status as JSON") { options, _ in
-            .instance(.sync(try WorkStatusHandler(options: options)))
+            .instance(.async(try WorkStatusHandler(options: options)))
         }
         catalog.modules.register("trace", summary: "records the last N requests with per-event and per-module timings for the trace page") { options, _ in
             try TraceModule(options: options)
@@ -45,9 +46,9 @@ public struct OpsFeature: PorterFeature {
             PorterMetrics.setUp(metrics, durationBuckets: module.statistics.snapshot().requestDurations?.bounds)
             return module
         }
-        catalog.modules.register("work", summary: "background work queue (SQLite-backed; per-user quota; finished items purged on a schedule; drained at shutdown)") { options, context in
-            let module = try BackgroundWorkModule(options: options)
-            if let purger = module.purger { context.run(purger) }
+        catalog.modules.register("work", summary: "background work queue on SQLite (one host) or PostgreSQL (shared: leases, takeover); per-user quota; purged on a schedule; drained at shutdown") { options, context in
+            let module = try BackgroundWorkModule(options: options, pools: PostgresPools.shared(in: context.services))
+            for service in module.services { context.run(service) }
             return module
         }
     }

@@ -32,7 +32,8 @@ public struct StateFeature: PorterFeature {
             try AuthorizationModule(options: options)
         }
         catalog.modules.register("session", summary: "session state in memory, SQLite (default) or PostgreSQL; exclusive/read-only locking") { options, context in
-            let module = try SessionModule(options: options, events: SessionEvents.shared(in: context.services))
+            let module = try SessionModule(options: options, events: SessionEvents.shared(in: context.services),
+                                           pools: PostgresPools.shared(in: context.services))
             for service in module.services { context.run(service) }
             if !module.configuration.cookieSecure {
                 context.logger.warning("the session cookie is sent without Secure (cookie_secure = false): only for a plain-http site such as the local demo",

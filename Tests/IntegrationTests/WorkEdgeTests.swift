@@ -102,4 +102,30 @@ struct WorkEdgeTests {
         #expect(kill(porter.pid, 0) == 0, "the same process is still serving")
         try await stopProcess(porter, site)
     }
+
+    @Test("store = postgres: /report with Idempotency-Key and /work/<id> through nginx and the porter process; the item runs and reads back with its host")
+    func postgresStore() async throws {
+        let server = try await PostgresTestServer.sharedOrSkip()
+        let url = server.url(database: try await server.makeDatabaseName())
+        let dir = try TemporaryDirectory(prefix: "porter-work-pg")
+        let (porter, site, database) = try await Self.demo(in: dir, [
+            ("database = \"data/work.sqlite\"", "store = \"postgres\"\npostgres_url = \"\(url)\"\nlease_seconds = 2\npoll_interval_ms = 50\nshutdown_grace = 1"),
+            ("handler = \"report\"", "handler = \"report\"\nsteps = 2\nstep_seconds = 0.1"),
+        ])
+        let http = site.client()
+        let cookie = try await Self.login(site, user: "demo", password: "demo")
+        let first = try await http.fetch("/report", method: "POST", headers: ["Cookie": cookie, "Idempotency-Key": "edge-1"])
+        let retry = try await http.fetch("/report", method: "POST", headers: ["Cookie": cookie, "Idempotency-Key": "edge-1"])
+        #expect(first.status == 202 && retry.status == 202)
+        let location = try #require(first.headers["Location"])
+        #expect(retry.headers["Location"] == location, "a retried POST with the same key is the same item")
+        let bad = try await http.fetch("/report", method: "POST", headers: ["Cookie": cookie, "Idempotency-Key": String(repeating: "x", count: 201)])
+        #expect(bad.status == 400)
+        #expect(try await eventually { try http.get(location).text.contains("\"succeeded\"") }, "the item ran: \(porter.log)")
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(try await http.fetch(location).text.utf8)) as? [String: Any])
+        #expect(status["attempts"] as? Int == 1 && (status["host"] as? String)?.isEmpty == false, "\(status)")
+        #expect(status["progress"] as? String == "report for demo ready (2 steps)")
+        #expect(!FileManager.default.fileExists(atPath: database), "no SQLite work file with store = postgres")
+        try await stopProcess(porter, site)
+    }
 }

@@ -64,7 +64,7 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         #expect(try json(ctx)["id"] as? String == id)
         // Answered before the job ran.
         let itemID = try #require(WorkItemID(id))
-        #expect(try queue.record(itemID)?.status == .queued)
+        #expect(try await queue.record(itemID)?.status == .queued)
         #expect(try json(await send(pipeline, location, application: app))["status"] as? String == "queued")
 
         blocker.open()
@@ -98,18 +98,18 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         let queue = try BackgroundWorkQueue(databasePath: temporaryPath(".sqlite"), limits: .init(maxConcurrent: 1))
         let gate = TestGate()
         let first = try queue.enqueue(name: "blocker") { _ in await gate.wait() }
-        let second = try queue.enqueue(name: "second") { work in work.setProgress("halfway") }
-        try await waitUntil("the blocker to run") { try queue.record(first)?.status == .running }
-        #expect(try queue.record(second)?.status == .queued)
+        let second = try queue.enqueue(name: "second") { work in await work.setProgress("halfway") }
+        try await waitUntil("the blocker to run") { try await queue.record(first)?.status == .running }
+        #expect(try await queue.record(second)?.status == .queued)
         #expect(queue.queuedCount == 1 && queue.runningCount == 1)
         gate.open()
-        try await waitUntil("the second item to succeed (now \(String(describing: try? queue.record(second)?.status)))") {
-            try queue.record(second)?.status == .succeeded
+        try await waitUntil("the second item to succeed") {
+            try await queue.record(second)?.status == .succeeded
         }
-        let record = try #require(try queue.record(second))
+        let record = try #require(try await queue.record(second))
         #expect(record.progress == "halfway" && record.name == "second")
         #expect(record.startedAt != nil && record.finishedAt != nil && record.startedAt! >= record.createdAt)
-        #expect(try queue.record(first)?.status == .succeeded)
+        #expect(try await queue.record(first)?.status == .succeeded)
         await queue.shutdown(grace: .seconds(1))
     }
 
@@ -119,10 +119,11 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         let a = try queue.enqueue(name: "a") { _ in throw WorkFailure("disk full") }
         let b = try queue.enqueue(name: "b") { _ in throw Secret() }
         try await waitUntil("both items to finish") {
-            try queue.record(a)?.status.isFinal == true && queue.record(b)?.status.isFinal == true
+            let (ra, rb) = (try await queue.record(a), try await queue.record(b))
+            return ra?.status.isFinal == true && rb?.status.isFinal == true
         }
-        #expect(try queue.record(a)?.status == .failed("disk full"))
-        #expect(try queue.record(b)?.status == .failed("the work item failed"))
+        #expect(try await queue.record(a)?.status == .failed("disk full"))
+        #expect(try await queue.record(b)?.status == .failed("the work item failed"))
         let pipeline = try workPipeline(queue: queue)
         let body = await send(pipeline, "/work/\(b)", application: ApplicationState()).bodyText
         #expect(body.contains("\"failed\"") && !body.contains("hunter2"))
@@ -157,11 +158,14 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
             #expect(Set(started.withLock { $0 }) == Set(0..<startedSoFar), "after \(released) released")
             if released == 0 {
                 #expect(queue.runningCount == limit && queue.queuedCount == 10 - limit)
-                for id in ids[limit...] { #expect(try queue.record(id)?.status == .queued) }
+                for id in ids[limit...] { #expect(try await queue.record(id)?.status == .queued) }
             }
             gate.release(1)
         }
-        try await waitUntil("all ten items to succeed") { try ids.allSatisfy { try queue.record($0)?.status == .succeeded } }
+        try await waitUntil("all ten items to succeed") {
+            for id in ids where try await queue.record(id)?.status != .succeeded { return false }
+            return true
+        }
         #expect(peak.load(ordering: .sequentiallyConsistent) == limit, "at most `limit` ran at once, and `limit` did")
         #expect(queue.peakRunning == limit)
         await queue.shutdown(grace: .seconds(1))
@@ -192,7 +196,7 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         let queue = try BackgroundWorkQueue(databasePath: path, limits: .init(maxConcurrent: 2))
         let quick = try queue.enqueue(name: "quick") { _ in try await Task.sleep(for: .milliseconds(50)) }
         let cooperative = try queue.enqueue(name: "cooperative") { work in
-            while true { try await Task.sleep(for: .milliseconds(20)); work.setProgress("still going") }
+            while true { try await Task.sleep(for: .milliseconds(20)); await work.setProgress("still going") }
         }
         let stubbornGate = TestGate()
         let stubborn = try queue.enqueue(name: "stubborn") { _ in
@@ -201,10 +205,11 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         }
         let waiting = try queue.enqueue(name: "waiting") { _ in }
         try await waitUntil("quick to succeed and cooperative to report progress") {
-            try queue.record(quick)?.status == .succeeded && queue.record(cooperative)?.progress == "still going"
+            let (q, c) = (try await queue.record(quick), try await queue.record(cooperative))
+            return q?.status == .succeeded && c?.progress == "still going"
         }
-        try await waitUntil("stubborn to run") { try queue.record(stubborn)?.status == .running }
-        #expect(try queue.record(waiting)?.status == .queued)
+        try await waitUntil("stubborn to run") { try await queue.record(stubborn)?.status == .running }
+        #expect(try await queue.record(waiting)?.status == .queued)
 
         let summary = await queue.shutdown(grace: .milliseconds(200), cancellationGrace: .milliseconds(200))
         #expect(summary.interruptedQueued == 1)
@@ -224,8 +229,8 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
 
         let reopened = try BackgroundWorkQueue(databasePath: path)
         #expect(reopened.recoveredItems.isEmpty)   // nothing was left running: shutdown recorded it all
-        for id in [cooperative, stubborn, waiting] { #expect(try reopened.record(id)?.status == .interrupted) }
-        #expect(try reopened.record(cooperative)?.progress == "still going")
+        for id in [cooperative, stubborn, waiting] { #expect(try await reopened.record(id)?.status == .interrupted) }
+        #expect(try await reopened.record(cooperative)?.progress == "still going")
         let pipeline = try workPipeline(queue: reopened)
         let status = try json(await send(pipeline, "/work/\(stubborn)", application: ApplicationState()))
         #expect(status["status"] as? String == "interrupted")
@@ -244,9 +249,9 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         try await sqliteInsert(path, id: alive.rawValue, status: "running", owner: pid1)   // a live process owns it
         let queue = try BackgroundWorkQueue(databasePath: path)
         #expect(Set(queue.recoveredItems) == [dead1, dead2])
-        #expect(try queue.record(dead1)?.status == .interrupted)
-        #expect(try queue.record(dead2)?.status == .interrupted)
-        #expect(try queue.record(alive)?.status == .running)
+        #expect(try await queue.record(dead1)?.status == .interrupted)
+        #expect(try await queue.record(dead2)?.status == .interrupted)
+        #expect(try await queue.record(alive)?.status == .running)
         #expect(try await sqliteRows(path)[dead1.rawValue]?.status == "interrupted")
         await queue.shutdown(grace: .zero)
     }
@@ -255,10 +260,10 @@ func json(_ ctx: HTTPContext) throws -> [String: Any] {
         let path = temporaryPath(".sqlite")
         let crashed = try BackgroundWorkQueue(databasePath: path)
         let id = try crashed.enqueue(name: "lost") { _ in try await Task.sleep(for: .seconds(30)) }
-        try await waitUntil("the item to run") { try crashed.record(id)?.status == .running }
+        try await waitUntil("the item to run") { try await crashed.record(id)?.status == .running }
         let next = try BackgroundWorkQueue(databasePath: path)   // as after a crash: nobody called shutdown
         #expect(next.recoveredItems == [id])
-        #expect(try next.record(id)?.status == .interrupted)
+        #expect(try await next.record(id)?.status == .interrupted)
         await crashed.shutdown(grace: .zero, cancellationGrace: .milliseconds(100))
         await next.shutdown(grace: .zero)
     }

@@ -79,11 +79,11 @@ func sqliteInsertRequested(_ path: String, status: String, owner: String, reques
         let done = try queue.enqueue(name: "done") { _ in }
         let gate = TestGate()
         let running = try queue.enqueue(name: "running") { _ in await gate.wait() }
-        try await waitUntil("try queue.record(done)?.status == .succeeded") { try queue.record(done)?.status == .succeeded }
+        try await waitUntil("try await queue.record(done)?.status == .succeeded") { try await queue.record(done)?.status == .succeeded }
         let purger = WorkPurger(queue: queue, interval: .milliseconds(100))
         let task = Task { try await purger.run() }
-        try await waitUntil("purged by the schedule, not at start") { try queue.record(done) == nil }
-        #expect(try queue.record(running)?.status == .running, "unfinished items are never purged")
+        try await waitUntil("purged by the schedule, not at start") { try await queue.record(done) == nil }
+        #expect(try await queue.record(running)?.status == .running, "unfinished items are never purged")
         task.cancel()
         _ = await task.result
         gate.open()

@@ -16,6 +16,13 @@ func sessionPipeline(_ store: any SessionStore, configuration: SessionConfigurat
         ctx.session?["n"] = String(n + 1)
         ctx.response.write(String(n + 1))
     })
+    // Counts once per request, even when nginx re-sends a request whose first host saved it and then died.
+    try registry.add(name: "once", path: "/once", handler: ClosureHandler(sessionState: .exclusive) { ctx in
+        let repeated = ctx.session?.repeatsSavedRequest == true
+        let n = (ctx.session?.int("n") ?? 0) + (repeated ? 0 : 1)
+        ctx.session?["n"] = String(n)
+        ctx.response.write("\(n) \(repeated) \(ctx.session?.values.keys.sorted() ?? [])")
+    })
     try registry.add(name: "init", path: "/init", handler: ClosureHandler(sessionState: .exclusive) { ctx in
         ctx.session?["n"] = "0"
     })
@@ -91,6 +98,26 @@ struct SessionModuleTests {
         let second = await request(pipeline, "/count", sid: cookie.value)
         #expect(bodyText(second) == "2")
         #expect(second.response.cookies.isEmpty, "an existing session's cookie is not re-sent")
+    }
+
+    /// nginx re-sends an idempotent request to the next host when the first fails (`fastcgi_next_upstream`), with
+    /// the same `$request_id`. If the first host saved the session before dying, the second sees the save.
+    @Test func aRequestResentAfterItsHostFailedSeesItsOwnSave() async throws {
+        // (REQUEST_ID, expected "n repeated keys"), in order on one session; "" = no REQUEST_ID (no nginx).
+        let steps = [("r1", "1 false [\"n\"]"), ("r1", "1 true [\"n\"]"), ("r2", "2 false [\"n\"]"), ("r2", "2 true [\"n\"]"),
+                     ("", "3 false [\"n\"]"), ("", "4 false [\"n\"]"), ("r1", "5 false [\"n\"]")]
+        let pipeline = try sessionPipeline(MemorySessionStore())
+        let sid = try await startSession(pipeline)
+        for (requestID, expected) in steps {
+            let ctx = makeContext(.get, "/once", headers: ["Cookie": "porter_session=\(sid)"],
+                                  parameters: requestID.isEmpty ? [:] : ["REQUEST_ID": requestID])
+            await pipeline.run(ctx)
+            #expect(bodyText(ctx) == expected, "REQUEST_ID \(requestID)")
+        }
+        // A read-only request never claims to repeat one.
+        let peek = makeContext(.get, "/peek", headers: ["Cookie": "porter_session=\(sid)"], parameters: ["REQUEST_ID": "r1"])
+        await pipeline.run(peek)
+        #expect(peek.session?.repeatsSavedRequest == false)
     }
 
     @Test func disabledHandlersGetNoSession() async throws {

@@ -83,9 +83,28 @@ public struct WorkItemRecord: Sendable, Equatable, Encodable {
     public var startedAt: Date?
     /// When it reached a final status.
     public var finishedAt: Date?
+    /// How many times a host claimed it (PostgreSQL store only: more than 1 after a takeover or a release).
+    public var attempts: Int?
+    /// The host (`PORTER_HOST_NAME`) that ran or runs it (PostgreSQL store only).
+    public var host: String?
+
+    /// A record; `attempts` and `host` are known for the PostgreSQL store only.
+    public init(id: WorkItemID, name: String, status: WorkItemStatus, progress: String?, message: String?, createdAt: Date,
+                startedAt: Date?, finishedAt: Date?, attempts: Int? = nil, host: String? = nil) {
+        self.id = id
+        self.name = name
+        self.status = status
+        self.progress = progress
+        self.message = message
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.attempts = attempts
+        self.host = host
+    }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, status, progress, message
+        case id, name, status, progress, message, attempts, host
         case createdAt = "created_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
@@ -101,6 +120,8 @@ public struct WorkItemRecord: Sendable, Equatable, Encodable {
         try c.encode(createdAt, forKey: .createdAt)
         try c.encodeIfPresent(startedAt, forKey: .startedAt)
         try c.encodeIfPresent(finishedAt, forKey: .finishedAt)
+        try c.encodeIfPresent(attempts, forKey: .attempts)
+        try c.encodeIfPresent(host, forKey: .host)
     }
 }
 
@@ -113,12 +134,21 @@ public enum BackgroundWorkError: HTTPResponseError, Equatable {
     case ownerQuotaExceeded(retryAfterSeconds: Int)
     /// The queue is shutting down and takes no new work.
     case shuttingDown(retryAfterSeconds: Int)
-    /// The item could not be recorded in SQLite (details in `detail`, not shown to clients).
+    /// The item could not be recorded (details in `detail`, not shown to clients).
     case storageFailed(detail: String)
+    /// The kind has no registered handler, or the payload or idempotency key breaks the rules (a 400 saying which).
+    case invalidWork(String)
+    /// A closure was enqueued on a queue whose store is PostgreSQL: another host cannot run a closure, so only
+    /// named kinds are accepted there (a programming error: 500).
+    case closureNeedsLocalStore
 
     public var status: HTTPStatus {
-        if case .ownerQuotaExceeded = self { return .tooManyRequests }
-        return .serviceUnavailable
+        switch self {
+        case .ownerQuotaExceeded: .tooManyRequests
+        case .invalidWork: .badRequest
+        case .closureNeedsLocalStore: .internalServerError
+        default: .serviceUnavailable
+        }
     }
 
     public var publicMessage: String {
@@ -127,6 +157,8 @@ public enum BackgroundWorkError: HTTPResponseError, Equatable {
         case .ownerQuotaExceeded: "You already have as much background work waiting as allowed; try again when some has finished."
         case .shuttingDown: "The server is shutting down; try again later."
         case .storageFailed: "Background work is unavailable right now."
+        case .invalidWork(let why): "Background work refused: \(why)."
+        case .closureNeedsLocalStore: "Background work is misconfigured."
         }
     }
 
@@ -134,6 +166,7 @@ public enum BackgroundWorkError: HTTPResponseError, Equatable {
         switch self {
         case .queueFull(let s), .shuttingDown(let s), .ownerQuotaExceeded(let s): ["Retry-After": String(s)]
         case .storageFailed: ["Retry-After": "30"]
+        case .invalidWork, .closureNeedsLocalStore: [:]
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PorterHost
+import PorterState
 
 /// The SQLite record of background work items (one row per item), so their status survives restarts.
 ///
@@ -47,6 +48,14 @@ final class WorkStore: Sendable {
                     WHERE status IN ('queued','running') AND requested_by IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("porter_work_items.v3.kinds") { db in
+            try db.execute(sql: """
+                ALTER TABLE \(WorkStore.table) ADD COLUMN payload TEXT;
+                ALTER TABLE \(WorkStore.table) ADD COLUMN idempotency_key TEXT;
+                CREATE UNIQUE INDEX \(WorkStore.table)_idempotency ON \(WorkStore.table)(idempotency_key)
+                    WHERE idempotency_key IS NOT NULL;
+                """)
+        }
         try migrator.migrate(database)
     }
 
@@ -83,13 +92,20 @@ final class WorkStore: Sendable {
         }
     }
 
-    /// Records a new `queued` item; with `requestedBy`, only if that requester has fewer than `maxPerOwner` items
-    /// queued or running (counted and inserted in one IMMEDIATE transaction, so processes sharing the file agree).
-    /// Returns false when the quota is used up.
-    func insert(id: WorkItemID, name: String, createdAt: Date, requestedBy: String? = nil, maxPerOwner: Int = .max) throws -> Bool {
+    /// Records a new `queued` item, unless one with `idempotencyKey` exists (then `.existing` with its id); with
+    /// `requestedBy`, only if that requester has fewer than `maxPerOwner` items queued or running (counted and
+    /// inserted in one IMMEDIATE transaction, so processes sharing the file agree; else `.requesterQuotaExceeded`).
+    func insert(id: WorkItemID, name: String, createdAt: Date, requestedBy: String? = nil, maxPerOwner: Int = .max,
+                payload: String? = nil, idempotencyKey: String? = nil) throws -> JobEnqueueOutcome {
         try database.writeWithoutTransaction { db in
-            var inserted = false
+            var outcome = JobEnqueueOutcome.requesterQuotaExceeded
             try db.inTransaction(.immediate) {
+                if let idempotencyKey, let existing = try String.fetchOne(db, sql: """
+                    SELECT id FROM \(WorkStore.table) WHERE idempotency_key = ?
+                    """, arguments: [idempotencyKey]) {
+                    outcome = .existing(existing)
+                    return .commit
+                }
                 if let requestedBy {
                     let unfinished = try Int.fetchOne(db, sql: """
                         SELECT COUNT(*) FROM \(WorkStore.table) WHERE requested_by = ? AND status IN ('queued','running')
@@ -97,13 +113,21 @@ final class WorkStore: Sendable {
                     guard unfinished < maxPerOwner else { return .commit }
                 }
                 try db.execute(sql: """
-                    INSERT INTO \(WorkStore.table) (id, name, status, created_at, owner, requested_by) VALUES (?, ?, 'queued', ?, ?, ?)
-                    """, arguments: [id.rawValue, name, createdAt.timeIntervalSince1970, owner, requestedBy])
-                inserted = true
+                    INSERT INTO \(WorkStore.table) (id, name, status, created_at, owner, requested_by, payload, idempotency_key)
+                    VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)
+                    """, arguments: [id.rawValue, name, createdAt.timeIntervalSince1970, owner, requestedBy, payload, idempotencyKey])
+                outcome = .created(id.rawValue)
                 return .commit
             }
-            return inserted
+            return outcome
         }
+    }
+
+    /// The id of the item enqueued with `idempotencyKey`, if there is one.
+    func itemID(idempotencyKey: String) throws -> WorkItemID? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT id FROM \(WorkStore.table) WHERE idempotency_key = ?", arguments: [idempotencyKey])
+        }.flatMap { WorkItemID($0) }
     }
 
     /// `queued` → `running`; false if the item was no longer queued.

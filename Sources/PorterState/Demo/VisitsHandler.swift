@@ -15,9 +15,11 @@ public struct VisitsHandler: HTTPHandler {
     public var sessionState: SessionStateBehavior { .exclusive }
 
     public func processRequest(_ ctx: HTTPContext) throws {
-        let visits = (ctx.session?.int("visits") ?? 0) + 1
+        // A request nginx re-sent after the host that ran it died finds its count already saved: count it once.
+        let repeated = ctx.session?.repeatsSavedRequest == true
+        let visits = (ctx.session?.int("visits") ?? 0) + (repeated ? 0 : 1)
         ctx.session?["visits"] = String(visits)
-        let total = ctx.application.increment(Self.totalKey)
+        let total = repeated ? ctx.application.increment(Self.totalKey, by: 0) : ctx.application.increment(Self.totalKey)
         let user = ctx.user
         let e = HTMLEscaping.escape
         let roles = user.roles.sorted().joined(separator: ", ")

@@ -38,9 +38,9 @@ public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
     }
 
     /// A module from `porter.toml` options: the store keys of `SessionStoreFactory.make` and the settings of
-    /// `SessionConfiguration(options:)`.
-    public init(options: Options, events: SessionEvents? = nil) throws {
-        self.init(store: try SessionStoreFactory.make(options: options),
+    /// `SessionConfiguration(options:)`; a PostgreSQL store takes its pool from `pools` when given.
+    public init(options: Options, events: SessionEvents? = nil, pools: PostgresPools? = nil) throws {
+        self.init(store: try SessionStoreFactory.make(options: options, pools: pools),
                   configuration: try SessionConfiguration(options: options), events: events)
     }
 
@@ -127,17 +127,32 @@ public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
         }
     }
 
+    /// The value under which an exclusive request's save records nginx's request id (kept out of `values`), so a
+    /// request nginx re-sends after its first host failed finds that its changes are already saved.
+    static let savedByRequestKey = "\u{1}porter.saved-by-request"
+
+    /// nginx's `$request_id` (the `REQUEST_ID` parameter; the same on every upstream try), if nginx sent one.
+    static func upstreamRequestID(_ ctx: HTTPContext) -> String? {
+        guard let id = ctx.request.parameters["REQUEST_ID"], !id.isEmpty else { return nil }
+        return id
+    }
+
     func makeSession(_ ctx: HTTPContext, id: String, record: SessionRecord, readOnly: Bool) -> HTTPSession {
-        let values: [String: String]
+        var values: [String: String]
         if let decoded = SessionCodec.decode(record.data) {
             values = decoded
         } else {
             ctx.logger.error("session data is not readable; starting it empty", metadata: ["session": .string(String(id.prefix(6)))])
             values = [:]
         }
+        let savedBy = values.removeValue(forKey: Self.savedByRequestKey)
         let session = HTTPSession(id: id, values: values, isNew: false, isReadOnly: readOnly,
                                   timeout: .seconds(max(60, record.timeoutSeconds)))
         session.maxBytes = configuration.maxBytes
+        if !readOnly, let savedBy, savedBy == Self.upstreamRequestID(ctx) {
+            session.repeatsSavedRequest = true
+            ctx.trace("this request was already run and saved by a host that failed; nginx re-sent it", category: "session")
+        }
         return session
     }
 
@@ -177,7 +192,9 @@ public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
         let regenerate = save && state.regenerate && !session.values.isEmpty && (state.stored || writes)
         var data = ""
         if writes || regenerate {
-            data = SessionCodec.encode(session.values)
+            var values = session.values
+            if writes, let requestID = Self.upstreamRequestID(ctx) { values[Self.savedByRequestKey] = requestID }
+            data = SessionCodec.encode(values)
             if data.utf8.count > configuration.maxBytes {
                 if let owner { try? await store.release(id: session.id, owner: owner, timeoutSeconds: seconds) }
                 let error = SessionTooLarge(size: data.utf8.count, limit: configuration.maxBytes)

@@ -5,8 +5,8 @@ import Porter
 public enum SessionStoreFactory {
     /// Reads `store` (`sqlite` default, `memory`, `postgres`) and its keys: `path`, `busy_timeout_ms` for SQLite;
     /// `postgres_url`, or `postgres_host`/`postgres_port`/`postgres_user`/`postgres_password`/`postgres_database`/
-    /// `postgres_tls` for PostgreSQL.
-    public static func make(options: Options, clock: WallClock = .system) throws -> any SessionStore {
+    /// `postgres_tls` for PostgreSQL (a pool from `pools` when given, so other modules on the same database share it).
+    public static func make(options: Options, clock: WallClock = .system, pools: PostgresPools? = nil) throws -> any SessionStore {
         let kind = try options.string("store", default: "sqlite")
         switch kind {
         case "memory":
@@ -20,17 +20,8 @@ public enum SessionStoreFactory {
                 throw ConfigurationError("\(options.origin): cannot open session database \(path): \(error)")
             }
         case "postgres", "postgresql":
-            if let url = try options.string("postgres_url") {
-                return PostgresSessionStore(configuration: try PostgresService.configuration(url: url), clock: clock)
-            }
-            let configuration = try PostgresService.configuration(
-                host: try options.string("postgres_host", default: "localhost"),
-                port: try options.int("postgres_port", default: 5432),
-                user: try options.string("postgres_user", default: "porter"),
-                password: try options.string("postgres_password"),
-                database: try options.string("postgres_database", default: "porter"),
-                tls: try options.string("postgres_tls", default: "disable"))
-            return PostgresSessionStore(configuration: configuration, clock: clock)
+            if let pools { return PostgresSessionStore(database: try pools.pool(options: options), clock: clock) }
+            return PostgresSessionStore(configuration: try PostgresService.configuration(options: options).configuration, clock: clock)
         default:
             throw ConfigurationError("\(options.origin): store must be sqlite, memory or postgres, got \(kind)")
         }

@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import Porter
+public import Porter
 public import PostgresNIO
 public import ServiceLifecycle
 import Synchronization
@@ -67,6 +67,51 @@ public final class PostgresService: Service, Sendable {
         default: throw ConfigurationError("postgres tls/sslmode must be disable, prefer or require, got \(tls)")
         }
         return .init(host: host, port: port, username: user, password: password, database: database, tls: mode)
+    }
+}
+
+extension PostgresService {
+    /// Reads a module's PostgreSQL keys: `postgres_url`, or `postgres_host` (localhost), `postgres_port` (5432),
+    /// `postgres_user` (porter), `postgres_password`, `postgres_database` (porter), `postgres_tls` (disable). Returns
+    /// the client configuration and a key naming the setting (equal keys: the same database, so one pool serves both).
+    public static func configuration(options: Options) throws -> (configuration: PostgresClient.Configuration, key: String) {
+        if let url = try options.string("postgres_url") {
+            return (try configuration(url: url), url)
+        }
+        let host = try options.string("postgres_host", default: "localhost")
+        let port = try options.int("postgres_port", default: 5432)
+        let user = try options.string("postgres_user", default: "porter")
+        let password = try options.string("postgres_password")
+        let database = try options.string("postgres_database", default: "porter")
+        let tls = try options.string("postgres_tls", default: "disable")
+        let configuration = try configuration(host: host, port: port, user: user, password: password, database: database, tls: tls)
+        return (configuration, "\(user):\(password ?? "")@\(host):\(port)/\(database)?\(tls)")
+    }
+}
+
+/// An application's PostgreSQL pools, one per connection setting: modules configured with the same database (the
+/// session store and the work queue, say) share one `PostgresService`. Each module still hands the pool to the host
+/// to run; a pool runs once however often it is handed over.
+public final class PostgresPools: Sendable {
+    private let pools = Mutex<[String: PostgresService]>([:])
+
+    /// No pools yet.
+    public init() {}
+
+    /// The application's pools (made on first use).
+    public static func shared(in services: ApplicationServices) -> PostgresPools {
+        services.resolve(PostgresPools.self) { PostgresPools() }
+    }
+
+    /// The pool for the PostgreSQL keys in `options` (see `PostgresService.configuration(options:)`).
+    public func pool(options: Options) throws -> PostgresService {
+        let (configuration, key) = try PostgresService.configuration(options: options)
+        return pools.withLock { pools in
+            if let pool = pools[key] { return pool }
+            let pool = PostgresService(configuration: configuration)
+            pools[key] = pool
+            return pool
+        }
     }
 }
 

@@ -35,7 +35,7 @@ public final class ManualClock: Sendable {
 
 extension Duration {
     /// Whole milliseconds in this duration.
-    var milliseconds: Int64 {
+    public var milliseconds: Int64 {
         components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

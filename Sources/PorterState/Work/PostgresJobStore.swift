@@ -22,13 +22,53 @@ public struct ClaimedJob: Sendable, Equatable {
 /// A job's state as every host reads it.
 public struct JobStatus: Sendable, Equatable {
     /// `queued`, `running`, `succeeded` or `failed`.
-    public let status: String
+    public var status: String
     /// The handler that runs it.
-    public let kind: String
+    public var kind: String
     /// How many times it was claimed.
-    public let attempts: Int
+    public var attempts: Int
     /// The failure message, if it failed.
-    public let message: String?
+    public var message: String?
+    /// The last progress message its handler reported.
+    public var progress: String?
+    /// The host that ran it last (`PORTER_HOST_NAME`), nil before its first claim.
+    public var host: String?
+    /// When it was enqueued, started last and finished (Unix milliseconds).
+    public var createdMillis: Int64 = 0, startedMillis: Int64?, finishedMillis: Int64?
+
+    /// A status; the timestamps and progress default to unknown.
+    public init(status: String, kind: String, attempts: Int, message: String?, progress: String? = nil, host: String? = nil,
+                createdMillis: Int64 = 0, startedMillis: Int64? = nil, finishedMillis: Int64? = nil) {
+        self.status = status
+        self.kind = kind
+        self.attempts = attempts
+        self.message = message
+        self.progress = progress
+        self.host = host
+        self.createdMillis = createdMillis
+        self.startedMillis = startedMillis
+        self.finishedMillis = finishedMillis
+    }
+}
+
+/// What `PostgresJobStore.enqueue(kind:payload:idempotencyKey:requestedBy:maxPerRequester:maxQueued:)` did.
+public enum JobEnqueueOutcome: Sendable, Equatable {
+    /// A new job with this id was queued.
+    case created(String)
+    /// A job with the same idempotency key already exists (any status): this is its id.
+    case existing(String)
+    /// The requester already has `maxPerRequester` queued or running jobs.
+    case requesterQuotaExceeded
+    /// `maxQueued` jobs are already waiting.
+    case queueFull
+
+    /// The job's id, when there is one.
+    public var id: String? {
+        switch self {
+        case .created(let id), .existing(let id): id
+        default: nil
+        }
+    }
 }
 
 /// Why a job was not accepted.
@@ -58,12 +98,31 @@ public final class PostgresJobStore: Sendable {
             lease_expires_ms BIGINT,
             message TEXT,
             created_ms BIGINT NOT NULL,
-            finished_ms BIGINT
+            finished_ms BIGINT,
+            requested_by TEXT,
+            progress TEXT,
+            host TEXT,
+            started_ms BIGINT
         )
         """,
         """
         CREATE INDEX IF NOT EXISTS porter_jobs_open ON porter_jobs (created_ms) WHERE status IN ('queued','running')
+        """,
+        // Tables made before issue 14 (the background work queue) lack the last four columns. Added only when missing: ALTER TABLE takes an exclusive lock even when the column exists, and a host
+        // starting while another enqueues would deadlock with it.
         """
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                           WHERE table_schema = current_schema() AND table_name = 'porter_jobs' AND column_name = 'started_ms') THEN
+                ALTER TABLE porter_jobs ADD COLUMN IF NOT EXISTS requested_by TEXT, ADD COLUMN IF NOT EXISTS progress TEXT,
+                    ADD COLUMN IF NOT EXISTS host TEXT, ADD COLUMN IF NOT EXISTS started_ms BIGINT;
+            END IF;
+        END $$
+        """,
+        """
+        CREATE INDEX IF NOT EXISTS porter_jobs_requester ON porter_jobs (requested_by)
+            WHERE status IN ('queued','running') AND requested_by IS NOT NULL
+        """,
     ])
     private let clock: WallClock
     private let logger: Logger
@@ -93,34 +152,76 @@ public final class PostgresJobStore: Sendable {
     /// Creates the table once (see `PostgresSchema`).
     func ready() async throws { try await schema.ready(client, logger: logger) }
 
-    /// Enqueues a job unless one with `idempotencyKey` exists; returns its id and whether this call created it.
-    public func enqueue(kind: String, payload: String, idempotencyKey: String) async throws -> (id: String, created: Bool) {
+    /// Throws `JobInputError` unless `kind` is 1-100 letters, digits, `.`, `_`, `-`, `payload` at most
+    /// `maxPayloadBytes` and `idempotencyKey` 1-200 bytes (the rules of every work store).
+    public static func validate(kind: String, payload: String, idempotencyKey: String?) throws(JobInputError) {
         guard !kind.isEmpty, kind.utf8.count <= 100, kind.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
             throw JobInputError(description: "job kind must be 1-100 characters of letters, digits, . _ -")
         }
         guard payload.utf8.count <= Self.maxPayloadBytes else { throw JobInputError(description: "job payload over \(Self.maxPayloadBytes) bytes") }
-        guard !idempotencyKey.isEmpty, idempotencyKey.utf8.count <= 200 else { throw JobInputError(description: "idempotency key must be 1-200 bytes") }
+        if let idempotencyKey {
+            guard !idempotencyKey.isEmpty, idempotencyKey.utf8.count <= 200 else { throw JobInputError(description: "idempotency key must be 1-200 bytes") }
+        }
+    }
+
+    /// Enqueues a job unless one with `idempotencyKey` exists; returns its id and whether this call created it.
+    public func enqueue(kind: String, payload: String, idempotencyKey: String) async throws -> (id: String, created: Bool) {
+        switch try await enqueue(kind: kind, payload: payload, idempotencyKey: idempotencyKey, requestedBy: nil,
+                                 maxPerRequester: .max, maxQueued: .max) {
+        case .created(let id): return (id, true)
+        case .existing(let id): return (id, false)
+        case .requesterQuotaExceeded, .queueFull: throw JobInputError(description: "unreachable: no limits were given")
+        }
+    }
+
+    /// Enqueues a job unless one with `idempotencyKey` exists (then answers `.existing` with its id, whatever the limits).
+    /// Otherwise counts, in the same transaction and under one advisory lock (so hosts enqueueing at once agree),
+    /// the waiting jobs (`maxQueued`) and `requestedBy`'s queued and running jobs (`maxPerRequester`).
+    public func enqueue(kind: String, payload: String, idempotencyKey: String, requestedBy: String?,
+                        maxPerRequester: Int, maxQueued: Int) async throws -> JobEnqueueOutcome {
+        try Self.validate(kind: kind, payload: payload, idempotencyKey: idempotencyKey)
         try await ready()
-        let id = UUID().uuidString.lowercased()
+        let id = RequestID.generate()
         let now = clock.nowMillis()
-        let inserted = try await client.query("""
-            INSERT INTO porter_jobs (id, kind, payload, idempotency_key, status, created_ms)
-            VALUES (\(id), \(kind), \(payload), \(idempotencyKey), 'queued', \(now))
-            ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
-            """, logger: logger)
-        for try await existing in inserted.decode(String.self) { return (existing, true) }
-        let rows = try await client.query("SELECT id FROM porter_jobs WHERE idempotency_key = \(idempotencyKey)", logger: logger)
-        for try await existing in rows.decode(String.self) { return (existing, false) }
-        throw JobInputError(description: "job with key \(idempotencyKey) vanished while enqueuing (purged?)")
+        let (perRequester, queued) = (Int64(clamping: maxPerRequester), Int64(clamping: maxQueued))
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { conn -> JobEnqueueOutcome in
+            try await conn.query("SELECT pg_advisory_xact_lock(7270003)", logger: logger)
+            for try await existing in try await conn.query("SELECT id FROM porter_jobs WHERE idempotency_key = \(idempotencyKey)",
+                                                           logger: logger).decode(String.self) {
+                return .existing(existing)
+            }
+            if queued < Int64.max {
+                for try await n in try await conn.query("SELECT COUNT(*) FROM porter_jobs WHERE status = 'queued'",
+                                                        logger: logger).decode(Int64.self) where n >= queued {
+                    return .queueFull
+                }
+            }
+            if let requestedBy, perRequester < Int64.max {
+                for try await n in try await conn.query("""
+                    SELECT COUNT(*) FROM porter_jobs WHERE requested_by = \(requestedBy) AND status IN ('queued','running')
+                    """, logger: logger).decode(Int64.self) where n >= perRequester {
+                    return .requesterQuotaExceeded
+                }
+            }
+            try await conn.query("""
+                INSERT INTO porter_jobs (id, kind, payload, idempotency_key, status, created_ms, requested_by)
+                VALUES (\(id), \(kind), \(payload), \(idempotencyKey), 'queued', \(now), \(requestedBy))
+                """, logger: logger)
+            return .created(id)
+        }
     }
 
     /// Claims the oldest queued job, or a running one whose lease has ended (its host died), for `owner`.
-    public func claim(owner: String, lease: Duration) async throws -> ClaimedJob? {
+    /// `host` is recorded as the job's host (what status pages show); it defaults to `owner`.
+    public func claim(owner: String, lease: Duration, host: String? = nil) async throws -> ClaimedJob? {
         try await ready()
         let now = clock.nowMillis()
         let leaseEnd = now + lease.milliseconds
+        let hostName = host ?? owner
         let rows = try await client.query("""
-            UPDATE porter_jobs SET status = 'running', lease_owner = \(owner), lease_expires_ms = \(leaseEnd), attempts = attempts + 1
+            UPDATE porter_jobs SET status = 'running', lease_owner = \(owner), lease_expires_ms = \(leaseEnd), attempts = attempts + 1,
+                host = \(hostName), started_ms = \(now), progress = NULL
             WHERE id = (SELECT id FROM porter_jobs
                         WHERE status = 'queued' OR (status = 'running' AND lease_expires_ms <= \(now))
                         ORDER BY created_ms LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -143,6 +244,28 @@ public final class PostgresJobStore: Sendable {
         return false
     }
 
+    /// Records `owner`'s running job's progress message; false if the job is no longer `owner`'s.
+    @discardableResult
+    public func setProgress(id: String, owner: String, progress: String) async throws -> Bool {
+        let rows = try await client.query("""
+            UPDATE porter_jobs SET progress = \(progress) WHERE id = \(id) AND lease_owner = \(owner) AND status = 'running' RETURNING id
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Gives `owner`'s running job back to the queue (a host shutting down): `queued` again with no lease, so the
+    /// next claim by any host takes it at once; false if it was no longer `owner`'s.
+    @discardableResult
+    public func release(id: String, owner: String) async throws -> Bool {
+        let rows = try await client.query("""
+            UPDATE porter_jobs SET status = 'queued', lease_owner = NULL, lease_expires_ms = NULL
+            WHERE id = \(id) AND lease_owner = \(owner) AND status = 'running' RETURNING id
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
     /// Records the outcome if `owner` still holds the job; false when another host took it over meanwhile
     /// (its outcome is the one that counts).
     public func finish(id: String, owner: String, succeeded: Bool, message: String? = nil) async throws -> Bool {
@@ -159,9 +282,13 @@ public final class PostgresJobStore: Sendable {
     /// The job's status as any host sees it, or nil for an unknown (or purged) id.
     public func status(id: String) async throws -> JobStatus? {
         try await ready()
-        let rows = try await client.query("SELECT status, kind, attempts, message FROM porter_jobs WHERE id = \(id)", logger: logger)
-        for try await (status, kind, attempts, message) in rows.decode((String, String, Int32, String?).self) {
-            return JobStatus(status: status, kind: kind, attempts: Int(attempts), message: message)
+        let rows = try await client.query("""
+            SELECT status, kind, attempts, message, progress, host, created_ms, started_ms, finished_ms FROM porter_jobs WHERE id = \(id)
+            """, logger: logger)
+        for try await (status, kind, attempts, message, progress, host, created, started, finished)
+            in rows.decode((String, String, Int32, String?, String?, String?, Int64, Int64?, Int64?).self) {
+            return JobStatus(status: status, kind: kind, attempts: Int(attempts), message: message, progress: progress, host: host,
+                             createdMillis: created, startedMillis: started, finishedMillis: finished)
         }
         return nil
     }
@@ -177,29 +304,5 @@ public final class PostgresJobStore: Sendable {
         var n = 0
         for try await _ in rows { n += 1 }
         return n
-    }
-
-    /// Claims and runs one job with `handler` (the kind's handler), heartbeating every third of the lease;
-    /// returns the job it ran, or nil when none was claimable. A throwing handler marks the job failed.
-    public func runOne(owner: String, lease: Duration, handler: @Sendable (ClaimedJob) async throws -> Void) async throws -> ClaimedJob? {
-        guard let job = try await claim(owner: owner, lease: lease) else { return nil }
-        let beat = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: lease / 3)
-                if Task.isCancelled { break }
-                _ = try? await self.heartbeat(id: job.id, owner: owner, lease: lease)
-            }
-        }
-        defer { beat.cancel() }
-        do {
-            try await handler(job)
-            _ = try await finish(id: job.id, owner: owner, succeeded: true)
-        } catch is CancellationError {
-            // Stopped mid-job (shutdown): left running under its lease, so another host takes it over when it ends.
-            return job
-        } catch {
-            _ = try await finish(id: job.id, owner: owner, succeeded: false, message: String(describing: error))
-        }
-        return job
     }
 }
