@@ -129,9 +129,12 @@ struct SharedWorkTests {
         try await waitUntil("B to take the item over once A's lease ended") { try await b.queue.record(id)?.status == .succeeded }
         print("shared work takeover: lease 2 s, item finished on web-b \(ContinuousClock.now - crashedAt) after web-a's crash")
         let done = try #require(try await a.queue.record(id))
-        #expect(done.attempts == 2 && done.host == "web-b" && done.progress == "sent by web-b")
+        // At least once: web-b normally runs it once (attempt 2); on a machine so busy that web-b's own heartbeat
+        // misses its 2 s lease, web-b claims it again (attempt 3). Never on web-a again, never twice at once.
+        #expect((done.attempts ?? 0) >= 2 && done.host == "web-b" && done.progress == "sent by web-b")
         let seen = runs.withLock { $0 }
-        #expect(seen.map(\.host) == ["web-a", "web-b"] && seen.map(\.attempt) == [1, 2])
+        #expect(seen.first?.host == "web-a" && seen.dropFirst().allSatisfy { $0.host == "web-b" } && seen.count >= 2, "\(seen)")
+        #expect(seen.map(\.attempt) == Array(1...seen.count), "attempts count up: \(seen)")
         #expect(seen.allSatisfy { $0.key == "mail-42" }, "the handler sees the same key on every attempt")
         await a.stop()
         await b.stop()
