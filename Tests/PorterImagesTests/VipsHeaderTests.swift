@@ -59,9 +59,10 @@ import Testing
         text.flatMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: "() "))) }
     }
 
-    @Test("the enum values and ABI version the shim assumes are the installed libvips headers'",
-          .enabled(if: FileManager.default.fileExists(atPath: includeDirectory + "/vips.h"), "libvips-dev is not installed"))
+    @Test("the enum values and ABI version the shim assumes are the installed libvips headers'")
     func assumedConstantsMatchTheHeaders() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.includeDirectory + "/vips.h"),
+                     "libvips-dev is not installed (deploy/dev.sh installs it for the tests): this check must not be skipped")
         let headers = try Self.headerConstants()
         let assumed = VipsRuntime.assumedConstants
         #expect(assumed.count >= 10, "the shim reports what it assumes")
@@ -76,8 +77,7 @@ import Testing
         #expect(VipsRuntime.assumedString("NO_SUCH_MACRO") == nil)
     }
 
-    @Test("the header parser sees implicit and explicit enum values (so the check above means something)",
-          .enabled(if: FileManager.default.fileExists(atPath: includeDirectory + "/vips.h"), "libvips-dev is not installed"))
+    @Test("the header parser sees implicit and explicit enum values (so the check above means something)")
     func parserReadsEnums() throws {
         let headers = try Self.headerConstants()
         #expect(headers["VIPS_ACCESS_RANDOM"] == "0" && headers["VIPS_SIZE_UP"] == "1" && headers["VIPS_SIZE_LAST"] == "4")

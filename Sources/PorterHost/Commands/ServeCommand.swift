@@ -79,6 +79,10 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let logger = { var l = Logger(label: app.name); l.logLevel = level; return l }()
+        if MasterProcess.isCheckChild { // the master's configuration check: build as a worker would, then exit
+            _ = try app.build(configuration, logger: logger)
+            return
+        }
         // Started by spawn-fcgi or `cgi-fcgi -start` (a listening socket on fd 0) with no address given: serve it.
         if socket == nil && listen == nil && !CGIRunner.isCGI() && ListenSocket.isListening(0) {
             configuration.listen = "fd:0"
@@ -89,7 +93,13 @@ struct ServeCommand: AsyncParsableCommand {
             return
         }
         if configuration.workers > 0 && getenv(MasterProcess.workerEnvironmentKey) == nil {
-            _ = try app.build(configuration, logger: logger) // refuse to start a master on a configuration workers cannot build
+            // Refuse to start a master on a configuration workers cannot build; built in a child, so what building
+            // loads (libvips, database pools) stays out of the master.
+            if let status = MasterProcess.buildsInChild(logger: logger) {
+                guard status == 0 else { throw ExitCode(status) }
+            } else {
+                _ = try app.build(configuration, logger: logger)
+            }
             try await MasterProcess(app: app, configuration: configuration, source: source, logger: logger).run()
             return
         }
