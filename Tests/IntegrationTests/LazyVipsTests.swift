@@ -20,37 +20,34 @@ struct LazyVipsTests {
         return [pid] + children.flatMap(tree)
     }
 
-    /// Whether `pid` has libvips mapped.
+    /// Whether `pid` has libvips mapped (read line by line: /proc files report no size, and maps is long).
     static func mapsLibvips(_ pid: pid_t) -> Bool {
-        ((try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)) ?? "").contains("libvips")
+        guard let file = fopen("/proc/\(pid)/maps", "r") else { return false }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0 {
+            if let line, strstr(line, "libvips") != nil { return true }
+        }
+        return false
     }
-
-    /// The number of threads of `pid`.
-    static func threads(_ pid: pid_t) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("Threads:") } ?? ""
-        return Int(line.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)) ?? 0
-    }
-
-    static let transportThreads = 3
 
     /// Serves `handlers` (TOML) with `workers`, waits until every serving process (the single process, or each
-    /// worker) has configured its handlers (its transport threads run only after that), and returns which
-    /// processes (master first) map libvips.
+    /// worker) has built its handlers (each logs "listening" after that), and returns which processes (master
+    /// first) map libvips.
     static func libvipsMapped(_ handlers: String, workers: Int) async throws -> [Bool] {
         let dir = try TemporaryDirectory(prefix: "porter-lazy-vips")
         _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
-        let config = try dir.write("listen = \"\(dir.path("s"))\"\nworkers = \(workers)\nthreads = \(transportThreads)\n" + handlers,
+        let config = try dir.write("listen = \"\(dir.path("s"))\"\nworkers = \(workers)\nthreads = 2\nlog_level = \"info\"\n" + handlers,
                                    to: "porter.toml")
         let porter = try PorterProcess(arguments: ["serve", "--config", config], logPath: dir.path("porter.log"))
-        defer { porter.signal(SIGKILL) }
-        #expect(try await ConcurrentClients.offPool { PorterProcess.waitForSocket(dir.path("s")) })
-        try await waitUntil("\(workers) workers serving (tree \(tree(porter.pid)))") {
-            let pids = tree(porter.pid)
-            let serving = workers == 0 ? pids : Array(pids.dropFirst())
-            return serving.count == max(1, workers) && serving.allSatisfy { threads($0) > transportThreads }
-        }
-        return tree(porter.pid).map(mapsLibvips)
+        try await porter.waitForLog("listening", occurrences: max(1, workers))
+        let mapped = tree(porter.pid).map(mapsLibvips)
+        #expect(mapped.count == 1 + workers, "master and workers: \(tree(porter.pid))")
+        porter.signal(SIGTERM)
+        #expect(await porter.exitStatus() == 0)
+        return mapped
     }
 
     static let hello = "[[handlers]]\nverb = \"GET\"\npath = \"/hello\"\nhandler = \"hello\"\n"
@@ -92,8 +89,34 @@ struct LazyVipsTests {
         }
         let failed = try await check(Self.image)
         #expect(failed.status == 1 || failed.status == 64 || failed.status == 78, "an error exit, not a signal: \(failed.status)")
-        #expect(failed.output.contains("libvips: not available: \(Self.libvipsPath)"), "\(failed.output)")
+        #expect(failed.output.contains("images: libvips: not available: ") && failed.output.contains("libvips.so.42: file too short"),
+                "\(failed.output)")
         let hello = try await check(Self.hello)
         #expect(hello.status == 0, "\(hello.output)")
+    }
+
+    @Test("a master checks its configuration in a child: a bad one is refused at start with the build's error; on SIGHUP the old one stays; the master never maps libvips")
+    func masterChecksInAChild() async throws {
+        let dir = try TemporaryDirectory(prefix: "porter-master-check")
+        _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
+        let head = "listen = \"\(dir.path("s"))\"\nworkers = 1\nlog_level = \"info\"\n"
+        let bad = Self.image.replacingOccurrences(of: "root = \"images\"", with: "root = \"missing\"")
+        let badConfig = try dir.write(head + bad, to: "bad.toml")
+        let refused = try await ConcurrentClients.offPool { try PorterProcess.run(PorterProcess.binaryPath(), ["serve", "--config", badConfig]) }
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(refused.output.contains("image root \"") && refused.output.contains("does not exist"), "\(refused.output)")
+        #expect(!refused.output.contains("master started"))
+
+        let config = try dir.write(head + Self.hello + Self.image, to: "porter.toml")
+        let porter = try PorterProcess(arguments: ["serve", "--config", config], logPath: dir.path("porter.log"))
+        try await porter.waitForLog("listening")
+        _ = try dir.write(head + bad, to: "porter.toml")
+        porter.signal(SIGHUP)
+        try await porter.waitForLog("reload refused")
+        #expect(porter.logCount("does not exist") >= 1, "the child's build error is in the log")
+        #expect(porter.logCount("reloading") == 0)
+        #expect(!Self.mapsLibvips(porter.pid), "the master checked an image configuration twice without loading libvips")
+        porter.signal(SIGTERM)
+        #expect(await porter.exitStatus() == 0)
     }
 }
