@@ -106,6 +106,7 @@ struct ServeCommand: AsyncParsableCommand {
         let isWorker = MasterProcess.isWorker
         if isWorker { ProcessControl.terminateWithParent() }
         let built = try app.build(configuration, logger: logger)
+        Self.releaseFreedMemory()
         let server = try built.makeServer(logger: logger, listenOverride: MasterProcess.inheritedListen()) { transport in
             if isWorker {
                 // PHP-FPM's request_terminate_timeout: a stuck sync handler costs this worker, not the site.
@@ -127,6 +128,15 @@ struct ServeCommand: AsyncParsableCommand {
                                successTerminationBehavior: .gracefullyShutdownGroup))
         }
         try await built.serve(server, extra: extra, logger: logger)
+    }
+
+    /// Returns start-up's freed memory (the demo's sample images, libvips's probes, parsed configuration) from
+    /// malloc's arenas to the system, so an idle process does not keep it resident (glibc's malloc_trim, which the
+    /// Glibc module does not export).
+    static func releaseFreedMemory() {
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(nil, "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
     }
 
     /// Stops a worker process gracefully after `maxRequests` requests (PHP-FPM's `pm.max_requests`).
