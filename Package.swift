@@ -23,7 +23,8 @@ let package = Package(
         // The transport (libfcgi + epoll) and the FastCGI protocol/client, for embedding without the host.
         .library(name: "PorterFastCGI", targets: ["PorterFastCGI"]),
         .library(name: "FastCGIWire", targets: ["FastCGIWire"]),
-        // Features: each plugs into the host with `app.add(…Feature())`; libvips is linked only with PorterImages.
+        // Features: each plugs into the host with `app.add(…Feature())`; libvips is loaded (dlopen) only by PorterImages,
+        // and only in a process that configures an image handler.
         .library(name: "PorterFeeds", targets: ["PorterFeeds"]),
         .library(name: "PorterImages", targets: ["PorterImages"]),
         .library(name: "PorterState", targets: ["PorterState"]),
@@ -45,12 +46,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     ],
     targets: [
-        // C libraries: libfcgi (system library), libvips (system library + a thin non-variadic shim).
+        // C libraries: libfcgi (system library); libvips through a thin non-variadic shim that loads
+        // libvips.so.42 with dlopen on first use (no vips headers or link at build time; runtime: libvips42).
         .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI", pkgConfig: "fcgi",
                        providers: [.apt(["libfcgi-dev"])]),
-        .systemLibrary(name: "CVips", path: "Sources/CVips", pkgConfig: "vips",
-                       providers: [.apt(["libvips-dev"])]),
-        .target(name: "CVipsShim", dependencies: ["CVips"]),
+        .target(name: "CVipsShim"),
 
         // The FastCGI wire protocol in pure Swift (records, name-value pairs) and a client for tests and `porter request`.
         .target(name: "FastCGIWire", dependencies: ["Porter"], swiftSettings: swiftSettings),

@@ -30,6 +30,24 @@ struct MasterProcess {
     /// Whether this process is a worker started by a master.
     static var isWorker: Bool { getenv(workerEnvironmentKey) != nil }
 
+    /// Set in the environment of the short-lived child that builds a configuration for the master.
+    static let checkEnvironmentKey = "PORTER_CHECK_BUILD"
+
+    /// Whether this process only builds the configuration for its master, then exits.
+    static var isCheckChild: Bool { getenv(checkEnvironmentKey) != nil }
+
+    /// Builds the configuration the way a worker would, in a short-lived child (this program, this command line),
+    /// so what building loads and allocates (libvips, database pools, caches) stays out of the master, which
+    /// serves nothing. Returns the child's exit status (0: workers can build it; its error is on the shared
+    /// stderr otherwise), or nil when no child could be started.
+    static func buildsInChild(logger: Logger) -> Int32? {
+        guard let pid = spawnSelf(environment: ["\(checkEnvironmentKey)=1"], logger: logger) else { return nil }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signaled = (status & 0x7f) != 0
+        return signaled ? 128 + (status & 0x7f) : (status >> 8) & 0xff
+    }
+
     func run() async throws {
         // Signals arrive on any thread of this process: a handler forwards them through a pipe to this loop.
         MasterSignals.install([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD])
@@ -104,7 +122,12 @@ struct MasterProcess {
                 do {
                     var reloaded = try source.resolve(app)
                     reloaded.workers = current.workers
-                    _ = try app.build(reloaded, logger: logger) // validate before switching
+                    // Validate before switching (in a child: building in the master would load what workers need).
+                    if let status = Self.buildsInChild(logger: logger) {
+                        guard status == 0 else { throw MasterCheckFailed(status: status) }
+                    } else {
+                        _ = try app.build(reloaded, logger: logger)
+                    }
                     current = reloaded
                     let old = workers.filter { $0.value == generation }.map(\.key)
                     generation += 1
@@ -133,6 +156,19 @@ struct MasterProcess {
 
     /// Starts one worker: this same program and arguments, with the listen socket's fd in the environment.
     private func spawnWorker(listenFD: Int32, generation: Int, scoreboard: (descriptor: Int32, slot: Int)?) -> pid_t? {
+        var environment = ["\(Self.workerEnvironmentKey)=\(listenFD)", "PORTER_WORKER_GENERATION=\(generation)"]
+        if let scoreboard {
+            environment.append("\(Scoreboard.descriptorEnvironmentKey)=\(scoreboard.descriptor)")
+            environment.append("\(Scoreboard.slotEnvironmentKey)=\(scoreboard.slot)")
+        }
+        guard let pid = Self.spawnSelf(environment: environment, logger: logger) else { return nil }
+        logger.info("worker started", metadata: ["pid": .stringConvertible(pid), "generation": .stringConvertible(generation)])
+        return pid
+    }
+
+    /// Starts this program with this command line and default signal handling, its environment without the
+    /// master's per-child keys plus `extra`; nil (logged) when posix_spawn fails.
+    private static func spawnSelf(environment extra: [String], logger: Logger) -> pid_t? {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -149,16 +185,12 @@ struct MasterProcess {
         var p = environ
         while let entry = p.pointee {
             let s = String(cString: entry)
-            let ours = [Self.workerEnvironmentKey, "PORTER_WORKER_GENERATION", Scoreboard.descriptorEnvironmentKey, Scoreboard.slotEnvironmentKey]
+            let ours = [workerEnvironmentKey, checkEnvironmentKey, "PORTER_WORKER_GENERATION", Scoreboard.descriptorEnvironmentKey,
+                        Scoreboard.slotEnvironmentKey]
             if !ours.contains(where: { s.hasPrefix($0 + "=") }) { environment.append(s) }
             p += 1
         }
-        environment.append("\(Self.workerEnvironmentKey)=\(listenFD)")
-        environment.append("PORTER_WORKER_GENERATION=\(generation)")
-        if let scoreboard {
-            environment.append("\(Scoreboard.descriptorEnvironmentKey)=\(scoreboard.descriptor)")
-            environment.append("\(Scoreboard.slotEnvironmentKey)=\(scoreboard.slot)")
-        }
+        environment += extra
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer {
@@ -168,12 +200,18 @@ struct MasterProcess {
         var pid = pid_t()
         let rc = posix_spawn(&pid, "/proc/self/exe", nil, &attributes, argv, envp)
         guard rc == 0 else {
-            logger.error("cannot start a worker", metadata: ["error": .string(String(cString: strerror(rc)))])
+            logger.error("cannot start a child process", metadata: ["error": .string(String(cString: strerror(rc)))])
             return nil
         }
-        logger.info("worker started", metadata: ["pid": .stringConvertible(pid), "generation": .stringConvertible(generation)])
         return pid
     }
+}
+
+/// The master's configuration check failed in its child (whose error is on the shared stderr).
+struct MasterCheckFailed: Error, CustomStringConvertible {
+    /// The child's exit status.
+    let status: Int32
+    var description: String { "the configuration cannot be built (exit status \(status); its error is logged above)" }
 }
 
 /// Forwards signals from async-signal context to the master loop through a non-blocking pipe.

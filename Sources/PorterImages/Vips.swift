@@ -1,5 +1,5 @@
-// The only Swift file that talks to libvips (through the CVipsShim C target). Everything else in
-// PorterImages uses `VipsRuntime`, `VipsImage` and `VipsError` from here.
+// The only Swift file that talks to libvips (through the CVipsShim C target, which loads libvips with dlopen
+// on first use). Everything else in PorterImages uses `VipsRuntime`, `VipsImage` and `VipsError` from here.
 import CVipsShim
 import Synchronization
 
@@ -32,17 +32,21 @@ enum VipsRuntime {
         var concurrency = 1
     }
 
-    private static let initResult: Int32 = {
-        let rc = cvips_init("porter")
+    /// nil once libvips is loaded and initialised; otherwise why not.
+    private static let loadFailure: VipsError? = {
+        guard cvips_init() == 0 else {
+            return VipsError(message: "not available: \(cvips_load_error().map { String(cString: $0) } ?? "unknown error")")
+        }
         // Refuse loaders libvips itself considers unsafe for untrusted input (ImageMagick, matio, ...).
-        if rc == 0 { cvips_block_untrusted(1) }
-        return rc
+        cvips_block_untrusted(1)
+        return nil
     }()
     private static let applied = Mutex<Settings?>(nil)
 
-    /// Initialises libvips once (VIPS_INIT) and applies `settings` when they differ from the current ones.
+    /// Loads libvips (first call in the process: dlopen + VIPS_INIT) and applies `settings` when they differ
+    /// from the current ones; throws "libvips: not available: <dlerror>" when libvips cannot be loaded.
     static func start(_ settings: Settings) throws(VipsError) {
-        guard initResult == 0 else { throw VipsError.take("vips init failed") }
+        if let loadFailure { throw loadFailure }
         applied.withLock { current in
             guard current != settings else { return }
             cvips_configure(Int32(clamping: settings.cacheMaxOperations), settings.cacheMaxBytes,
@@ -51,11 +55,21 @@ enum VipsRuntime {
         }
     }
 
-    /// The libvips version string, e.g. `8.14.1`.
+    /// The libvips version string, e.g. `8.14.1` (`unavailable` when libvips cannot be loaded).
     static var version: String {
-        _ = initResult
-        return String(cString: cvips_version())
+        cvips_version().map { String(cString: $0) } ?? "unavailable"
     }
+
+    /// The libvips enum and ABI values the shim is compiled with, by libvips name, to check against the headers.
+    static var assumedConstants: [(name: String, value: Int)] {
+        var result: [(String, Int)] = []
+        var value: Int32 = 0
+        while let name = cvips_assumed_constant(Int32(result.count), &value) { result.append((String(cString: name), Int(value))) }
+        return result
+    }
+
+    /// The libvips string macro the shim assumes for `name` (e.g. `VIPS_META_LOADER`), if it uses one.
+    static func assumedString(_ name: String) -> String? { cvips_assumed_string(name).map { String(cString: $0) } }
 
     /// Releases libvips's per-thread buffers; call on a thread that used libvips before it exits.
     static func threadShutdown() { cvips_thread_shutdown() }

@@ -1,5 +1,7 @@
 // Non-variadic wrappers around the libvips calls Porter uses (Swift cannot call C variadic functions,
 // and VIPS_INIT is a macro). Images are passed as opaque `struct _VipsImage *` so Swift never sees glib.
+// libvips is not linked: the first call that needs it loads libvips.so.42 with dlopen (once, thread-safe);
+// if that fails, calls fail (NULL / -1) and cvips_load_error says why.
 #pragma once
 #include <stddef.h>
 
@@ -20,15 +22,23 @@ enum {
     CVIPS_FORMAT_AVIF = 4,
 };
 
-/// VIPS_INIT; returns 0 on success.
-int cvips_init(const char *argv0);
+/// Loads libvips (dlopen) and runs VIPS_INIT, once per process; returns 0 on success.
+int cvips_init(void);
+/// Why libvips could not be loaded or initialised (dlerror text, missing symbol, ABI mismatch); NULL when it works.
+const char *cvips_load_error(void);
+/// The libvips enum/ABI values the shim assumes, for checking against the installed headers: the name of
+/// the `index`th (e.g. "VIPS_SIZE_DOWN"; "A-B" for a difference of two macros) with its value in *value,
+/// or NULL past the end.
+const char *cvips_assumed_constant(int index, int *value);
+/// The libvips string macro value the shim assumes for `name` (e.g. "VIPS_META_LOADER"), or NULL.
+const char *cvips_assumed_string(const char *name);
 /// Operation cache limits and the number of threads libvips uses per pipeline.
 void cvips_configure(int cache_max_ops, size_t cache_max_mem, int cache_max_files, int concurrency);
 /// Blocks (1) or allows (0) loaders/savers libvips marks as untrusted (e.g. ImageMagick, matlab).
 void cvips_block_untrusted(int state);
 /// Frees thread-local libvips state; call before a thread that used libvips exits.
 void cvips_thread_shutdown(void);
-/// The libvips version string.
+/// The libvips version string (NULL when libvips is not available).
 const char *cvips_version(void);
 
 /// Opens an image from memory reading only its header (pixels decode lazily); NULL on error.

@@ -79,6 +79,10 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let logger = { var l = Logger(label: app.name); l.logLevel = level; return l }()
+        if MasterProcess.isCheckChild { // the master's configuration check: build as a worker would, then exit
+            _ = try app.build(configuration, logger: logger)
+            return
+        }
         // Started by spawn-fcgi or `cgi-fcgi -start` (a listening socket on fd 0) with no address given: serve it.
         if socket == nil && listen == nil && !CGIRunner.isCGI() && ListenSocket.isListening(0) {
             configuration.listen = "fd:0"
@@ -89,13 +93,20 @@ struct ServeCommand: AsyncParsableCommand {
             return
         }
         if configuration.workers > 0 && getenv(MasterProcess.workerEnvironmentKey) == nil {
-            _ = try app.build(configuration, logger: logger) // refuse to start a master on a configuration workers cannot build
+            // Refuse to start a master on a configuration workers cannot build; built in a child, so what building
+            // loads (libvips, database pools) stays out of the master.
+            if let status = MasterProcess.buildsInChild(logger: logger) {
+                guard status == 0 else { throw ExitCode(status) }
+            } else {
+                _ = try app.build(configuration, logger: logger)
+            }
             try await MasterProcess(app: app, configuration: configuration, source: source, logger: logger).run()
             return
         }
         let isWorker = MasterProcess.isWorker
         if isWorker { ProcessControl.terminateWithParent() }
         let built = try app.build(configuration, logger: logger)
+        Self.releaseFreedMemory()
         let server = try built.makeServer(logger: logger, listenOverride: MasterProcess.inheritedListen()) { transport in
             if isWorker {
                 // PHP-FPM's request_terminate_timeout: a stuck sync handler costs this worker, not the site.
@@ -117,6 +128,15 @@ struct ServeCommand: AsyncParsableCommand {
                                successTerminationBehavior: .gracefullyShutdownGroup))
         }
         try await built.serve(server, extra: extra, logger: logger)
+    }
+
+    /// Returns start-up's freed memory (the demo's sample images, libvips's probes, parsed configuration) from
+    /// malloc's arenas to the system, so an idle process does not keep it resident (glibc's malloc_trim, which the
+    /// Glibc module does not export).
+    static func releaseFreedMemory() {
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(nil, "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
     }
 
     /// Stops a worker process gracefully after `maxRequests` requests (PHP-FPM's `pm.max_requests`).
