@@ -1,6 +1,5 @@
 import ArgumentParser
 import PorterHost
-import PorterState
 import Glibc
 
 /// `porter users`: manages the users database the authentication module and login handler use.
