@@ -96,13 +96,15 @@ public final class PorterProcess: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Runs `executable` with `arguments` to completion and returns its exit status and combined output (blocks:
+    /// Runs `executable` with `arguments` (in `workingDirectory` when given) to completion and returns its exit status and combined output (blocks:
     /// from a test, call it inside `ConcurrentClients.offPool`).
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    public static func run(_ executable: String, _ arguments: [String],
+                           workingDirectory: String? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -19,17 +19,7 @@ struct DeployTests {
     }
 
     static func run(_ arguments: [String], in dir: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try PorterProcess.run("/usr/bin/systemd-analyze", arguments, workingDirectory: dir)
     }
 
     @Test("systemd-analyze verify accepts porter.service and porter.socket")
