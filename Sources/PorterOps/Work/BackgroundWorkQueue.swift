@@ -125,6 +125,9 @@ public final class BackgroundWorkQueue: Sendable {
         var pending: [Pending] = []
         var pendingHead = 0
         var running: [WorkItemID: Task<Void, Never>] = [:]
+        /// The lease token of each shared item this process runs (one per claim, so a superseded attempt of this
+        /// same process can never heartbeat, report progress for or finish a newer claim of the item).
+        var claimTokens: [WorkItemID: String] = [:]
         var maxRunningSeen = 0
 
         var pendingCount: Int { pending.count - pendingHead }
@@ -151,7 +154,7 @@ public final class BackgroundWorkQueue: Sendable {
     public let recoveredItems: [WorkItemID]
     /// The name recorded as the host of items this queue runs (PostgreSQL), `PORTER_HOST_NAME` by default.
     public let hostName: String
-    /// This queue's identity in leases: host name, process and a random part (unique per queue).
+    /// The prefix of this queue's lease tokens: host name, process and a random part; each claim adds its own part.
     public let leaseOwner: String
     let backing: Backing
     let logger: Logger
@@ -356,8 +359,9 @@ public final class BackgroundWorkQueue: Sendable {
     private func claimSlot(_ jobs: PostgresJobStore, lease: Duration, pollInterval: Duration) async {
         while isAccepting && !Task.isCancelled {
             let job: ClaimedJob?
+            let owner = "\(leaseOwner):\(RequestID.generate().prefix(8))"
             do {
-                job = try await jobs.claim(owner: leaseOwner, lease: lease, host: hostName)
+                job = try await jobs.claim(owner: owner, lease: lease, host: hostName)
             } catch {
                 if !Task.isCancelled { logger.warning("claiming background work failed", metadata: ["error": "\(error)"]) }
                 job = nil
@@ -368,14 +372,14 @@ public final class BackgroundWorkQueue: Sendable {
             }
             let task = state.withLock { s -> Task<Void, Never>? in
                 guard s.accepting, let id = WorkItemID(job.id) else { return nil }
-                let task = Task.detached { await self.executeClaimed(job, id: id, jobs: jobs, lease: lease) }
+                let task = Task.detached { await self.executeClaimed(job, id: id, owner: owner, jobs: jobs, lease: lease) }
                 s.running[id] = task
+                s.claimTokens[id] = owner
                 s.maxRunningSeen = max(s.maxRunningSeen, s.running.count)
                 return task
             }
             guard let task else {
                 guard !isCrashed else { continue }
-                let owner = leaseOwner
                 if WorkItemID(job.id) == nil {
                     // A job enqueued before jobs had work item ids (PostgresJobRunner's UUIDs): /work/ID cannot show it,
                     // so it is failed rather than claimed and given back forever.
@@ -392,9 +396,8 @@ public final class BackgroundWorkQueue: Sendable {
         }
     }
 
-    private func executeClaimed(_ job: ClaimedJob, id: WorkItemID, jobs: PostgresJobStore, lease: Duration) async {
-        defer { state.withLock { $0.running[id] = nil } }
-        let owner = leaseOwner
+    private func executeClaimed(_ job: ClaimedJob, id: WorkItemID, owner: String, jobs: PostgresJobStore, lease: Duration) async {
+        defer { state.withLock { $0.running[id] = nil; $0.claimTokens[id] = nil } }
         let handler = state.withLock { $0.handlers[job.kind] }
         let context = WorkContext(id: id, kind: job.kind, payload: job.payload, idempotencyKey: job.idempotencyKey,
                                   attempt: job.attempt) { message in
@@ -520,10 +523,13 @@ public final class BackgroundWorkQueue: Sendable {
                 try? store.interrupt(Array(stillRunning.keys), message: "cancelled while running (server shutdown)")
             case .shared(let jobs, _, _):
                 // Items that ignored cancellation: released anyway (their late finish is refused, the lease is gone).
-                let owner = leaseOwner
+                let tokens = state.withLock { $0.claimTokens }
                 if !isCrashed {
                     await Self.unlessCancelled {
-                        for id in stillRunning.keys { _ = try? await jobs.release(id: id.rawValue, owner: owner) }
+                        for id in stillRunning.keys {
+                            guard let owner = tokens[id] else { continue }
+                            _ = try? await jobs.release(id: id.rawValue, owner: owner)
+                        }
                     }
                 }
             }
