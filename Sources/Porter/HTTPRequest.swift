@@ -21,11 +21,11 @@ public struct HTTPRequest: Sendable {
     /// The client's port (`REMOTE_PORT`), when known.
     public var remotePort: Int?
     /// Every FastCGI parameter (CGI variable) as received; Go's `ProcessEnv`, ASP.NET's `ServerVariables`.
-    public var parameters: [String: String]
+    public var parameters: CGIParameters
 
     /// A request built from explicit parts (tests and the pipeline tier use this).
     public init(method: HTTPMethod = .get, uri: String, headers: HTTPHeaders = [:], body: [UInt8] = [],
-                remoteAddress: String = "127.0.0.1", parameters: [String: String] = [:]) {
+                remoteAddress: String = "127.0.0.1", parameters: CGIParameters = [:]) {
         self.method = method
         self.uri = uri
         let (rawPath, query) = HTTPRequest.split(uri)
@@ -42,11 +42,16 @@ public struct HTTPRequest: Sendable {
 
     /// A request from CGI/FastCGI parameters (as nginx's `fastcgi_params` sends them) and the body bytes.
     public init(cgiParameters params: [String: String], body: [UInt8]) {
-        self.init(cgiParameters: params, body: RequestBody(body))
+        self.init(cgiParameters: CGIParameters(params), body: RequestBody(body))
     }
 
     /// A request from CGI/FastCGI parameters (as nginx's `fastcgi_params` sends them) and the body.
     public init(cgiParameters params: [String: String], body: RequestBody) {
+        self.init(cgiParameters: CGIParameters(params), body: body)
+    }
+
+    /// A request from CGI/FastCGI parameters (as nginx's `fastcgi_params` sends them) and the body.
+    public init(cgiParameters params: CGIParameters, body: RequestBody) {
         method = HTTPMethod(rawValue: params["REQUEST_METHOD"] ?? "GET")
         let requestURI = params["REQUEST_URI"] ?? ((params["SCRIPT_NAME"] ?? "/") + (params["PATH_INFO"] ?? ""))
         uri = requestURI
@@ -58,15 +63,17 @@ public struct HTTPRequest: Sendable {
         } else {
             path = PercentEncoding.decode(rawPath)
         }
+        // Headers straight from the parameter bytes: `HTTP_*`, and CONTENT_TYPE/CONTENT_LENGTH unless sent as HTTP_*.
         var headers = HTTPHeaders()
-        headers.reserveCapacity(params.keys.reduce(0) { $1.hasPrefix("HTTP_") ? $0 + 1 : $0 } + 2)
-        for (name, value) in params {
-            if name.hasPrefix("HTTP_") {
-                headers.add(HTTPRequest.headerName(fromCGI: name.dropFirst(5)), value)
-            } else if name == "CONTENT_TYPE", !value.isEmpty, params["HTTP_CONTENT_TYPE"] == nil {
-                headers.add("Content-Type", value)
-            } else if name == "CONTENT_LENGTH", !value.isEmpty, params["HTTP_CONTENT_LENGTH"] == nil {
-                headers.add("Content-Length", value)
+        let contentTypeAsHeader = params.contains("HTTP_CONTENT_TYPE"), contentLengthAsHeader = params.contains("HTTP_CONTENT_LENGTH")
+        headers.reserveCapacity(params.storedEntries)
+        params.withEachEntry { name, value in
+            if HTTPRequest.isHeader(name) {
+                headers.add(HTTPRequest.headerName(fromCGI: UnsafeBufferPointer(rebasing: name[5...])), String(decoding: value, as: UTF8.self))
+            } else if !value.isEmpty, !contentTypeAsHeader, name.elementsEqual("CONTENT_TYPE".utf8) {
+                headers.add("Content-Type", String(decoding: value, as: UTF8.self))
+            } else if !value.isEmpty, !contentLengthAsHeader, name.elementsEqual("CONTENT_LENGTH".utf8) {
+                headers.add("Content-Length", String(decoding: value, as: UTF8.self))
             }
         }
         self.headers = headers
@@ -75,6 +82,12 @@ public struct HTTPRequest: Sendable {
         remoteAddress = params["REMOTE_ADDR"] ?? ""
         remotePort = params["REMOTE_PORT"].flatMap { Int($0) }
         parameters = params
+    }
+
+    /// Whether a parameter name is a request header (starts with `HTTP_`).
+    private static func isHeader(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        name.count >= 5 && name[0] == UInt8(ascii: "H") && name[1] == UInt8(ascii: "T") && name[2] == UInt8(ascii: "T")
+            && name[3] == UInt8(ascii: "P") && name[4] == UInt8(ascii: "_")
     }
 
     /// The `Content-Type` header.
@@ -120,14 +133,14 @@ public struct HTTPRequest: Sendable {
         return path[path.index(after: dot)...].lowercased()
     }
 
-    /// `HTTP_USER_AGENT` → `User-Agent`.
-    static func headerName(fromCGI cgi: Substring) -> String {
+    /// `USER_AGENT` (the bytes after `HTTP_`) → `User-Agent`.
+    static func headerName(fromCGI cgi: UnsafeBufferPointer<UInt8>) -> String {
         // Written straight into the String (no intermediate bytes): names up to 15 bytes allocate nothing.
         // Only ASCII letters and `_` change; other bytes are kept (invalid UTF-8 is repaired, as before).
-        String(unsafeUninitializedCapacity: cgi.utf8.count) { bytes in
+        String(unsafeUninitializedCapacity: cgi.count) { bytes in
             var upper = true
             var n = 0
-            for c in cgi.utf8 {
+            for c in cgi {
                 if c == UInt8(ascii: "_") {
                     bytes[n] = UInt8(ascii: "-")
                     upper = true

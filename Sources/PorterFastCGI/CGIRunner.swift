@@ -18,7 +18,7 @@ public enum CGIRunner {
     }
 
     /// Answers one request: `parameters` as CGI variables, the body read from `input`, the response to `output`.
-    static func respond(parameters: [String: String], input: Int32, output: some ResponseOutput, pipeline: Pipeline,
+    static func respond(parameters: CGIParameters, input: Int32, output: some ResponseOutput, pipeline: Pipeline,
                         application: ApplicationState, logger: Logger, maxBodyBytes: Int = 1024 * 1024,
                         temporaryDirectory: String = RequestBodyCollector.defaultTemporaryDirectory) async {
         var request = HTTPRequest(cgiParameters: parameters, body: RequestBody.empty)
@@ -73,14 +73,7 @@ public enum CGIRunner {
     }
 
     /// The CGI variables of this process's environment.
-    static func environment() -> [String: String] {
-        var params: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") { params[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-            p += 1
-        }
-        return params
+    static func environment() -> CGIParameters {
+        CGIParameters(environment: environ)
     }
 }

@@ -1,4 +1,5 @@
 import CFastCGI
+import Porter
 import Glibc
 
 /// Every call into libfcgi lives here: process initialisation, adopting a connection into an
@@ -65,25 +66,10 @@ final class FCGIRequest: @unchecked Sendable {
         return true
     }
 
-    /// Copies every parameter out of libfcgi (its strings die at `finish()`).
-    func parameters() -> [String: String] {
-        var result: [String: String] = [:]
-        guard var p = raw.pointee.envp else { return result }
-        // Sized to the parameters nginx sent (one allocation, no more buckets than needed).
-        var count = 0
-        while p[count] != nil { count += 1 }
-        result.reserveCapacity(count)
-        while let entry = p.pointee {
-            if let eq = strchr(entry, 61) { // '='
-                let nameLength = eq - entry
-                let name = entry.withMemoryRebound(to: UInt8.self, capacity: nameLength) {
-                    String(decoding: UnsafeBufferPointer(start: $0, count: nameLength), as: UTF8.self)
-                }
-                result[name] = String(cString: eq + 1)
-            }
-            p += 1
-        }
-        return result
+    /// Copies every parameter out of libfcgi in one allocation (its strings die at `finish()`).
+    func parameters() -> CGIParameters {
+        guard let envp = raw.pointee.envp else { return CGIParameters() }
+        return CGIParameters(environment: envp)
     }
 
     /// Reads the next STDIN bytes into `buffer` (blocking until it is full or STDIN ends).

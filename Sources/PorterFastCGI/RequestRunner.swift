@@ -9,13 +9,12 @@ extension FastCGIServer {
         let serving = current
         serving.inFlight.add(1, ordering: .relaxed)
         let pipeline = serving.pipeline
-        statistics.requestStarted(method: request.method.rawValue, uri: request.uri,
-                                  contentLength: request.parameters["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0)
+        let declared = request.parameters["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0
+        statistics.requestStarted(method: request.method.rawValue, uri: request.uri, contentLength: declared)
         let route = pipeline.route(method: request.method, path: request.path)
         let reader = BodyReader(limit: route.bodyLimit(default: configuration.maxBodyBytes),
                                 spillThreshold: configuration.bodySpillThreshold,
                                 temporaryDirectory: configuration.bodyTemporaryDirectory)
-        let declared = request.parameters["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0
         switch reader.read(declaredLength: declared, buffer: buffer, conn.request.readStdin(into:)) {
         case .complete(let body):
             if body.storage == .file { statistics.spilledBodies.add(1, ordering: .relaxed) }

@@ -25,7 +25,7 @@ public struct PipelineTestClient: Sendable {
     /// Runs one request and returns its context (response, user, session, trace, …).
     @discardableResult
     public func execute(_ method: HTTPMethod = .get, _ uri: String, headers: HTTPHeaders = [:], body: [UInt8] = [],
-                        parameters: [String: String] = [:]) async -> HTTPContext {
+                        parameters: CGIParameters = [:]) async -> HTTPContext {
         var request = HTTPRequest(method: method, uri: uri, headers: headers, body: body)
         request.parameters = parameters
         let context = HTTPContext(request: request, application: application, logger: Logger(label: "test"))

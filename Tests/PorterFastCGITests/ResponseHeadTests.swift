@@ -66,7 +66,7 @@ struct ResponseHeadTests {
     func cgi(_ request: FastCGIRequest, _ pipeline: Pipeline) async -> [UInt8] {
         let output = CapturedOutput()
         let parameters = Dictionary(request.params.map { ($0.nameString, $0.valueString) }, uniquingKeysWith: { _, last in last })
-        await CGIRunner.respond(parameters: parameters, input: -1, output: output, pipeline: pipeline,
+        await CGIRunner.respond(parameters: CGIParameters(parameters), input: -1, output: output, pipeline: pipeline,
                                 application: ApplicationState(), logger: Logger(label: "cgi.test"))
         return output.bytes
     }

@@ -10,7 +10,7 @@ import Testing
 /// A context for a pipeline-tier test.
 func makeContext(_ method: HTTPMethod = .get, _ uri: String, headers: HTTPHeaders = [:], body: String = "",
                  parameters: [String: String] = [:], application: ApplicationState = ApplicationState()) -> HTTPContext {
-    HTTPContext(request: HTTPRequest(method: method, uri: uri, headers: headers, body: Array(body.utf8), parameters: parameters),
+    HTTPContext(request: HTTPRequest(method: method, uri: uri, headers: headers, body: Array(body.utf8), parameters: CGIParameters(parameters)),
                 application: application, logger: Logger(label: "test"))
 }
 

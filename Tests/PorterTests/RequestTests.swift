@@ -1,3 +1,4 @@
+import Glibc
 import Porter
 import PorterTesting
 import Testing
@@ -48,6 +49,64 @@ struct RequestTests {
         #expect(r.remoteAddress == "192.0.2.1" && r.remotePort == 5555)
         #expect(r.pathExtension == "rss")
         #expect(r.parameters["REQUEST_ID"] == "req-1")
+    }
+
+    /// Environment rows (`NAME=VALUE` C strings, as libfcgi's envp holds them) and what each lookup must give.
+    static let environments: [([String], [(String, String?)], [String])] = [
+        (["A=1", "B=2"], [("A", "1"), ("B", "2"), ("C", nil), ("a", nil)], ["A=1", "B=2"]),
+        (["A=1", "B=x", "A=2"], [("A", "2"), ("B", "x")], ["B=x", "A=2"]),                 // repeated: the last counts
+        (["NOEQUALS", "K=a=b"], [("NOEQUALS", nil), ("K", "a=b")], ["K=a=b"]),               // no '=' skipped; value keeps '='
+        (["E=", "=v"], [("E", ""), ("", "v")], ["E=", "=v"]),                                 // empty value, empty name
+        (["BAD=\u{FF}x"], [("BAD", "\u{FF}x")], ["BAD=\u{FF}x"]),                          // non-ASCII kept
+        ([], [("A", nil)], []),
+    ]
+
+    /// A NULL-terminated array of C strings (free each with `free`).
+    static func cStrings(_ entries: [String]) -> [UnsafeMutablePointer<CChar>?] {
+        var result: [UnsafeMutablePointer<CChar>?] = []
+        for entry in entries { result.append(strdup(entry)) }
+        result.append(nil)
+        return result
+    }
+
+    @Test("CGI parameters from a C environment: exact names, the last repeat counts", arguments: environments)
+    func parametersFromEnvironment(_ row: ([String], [(String, String?)], [String])) {
+        var strings = Self.cStrings(row.0)
+        defer { strings.forEach { free($0) } }
+        let parameters = strings.withUnsafeMutableBufferPointer { CGIParameters(environment: $0.baseAddress!) }
+        for (name, value) in row.1 {
+            #expect(parameters[name] == value, "\(name)")
+            #expect(parameters.contains(name) == (value != nil))
+            #expect(parameters.hasValue(name) == !(value ?? "").isEmpty)
+        }
+        #expect(parameters.map { "\($0.key)=\($0.value)" } == row.2)
+        #expect(parameters.count == row.2.count && parameters.isEmpty == row.0.isEmpty)
+        #expect(parameters == CGIParameters(parameters.dictionary))
+    }
+
+    @Test("CGI parameters: setting replaces every repeat, nil removes, literals and dictionaries agree")
+    func parametersEdit() {
+        var p: CGIParameters = ["A": "1", "B": "2"]
+        p["A"] = "3"
+        #expect(p["A"] == "3" && p.count == 2)
+        p["B"] = nil
+        #expect(p["B"] == nil && !p.contains("B") && p.count == 1)
+        p["C"] = String(repeating: "v", count: 100_000)
+        #expect(p["C"]?.count == 100_000)
+        #expect(CGIParameters(["A": "3", "C": String(repeating: "v", count: 100_000)]) == p)
+        #expect(CGIParameters() == [:] && CGIParameters().isEmpty)
+    }
+
+    @Test("a header sent twice by nginx: the parameter, the header list and the cookies agree on the last")
+    func repeatedHeaderParameter() {
+        var strings = Self.cStrings(["REQUEST_METHOD=GET", "REQUEST_URI=/x", "HTTP_COOKIE=sid=first", "HTTP_HOST=a",
+                                     "HTTP_COOKIE=sid=second", "CONTENT_TYPE=text/plain"])
+        defer { strings.forEach { free($0) } }
+        let parameters = strings.withUnsafeMutableBufferPointer { CGIParameters(environment: $0.baseAddress!) }
+        let r = HTTPRequest(cgiParameters: parameters, body: RequestBody.empty)
+        #expect(r.parameters["HTTP_COOKIE"] == "sid=second")
+        #expect(r.headers.values(for: "Cookie") == ["sid=second"] && r.cookies == ["sid": "second"])
+        #expect(r.headers.map { $0.name } == ["Host", "Cookie", "Content-Type"])   // the order nginx sent
     }
 
     @Test("header names from CGI parameter names: long, lower-case, digits, non-ASCII and empty names")

@@ -37,7 +37,7 @@ public struct AuthorizationModule: HTTPModule {
     func authorize(_ ctx: HTTPContext) throws {
         // nginx's auth_request for a static file under the rules (PORTER_AUTHORIZE_ONLY, set only by the generated
         // location, never by a client): answer 204 / 401 (+ X-Porter-Login) / 403 and stop after this event.
-        if ctx.request.parameters["PORTER_AUTHORIZE_ONLY"] != nil {
+        if ctx.request.parameters.contains("PORTER_AUTHORIZE_ONLY") {
             // The subrequest's own path is the check location; the file asked for is the client's REQUEST_URI,
             // decoded and with dot segments resolved (`decide` normalises), as nginx does before serving it.
             let raw = ctx.request.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""

@@ -36,8 +36,8 @@ public struct NginxIdentity: Sendable, Equatable {
     }
 
     /// Whether the request went through a location that ran the snippet.
-    public static func isVouchedFor(_ parameters: [String: String]) -> Bool {
-        !(parameters[markerParameter] ?? "").isEmpty
+    public static func isVouchedFor(_ parameters: CGIParameters) -> Bool {
+        parameters.hasValue(markerParameter)
     }
 
     /// Reads `identity_snippet` and `identity_paths`; throws when an nginx identity is trusted without a snippet
