@@ -22,6 +22,10 @@ public enum ConditionalGET {
     public static func evaluate(method: HTTPMethod, headers: HTTPHeaders, etag: EntityTag?,
                                 lastModified: Int64?) -> Outcome {
         let isRead = method == .get || method == .head
+        // Most requests carry no precondition: one pass over the names, no parsing.
+        guard headers.contains(where: { $0.name.utf8.count > 3 && $0.name.utf8.first.map { $0 | 0x20 } == UInt8(ascii: "i")
+                && $0.name.utf8.dropFirst().first.map { $0 | 0x20 } == UInt8(ascii: "f") && $0.name.utf8.dropFirst(2).first == UInt8(ascii: "-") })
+        else { return .proceed }
         if let condition = EntityTagCondition(headerValues: headers.values(for: "If-Match")), condition != .tags([]) {
             guard etag.map(condition.stronglyMatches) ?? (condition == .any) else { return .preconditionFailed }
         } else if let text = headers["If-Unmodified-Since"], let since = HTTPDate.parse(text), let lastModified,

@@ -18,7 +18,16 @@ public struct EntityTag: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The header form: `"abc"` or `W/"abc"`.
-    public var description: String { (isWeak ? "W/" : "") + "\"" + opaque + "\"" }
+    public var description: String {
+        // One allocation (sent with every feed and image response).
+        var text = ""
+        text.reserveCapacity(opaque.utf8.count + 4)
+        if isWeak { text += "W/" }
+        text += "\""
+        text += opaque
+        text += "\""
+        return text
+    }
 
     /// Weak comparison (RFC 9110 §8.8.3.2): equal opaque tags, whatever their weakness.
     public func weaklyMatches(_ other: EntityTag) -> Bool { opaque == other.opaque }

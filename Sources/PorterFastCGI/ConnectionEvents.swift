@@ -4,7 +4,8 @@ import Porter
 /// Feeding a connection's state machine and carrying out what it decides: park, wait for the rest, serve, close.
 extension FastCGIServer {
     /// Looks at what is buffered (without consuming it) and serves the request once its whole head is there.
-    func serve(_ conn: Connection, _ buffer: UnsafeMutableRawBufferPointer) {
+    func serve(_ conn: Connection, _ worker: WorkerState) {
+        let buffer = worker.buffer
         let n = Poller.peek(conn.fd, into: buffer)
         var now: UInt64 = 0
         var request: HTTPRequest?
@@ -35,7 +36,7 @@ extension FastCGIServer {
         let (action, wasParked, generation) = conn.inspected(input, now: now)
         if wasParked { statistics.parkedConnections.subtract(1, ordering: .relaxed) }
         if action == .serve, let request {
-            process(conn, request, generation: generation, buffer: buffer)
+            process(conn, request, generation: generation, worker: worker)
         } else {
             perform(action, conn)
         }

@@ -23,6 +23,8 @@ public final class FastCGIServer: Service, Sendable {
     /// The state shared by every new request.
     public var application: ApplicationState { current.application }
     private let serving: Mutex<ServingGeneration>
+    /// Bumped by every `replace`: worker threads keep the generation they last saw and take the lock only when this moved.
+    let servingVersion = Atomic<UInt64>(0)
     /// The pipeline and state new requests run on.
     public var current: ServingGeneration { serving.withLock { $0 } }
     let logger: Logger
@@ -63,6 +65,7 @@ public final class FastCGIServer: Service, Sendable {
         return serving.withLock { current in
             let old = current
             current = next
+            servingVersion.add(1, ordering: .sequentiallyConsistent)
             return old
         }
     }
@@ -190,7 +193,7 @@ public final class ServingGeneration: Sendable {
     }
 
     /// Requests running on this generation now.
-    public var requestsInFlight: Int { inFlight.load(ordering: .acquiring) }
+    public var requestsInFlight: Int { inFlight.load(ordering: .sequentiallyConsistent) }
 
     /// Returns once no request runs on this generation (checked every 50 ms; returns early when cancelled).
     public func waitUntilIdle() async {

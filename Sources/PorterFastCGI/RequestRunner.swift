@@ -4,10 +4,9 @@ import Porter
 extension FastCGIServer {
     /// Runs a request whose head libfcgi has read: looks up its route, reads the body within the route's limit
     /// (413 without reading when the declared length is too large), then runs the pipeline.
-    func process(_ conn: Connection, _ head: HTTPRequest, generation: UInt64, buffer: UnsafeMutableRawBufferPointer) {
+    func process(_ conn: Connection, _ head: HTTPRequest, generation: UInt64, worker: WorkerState) {
         var request = head
-        let serving = current
-        serving.inFlight.add(1, ordering: .relaxed)
+        let serving = worker.enter(self)
         let pipeline = serving.pipeline
         let declared = request.parameters["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0
         statistics.requestStarted(method: request.method.rawValue, uri: request.uri, contentLength: declared)
@@ -15,7 +14,7 @@ extension FastCGIServer {
         let reader = BodyReader(limit: route.bodyLimit(default: configuration.maxBodyBytes),
                                 spillThreshold: configuration.bodySpillThreshold,
                                 temporaryDirectory: configuration.bodyTemporaryDirectory)
-        switch reader.read(declaredLength: declared, buffer: buffer, conn.request.readStdin(into:)) {
+        switch reader.read(declaredLength: declared, buffer: worker.buffer, conn.request.readStdin(into:)) {
         case .complete(let body):
             if body.storage == .file { statistics.spilledBodies.add(1, ordering: .relaxed) }
             request.body = body

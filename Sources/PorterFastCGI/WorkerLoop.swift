@@ -9,8 +9,7 @@ extension FastCGIServer {
 
     /// One worker thread: waits on epoll and serves what is ready (accepts, queued sync work, connections).
     func workerLoop(epfd: Int32) {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: configuration.maxParamsBytes + 16 * 1024, alignment: 8)
-        defer { buffer.deallocate() }
+        let worker = WorkerState(bufferSize: configuration.maxParamsBytes + 16 * 1024)
         let events = Poller.EventBatch(capacity: Self.batchSize)
         while true {
             statistics.idleThreads.add(1, ordering: .relaxed)
@@ -29,18 +28,18 @@ extension FastCGIServer {
                 case Self.stopToken:
                     return
                 case Self.listenToken:
-                    acceptOne(buffer)
+                    acceptOne(worker)
                 case Self.jobsToken:
                     runOneJob()
                 default:
-                    serve(Connection.from(token: token), buffer)
+                    serve(Connection.from(token: token), worker)
                 }
             }
         }
     }
 
     /// Accepts one connection and serves it at once (nginx sends the request right after connecting).
-    func acceptOne(_ buffer: UnsafeMutableRawBufferPointer) {
+    func acceptOne(_ worker: WorkerState) {
         let listenFD = listenDescriptor.load(ordering: .acquiring)
         let fd = Poller.accept(listenFD)
         if !draining.load(ordering: .acquiring) {
@@ -66,6 +65,38 @@ extension FastCGIServer {
         statistics.openConnections.add(1, ordering: .relaxed)
         // A drain that began after the check above may have missed this connection in the table.
         if draining.load(ordering: .acquiring) { conn.drain() }
-        serve(conn, buffer)
+        serve(conn, worker)
+    }
+}
+
+/// What one worker thread keeps between events: its read buffer, and the serving generation it last saw, so a
+/// request finds its pipeline without taking the server's lock (only after a reload moved `servingVersion`).
+/// Owned by its thread; never shared.
+final class WorkerState {
+    let buffer: UnsafeMutableRawBufferPointer
+    private var version: UInt64 = .max
+    private var serving: ServingGeneration?
+
+    init(bufferSize: Int) {
+        buffer = .allocate(byteCount: bufferSize, alignment: 8)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// The generation a new request runs on, with the request already counted in its `inFlight`: counted first and
+    /// the version checked again, so a reload that returned the old generation never misses a request still
+    /// starting on it (it waits for that generation's `inFlight` to reach zero).
+    func enter(_ server: FastCGIServer) -> ServingGeneration {
+        while true {
+            let seen = server.servingVersion.load(ordering: .sequentiallyConsistent)
+            if seen != version || serving == nil {
+                serving = server.current
+                version = seen
+            }
+            let generation = serving!
+            generation.inFlight.add(1, ordering: .sequentiallyConsistent)
+            if server.servingVersion.load(ordering: .sequentiallyConsistent) == seen { return generation }
+            generation.inFlight.subtract(1, ordering: .releasing)
+        }
     }
 }

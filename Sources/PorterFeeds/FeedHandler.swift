@@ -101,34 +101,32 @@ public struct FeedHandler: HTTPHandler {
         guard request.method == .get || request.method == .head else {
             throw HTTPError(.methodNotAllowed, headers: ["Allow": "GET, HEAD"])
         }
-        guard let slug = FeedHandler.channelSlug(forPath: request.path) else {
-            throw HTTPError(.notFound, message: "No such feed")
-        }
-        let format = self.format ?? FeedFormat(pathExtension: request.pathExtension)
-        let selfURL = siteURL + PercentEncoding.encodePath(request.path)
-        let key = "\(format.rawValue) \(selfURL)"
-        let body: [UInt8]
-        let etag: EntityTag
-        let lastModified: Int64
-        // Read before the snapshot: a write committed meanwhile leaves this entry stale, never the reverse.
+        // The path decides channel, format and self link, so it is the cache key. The generation is read before
+        // the snapshot: a write committed meanwhile leaves this entry stale, never the reverse.
         let generation = store.generation()
-        if let cached = cache.lookup(key, generation: generation) {
-            (body, etag, lastModified) = (cached.body, cached.etag, cached.stamp)
+        let entry: FeedRenderCache.Entry
+        if let cached = cache.lookup(request.path, generation: generation) {
+            entry = cached
         } else {
+            guard let slug = FeedHandler.channelSlug(forPath: request.path) else {
+                throw HTTPError(.notFound, message: "No such feed")
+            }
+            let format = self.format ?? FeedFormat(pathExtension: request.pathExtension)
+            let selfURL = siteURL + PercentEncoding.encodePath(request.path)
             guard let snapshot = try store.snapshot(of: slug, limit: limit) else {
                 throw HTTPError(.notFound, message: "No such feed")
             }
-            body = FeedRenderer.render(snapshot, as: format, context: FeedRenderContext(siteURL: siteURL, selfURL: selfURL))
-            etag = EntityTag(hashing: body)
-            lastModified = snapshot.channel.updatedAt.unixSeconds
-            cache.store(key, .init(generation: generation, stamp: lastModified, body: body, etag: etag))
+            let body = FeedRenderer.render(snapshot, as: format, context: FeedRenderContext(siteURL: siteURL, selfURL: selfURL))
+            entry = .init(generation: generation, stamp: snapshot.channel.updatedAt.unixSeconds, body: body,
+                          etag: EntityTag(hashing: body), contentType: format.contentType)
+            cache.store(request.path, entry)
         }
 
         // Module headers and cookies set earlier in the pipeline stay: only this handler's own fields are set.
         if let cacheControl { context.response.headers["Cache-Control"] = cacheControl }
-        if context.respondNotModifiedIfCurrent(etag: etag, lastModified: lastModified) { return }
+        if context.respondNotModifiedIfCurrent(etag: entry.etag, lastModified: entry.stamp) { return }
         context.response.status = .ok
-        context.response.contentType = format.contentType
-        context.response.body = .buffer(body)
+        context.response.contentType = entry.contentType
+        context.response.body = .buffer(entry.body)
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import Porter
-import Synchronization
 
 extension FeedStore {
     /// The channel's `updated_at` (every item insert, update or delete moves it forward), or nil if unknown.
@@ -10,8 +9,9 @@ extension FeedStore {
     }
 }
 
-/// Rendered feeds kept between requests: while the store's ``FeedStore/generation()`` is unchanged a request
-/// (200 or 304) costs a dictionary lookup under a short lock and no SQLite query.
+/// Rendered feeds kept between requests, by request path: while the store's ``FeedStore/generation()`` is unchanged
+/// a request (200 or 304) costs a dictionary lookup under a read lock (readers never wait for each other) and no
+/// SQLite query.
 ///
 /// An entry is tagged with the generation read *before* its snapshot was loaded, so a write that lands while it
 /// is rendered makes it stale at once.
@@ -21,19 +21,20 @@ final class FeedRenderCache: Sendable {
         let stamp: Int64
         let body: [UInt8]
         let etag: EntityTag
+        let contentType: String
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = ReadWriteLock<[String: Entry]>([:])
     private let maxEntries = 256
 
     /// The cached rendering for `key` if it was made at `generation`.
     func lookup(_ key: String, generation: UInt64) -> Entry? {
-        entries.withLock { $0[key] }.flatMap { $0.generation == generation ? $0 : nil }
+        entries.read { $0[key] }.flatMap { $0.generation == generation ? $0 : nil }
     }
 
     /// Keeps a rendering.
     func store(_ key: String, _ entry: Entry) {
-        entries.withLock {
+        entries.write {
             if $0.count >= maxEntries, $0[key] == nil { $0.removeAll(keepingCapacity: true) }
             $0[key] = entry
         }

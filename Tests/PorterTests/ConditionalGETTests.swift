@@ -114,6 +114,20 @@ import Testing
         return PipelineTestClient(registry: registry, modules: [module])
     }
 
+    /// Header names in any case are preconditions; names that only look alike are not (the no-precondition fast path).
+    @Test(arguments: [
+        ("if-none-match", "\"0123456789abcdef\"", 304), ("IF-NONE-MATCH", "W/\"0123456789abcdef\"", 304), ("iF-mAtCh", "\"other\"", 412),
+        ("if-modified-since", "Sun, 06 Nov 2095 08:49:37 GMT", 304), ("If", "\"0123456789abcdef\"", 200), ("Iffy-None-Match", "\"0123456789abcdef\"", 200),
+        ("X-If-None-Match", "\"0123456789abcdef\"", 200), ("If-", "\"0123456789abcdef\"", 200),
+    ])
+    func headerNamesInAnyCase(_ row: (String, String, Int)) async throws {
+        var headers = HTTPHeaders()
+        headers.add("Accept", "*/*")
+        headers.add(row.0, row.1)
+        let ctx = try await Self.client().execute(.get, "/doc", headers: headers)
+        #expect(ctx.response.status.code == row.2, "\(row.0): \(row.1)")
+    }
+
     @Test(arguments: cases)
     func preconditions(_ testCase: Case) async throws {
         let ctx = try await Self.client().execute(testCase.method, "/doc", headers: testCase.headers(Self.etagText, Self.lastModified))
