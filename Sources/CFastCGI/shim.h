@@ -31,3 +31,6 @@ static inline void porter_atomic_raise_max(int64_t *p, int64_t v) {
 /// memfd_create (an anonymous file, inheritable by child processes unless MFD_CLOEXEC).
 extern int memfd_create(const char *name, unsigned int flags);
 static inline int porter_memfd_create(const char *name) { return memfd_create(name, 0); }
+/// accept4 (glibc declares it only under _GNU_SOURCE): accepts with SOCK_CLOEXEC set, no fcntl afterwards.
+extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+static inline int porter_accept_cloexec(int fd) { return accept4(fd, 0, 0, SOCK_CLOEXEC); }

@@ -12,6 +12,10 @@ final class Connection: @unchecked Sendable {
     let fd: Int32
     /// Whether the fd is registered with epoll (ADD once, then MOD); touched by the owner only.
     var registered = false
+    /// Whether the I/O timeouts are set on the fd (see `FastCGIServer.armTimeouts`); touched by the owner only.
+    var timeoutsArmed = false
+    /// Requests whose head was read on this connection; touched by the owner only.
+    var requestsStarted = 0
     private let machine: Mutex<ConnectionStateMachine>
 
     init(fd: Int32, limits: ConnectionStateMachine.Limits) {

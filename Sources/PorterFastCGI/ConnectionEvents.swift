@@ -21,8 +21,12 @@ extension FastCGIServer {
             case .incomplete:
                 now = MonotonicClock.nanoseconds()
                 input = .incompleteHead
-            case .ready:
+            case .ready(let stdinComplete):
                 now = MonotonicClock.nanoseconds()
+                // Reading a body not yet buffered may wait for the peer, and on a kept connection the peer may not
+                // have read earlier responses (nginx has; a raw client need not): then the I/O timeouts are needed.
+                conn.requestsStarted += 1
+                if !stdinComplete || conn.requestsStarted > 1 { armTimeouts(conn) }
                 // The head is buffered and checked: libfcgi reads it without blocking.
                 if conn.request.accept() {
                     let head = HTTPRequest(cgiParameters: conn.request.parameters(), body: RequestBody.empty)

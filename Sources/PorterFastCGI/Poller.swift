@@ -79,9 +79,9 @@ enum Poller {
     /// Accepts one connection from a non-blocking listen socket; the new fd is blocking (libfcgi needs that).
     static func accept(_ listenFD: Int32) -> Int32 {
         while true {
-            let fd = Glibc.accept(listenFD, nil, nil)
+            // Close-on-exec from the start (no extra fcntl per connection); blocking, as libfcgi reads and writes.
+            let fd = porter_accept_cloexec(listenFD)
             if fd < 0 && errno == EINTR { continue }
-            if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             return fd
         }
     }

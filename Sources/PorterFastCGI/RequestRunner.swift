@@ -63,6 +63,10 @@ extension FastCGIServer {
             context.response.setText("Gateway Timeout\n", status: .gatewayTimeout)
         }
         let body = context.request.body
+        switch context.response.body {
+        case .buffer(let bytes) where bytes.count <= Self.unblockableResponseBytes: break
+        default: armTimeouts(conn)
+        }
         guard let produce = ResponseWriter.begin(context.response, method: context.request.method, to: conn.request) else {
             finishRequest(conn, body: body, serving: serving)
             return

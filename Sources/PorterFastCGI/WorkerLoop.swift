@@ -58,7 +58,6 @@ extension FastCGIServer {
             }
             return
         }
-        Poller.setTimeouts(fd, receiveSeconds: configuration.ioTimeoutSeconds, sendSeconds: configuration.ioTimeoutSeconds)
         let conn = Connection(fd: fd, limits: connectionLimits)
         connectionTable.insert(conn)
         statistics.acceptedConnections.add(1, ordering: .relaxed)
@@ -66,6 +65,20 @@ extension FastCGIServer {
         // A drain that began after the check above may have missed this connection in the table.
         if draining.load(ordering: .acquiring) { conn.drain() }
         serve(conn, worker)
+    }
+
+    /// Responses up to this size are written without the I/O timeouts set on a connection's first request: the
+    /// socket's send buffer is empty, so they fit and cannot block.
+    static let unblockableResponseBytes = 64 * 1024
+
+    /// Sets the connection's receive and send timeouts (`io_timeout`), once, before the first read or write
+    /// that could block: a body not yet buffered, a large or streamed response, any request after a connection's
+    /// first. A one-request connection with its STDIN buffered and a small response (most, without upstream
+    /// keepalive) skips the two syscalls.
+    func armTimeouts(_ conn: Connection) {
+        guard !conn.timeoutsArmed else { return }
+        conn.timeoutsArmed = true
+        Poller.setTimeouts(conn.fd, receiveSeconds: configuration.ioTimeoutSeconds, sendSeconds: configuration.ioTimeoutSeconds)
     }
 }
 
