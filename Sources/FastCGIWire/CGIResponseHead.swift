@@ -52,7 +52,15 @@ enum CGIHead {
 
     /// Appends `text` without its CR and LF bytes.
     static func appendSanitized(_ text: String, to head: inout [UInt8]) {
-        for byte in text.utf8 where byte != 13 && byte != 10 { head.append(byte) }
+        var text = text
+        text.withUTF8 { bytes in
+            // One bulk copy unless the text really holds a CR or LF.
+            if !bytes.contains(where: { $0 == 13 || $0 == 10 }) {
+                head.append(contentsOf: bytes)
+            } else {
+                for byte in bytes where byte != 13 && byte != 10 { head.append(byte) }
+            }
+        }
     }
 
     static func appendDecimal(_ value: Int, to head: inout [UInt8]) {

@@ -11,6 +11,8 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
     private var storage: [UInt8]
     /// The number of entries stored, repeats included.
     private var entries: Int
+    /// False when no name can occur twice (then every entry is its name's last and a lookup stops at the first match).
+    private var mayRepeat = true
 
     private static let entryHeader = 6
 
@@ -18,6 +20,7 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
     public init() {
         storage = []
         entries = 0
+        mayRepeat = false
     }
 
     /// Parameters from literal pairs (tests, hand-built requests).
@@ -41,19 +44,45 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
             total += Self.entryHeader + Int(strlen(entry))
             i += 1
         }
-        storage = []
-        storage.reserveCapacity(total)
-        entries = 0
-        i = 0
-        while let entry = environment[i] {
-            let length = Int(strlen(entry))
-            entry.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
-                let buffer = UnsafeBufferPointer(start: bytes, count: length)
-                if let eq = buffer.firstIndex(of: UInt8(ascii: "=")), eq <= Int(UInt16.max) {
-                    appendBytes(UnsafeBufferPointer(rebasing: buffer[..<eq]), UnsafeBufferPointer(rebasing: buffer[(eq + 1)...]))
-                }
+        var count = 0
+        storage = [UInt8](unsafeUninitializedCapacity: total) { out, written in
+            var offset = 0
+            var i = 0
+            while let entry = environment[i] {
+                i += 1
+                let length = Int(strlen(entry))
+                guard let eq = memchr(entry, 61, length) else { continue } // '='
+                let n = UnsafeRawPointer(eq) - UnsafeRawPointer(entry)
+                let v = length - n - 1
+                guard n <= Int(UInt16.max) else { continue }
+                Self.writeHeader(out, at: offset, name: n, value: v)
+                memcpy(out.baseAddress! + offset + Self.entryHeader, entry, n)
+                memcpy(out.baseAddress! + offset + Self.entryHeader + n, UnsafeRawPointer(eq) + 1, v)
+                offset += Self.entryHeader + n + v
+                count += 1
             }
-            i += 1
+            written = offset
+        }
+        entries = count
+        mayRepeat = Self.hasRepeatedName(storage, count: count)
+    }
+
+    /// Whether two entries may share a name: 64-bit FNV-1a hashes of the names compared pairwise (no false "no").
+    private static func hasRepeatedName(_ storage: [UInt8], count: Int) -> Bool {
+        guard count > 1 else { return false }
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: count) { hashes in
+            storage.withUnsafeBufferPointer { bytes in
+                var offset = 0
+                for i in 0..<count {
+                    let (name, value) = ranges(bytes, at: offset)
+                    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                    for b in bytes[name] { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+                    for j in 0..<i where hashes[j] == h { return true }
+                    hashes[i] = h
+                    offset = value.upperBound
+                }
+                return false
+            }
         }
     }
 
@@ -142,17 +171,23 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
     }
 
     private mutating func appendBytes(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
-        let n = UInt16(truncatingIfNeeded: Swift.min(name.count, Int(UInt16.max)))
-        let v = UInt32(truncatingIfNeeded: Swift.min(value.count, Int(UInt32.max)))
-        storage.append(UInt8(truncatingIfNeeded: n))
-        storage.append(UInt8(truncatingIfNeeded: n >> 8))
-        storage.append(UInt8(truncatingIfNeeded: v))
-        storage.append(UInt8(truncatingIfNeeded: v >> 8))
-        storage.append(UInt8(truncatingIfNeeded: v >> 16))
-        storage.append(UInt8(truncatingIfNeeded: v >> 24))
-        storage.append(contentsOf: UnsafeBufferPointer(rebasing: name[..<Int(n)]))
-        storage.append(contentsOf: UnsafeBufferPointer(rebasing: value[..<Int(v)]))
+        let n = Swift.min(name.count, Int(UInt16.max))
+        let v = Swift.min(value.count, Int(UInt32.max))
+        storage.append(contentsOf: repeatElement(0, count: Self.entryHeader))
+        storage.withUnsafeMutableBufferPointer { Self.writeHeader($0, at: $0.count - Self.entryHeader, name: n, value: v) }
+        storage.append(contentsOf: UnsafeBufferPointer(rebasing: name[..<n]))
+        storage.append(contentsOf: UnsafeBufferPointer(rebasing: value[..<v]))
         entries += 1
+        mayRepeat = true
+    }
+
+    private static func writeHeader(_ out: UnsafeMutableBufferPointer<UInt8>, at offset: Int, name n: Int, value v: Int) {
+        out[offset] = UInt8(truncatingIfNeeded: n)
+        out[offset + 1] = UInt8(truncatingIfNeeded: n >> 8)
+        out[offset + 2] = UInt8(truncatingIfNeeded: v)
+        out[offset + 3] = UInt8(truncatingIfNeeded: v >> 8)
+        out[offset + 4] = UInt8(truncatingIfNeeded: v >> 16)
+        out[offset + 5] = UInt8(truncatingIfNeeded: v >> 24)
     }
 
     private mutating func remove(_ name: String) {
@@ -177,7 +212,7 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
             while offset + Self.entryHeader <= bytes.count {
                 let (name, value) = Self.ranges(bytes, at: offset)
                 var isLast = true
-                var later = value.upperBound
+                var later = mayRepeat ? value.upperBound : bytes.count
                 while later + Self.entryHeader <= bytes.count {
                     let (otherName, otherValue) = Self.ranges(bytes, at: later)
                     if Self.same(UnsafeBufferPointer(rebasing: bytes[otherName]), UnsafeBufferPointer(rebasing: bytes[name])) {
@@ -199,7 +234,10 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
             var offset = 0
             while offset + Self.entryHeader <= bytes.count {
                 let (name, value) = Self.ranges(bytes, at: offset)
-                if name.count == key.count, Self.same(UnsafeBufferPointer(rebasing: bytes[name]), key) { found = value }
+                if name.count == key.count, Self.same(UnsafeBufferPointer(rebasing: bytes[name]), key) {
+                    found = value
+                    if !mayRepeat { break }
+                }
                 offset = value.upperBound
             }
             return found

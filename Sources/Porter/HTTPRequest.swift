@@ -1,3 +1,5 @@
+import Glibc
+
 /// The request as nginx forwarded it: method, path, query, headers, cookies, body and every FastCGI parameter.
 public struct HTTPRequest: Sendable {
     /// The verb, e.g. `GET`.
@@ -52,35 +54,61 @@ public struct HTTPRequest: Sendable {
 
     /// A request from CGI/FastCGI parameters (as nginx's `fastcgi_params` sends them) and the body.
     public init(cgiParameters params: CGIParameters, body: RequestBody) {
-        method = HTTPMethod(rawValue: params["REQUEST_METHOD"] ?? "GET")
-        let requestURI = params["REQUEST_URI"] ?? ((params["SCRIPT_NAME"] ?? "/") + (params["PATH_INFO"] ?? ""))
-        uri = requestURI
-        let (rawPath, fromURI) = HTTPRequest.split(requestURI)
-        queryString = params["QUERY_STRING"] ?? fromURI
+        // One pass over the parameter bytes: the few this request needs, and the headers in the order sent.
+        var methodName: String?, requestURI: String?, scriptName: String?, pathInfo: String?
+        var queryText: String?, documentURI: String?, cookie: String?, address: String?, port: String?
+        var cgiContentType: String?, cgiContentLength: String?
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(params.storedEntries)
+        params.withEachEntry { name, value in
+            func named(_ text: StaticString) -> Bool {
+                name.count == text.utf8CodeUnitCount && memcmp(name.baseAddress!, text.utf8Start, name.count) == 0
+            }
+            var text: String { String(decoding: value, as: UTF8.self) } // made only for the parameters kept
+            if HTTPRequest.isHeader(name) {
+                let headerValue = text
+                headers.add(HTTPRequest.headerName(fromCGI: UnsafeBufferPointer(rebasing: name[5...])), headerValue)
+                if named("HTTP_COOKIE") { cookie = headerValue }
+                return
+            }
+            switch name.count {
+            case 9: if named("PATH_INFO") { pathInfo = text }
+            case 11:
+                if named("REQUEST_URI") { requestURI = text }
+                else if named("SCRIPT_NAME") { scriptName = text }
+                else if named("REMOTE_ADDR") { address = text }
+                else if named("REMOTE_PORT") { port = text }
+            case 12:
+                if named("QUERY_STRING") { queryText = text }
+                else if named("DOCUMENT_URI") { documentURI = text }
+                else if named("CONTENT_TYPE") { cgiContentType = text }
+            case 14:
+                if named("REQUEST_METHOD") { methodName = text }
+                else if named("CONTENT_LENGTH") { cgiContentLength = text }
+            default: break
+            }
+        }
+        // CONTENT_TYPE and CONTENT_LENGTH are headers too, unless nginx also sent them as HTTP_*.
+        if let cgiContentType, !cgiContentType.isEmpty, !params.contains("HTTP_CONTENT_TYPE") { headers.add("Content-Type", cgiContentType) }
+        if let cgiContentLength, !cgiContentLength.isEmpty, !params.contains("HTTP_CONTENT_LENGTH") {
+            headers.add("Content-Length", cgiContentLength)
+        }
+        method = HTTPMethod(rawValue: methodName ?? "GET")
+        let target = requestURI ?? ((scriptName ?? "/") + (pathInfo ?? ""))
+        uri = target
+        let (rawPath, fromURI) = HTTPRequest.split(target)
+        queryString = queryText ?? fromURI
         query = QueryParameters(parsing: queryString)
-        if let documentURI = params["DOCUMENT_URI"], !documentURI.isEmpty {
+        if let documentURI, !documentURI.isEmpty {
             path = documentURI
         } else {
             path = PercentEncoding.decode(rawPath)
         }
-        // Headers straight from the parameter bytes: `HTTP_*`, and CONTENT_TYPE/CONTENT_LENGTH unless sent as HTTP_*.
-        var headers = HTTPHeaders()
-        let contentTypeAsHeader = params.contains("HTTP_CONTENT_TYPE"), contentLengthAsHeader = params.contains("HTTP_CONTENT_LENGTH")
-        headers.reserveCapacity(params.storedEntries)
-        params.withEachEntry { name, value in
-            if HTTPRequest.isHeader(name) {
-                headers.add(HTTPRequest.headerName(fromCGI: UnsafeBufferPointer(rebasing: name[5...])), String(decoding: value, as: UTF8.self))
-            } else if !value.isEmpty, !contentTypeAsHeader, name.elementsEqual("CONTENT_TYPE".utf8) {
-                headers.add("Content-Type", String(decoding: value, as: UTF8.self))
-            } else if !value.isEmpty, !contentLengthAsHeader, name.elementsEqual("CONTENT_LENGTH".utf8) {
-                headers.add("Content-Length", String(decoding: value, as: UTF8.self))
-            }
-        }
         self.headers = headers
-        cookies = params["HTTP_COOKIE"].map(CookieParser.parse) ?? [:]
+        cookies = cookie.map(CookieParser.parse) ?? [:]
         self.body = body
-        remoteAddress = params["REMOTE_ADDR"] ?? ""
-        remotePort = params["REMOTE_PORT"].flatMap { Int($0) }
+        remoteAddress = address ?? ""
+        remotePort = port.flatMap { Int($0) }
         parameters = params
     }
 

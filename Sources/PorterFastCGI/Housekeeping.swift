@@ -24,9 +24,11 @@ extension FastCGIServer {
             }
             if draining.load(ordering: .relaxed) {
                 let active = statistics.activeRequests.load(ordering: .relaxed)
-                // Connections nginx opened but has not used yet still get their first request answered.
+                // Connections nginx opened but has not used yet still get their first request answered, and idle
+                // kept connections (woken by the drain) are closed by a worker thread before the threads stop.
+                let parked = statistics.parkedConnections.load(ordering: .relaxed)
                 let awaitingFirst = active == 0 && connectionTable.all.contains { $0.isAwaitingFirstRequest }
-                if (active == 0 && !awaitingFirst) || now > drainDeadline {
+                if (active == 0 && !awaitingFirst && parked == 0) || now > drainDeadline {
                     if active > 0 { logger.warning("drain timeout: abandoning in-flight requests", metadata: ["active": .stringConvertible(active)]) }
                     finish()
                     return
