@@ -57,21 +57,18 @@ public enum HTTPDate {
         return String(unsafeUninitializedCapacity: 29) { out in
             var i = 0
             func put(_ byte: UInt8) { out[i] = byte; i += 1 }
-            func name(_ text: StaticString) { text.withUTF8Buffer { for b in $0 { put(b) } } }
+            func name(_ text: String) { for b in text.utf8 { put(b) } }
             func digits(_ v: Int, _ count: Int) {
                 var divisor = 1
                 for _ in 1..<count { divisor *= 10 }
                 while divisor > 0 { put(UInt8(48 + v / divisor % 10)); divisor /= 10 }
             }
-            name(weekdayNames[c.weekday]); put(44); put(32)
-            digits(c.day, 2); put(32); name(monthNames[c.month - 1]); put(32); digits(c.year, 4); put(32)
+            name(weekdays[c.weekday]); put(44); put(32)
+            digits(c.day, 2); put(32); name(months[c.month - 1]); put(32); digits(c.year, 4); put(32)
             digits(c.hour, 2); put(58); digits(c.minute, 2); put(58); digits(c.second, 2); name(" GMT")
             return i
         }
     }
-
-    private static let weekdayNames: [StaticString] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    private static let monthNames: [StaticString] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// An RFC 3339 timestamp in UTC (`1994-11-06T08:49:37Z`), as Atom requires.
     public static func rfc3339(_ seconds: Int64) -> String {

@@ -57,7 +57,7 @@ public struct HTTPRequest: Sendable {
         // One pass over the parameter bytes: the few this request needs, and the headers in the order sent.
         var methodName: String?, requestURI: String?, scriptName: String?, pathInfo: String?
         var queryText: String?, documentURI: String?, cookie: String?, address: String?, port: String?
-        var cgiContentType: String?, cgiContentLength: String?
+        var cgiContentType: String?, cgiContentLength: String?, contentTypeSentAsHeader = false, contentLengthSentAsHeader = false
         var headers = HTTPHeaders()
         headers.reserveCapacity(params.storedEntries)
         params.withEachEntry { name, value in
@@ -69,6 +69,8 @@ public struct HTTPRequest: Sendable {
                 let headerValue = text
                 headers.add(HTTPRequest.headerName(fromCGI: UnsafeBufferPointer(rebasing: name[5...])), headerValue)
                 if named("HTTP_COOKIE") { cookie = headerValue }
+                else if named("HTTP_CONTENT_TYPE") { contentTypeSentAsHeader = true }
+                else if named("HTTP_CONTENT_LENGTH") { contentLengthSentAsHeader = true }
                 return
             }
             switch name.count {
@@ -89,8 +91,8 @@ public struct HTTPRequest: Sendable {
             }
         }
         // CONTENT_TYPE and CONTENT_LENGTH are headers too, unless nginx also sent them as HTTP_*.
-        if let cgiContentType, !cgiContentType.isEmpty, !params.contains("HTTP_CONTENT_TYPE") { headers.add("Content-Type", cgiContentType) }
-        if let cgiContentLength, !cgiContentLength.isEmpty, !params.contains("HTTP_CONTENT_LENGTH") {
+        if let cgiContentType, !cgiContentType.isEmpty, !contentTypeSentAsHeader { headers.add("Content-Type", cgiContentType) }
+        if let cgiContentLength, !cgiContentLength.isEmpty, !contentLengthSentAsHeader {
             headers.add("Content-Length", cgiContentLength)
         }
         method = HTTPMethod(rawValue: methodName ?? "GET")

@@ -14,8 +14,6 @@ final class Connection: @unchecked Sendable {
     var registered = false
     /// Whether the I/O timeouts are set on the fd (see `FastCGIServer.armTimeouts`); touched by the owner only.
     var timeoutsArmed = false
-    /// Requests whose head was read on this connection; touched by the owner only.
-    var requestsStarted = 0
     private let machine: Mutex<ConnectionStateMachine>
 
     init(fd: Int32, limits: ConnectionStateMachine.Limits) {

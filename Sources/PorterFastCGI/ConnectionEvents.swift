@@ -9,6 +9,7 @@ extension FastCGIServer {
         let n = Poller.peek(conn.fd, into: buffer)
         var now: UInt64 = 0
         var request: HTTPRequest?
+        var bodyBuffered = true
         let input: ConnectionStateMachine.Input
         if n == 0 {
             input = .endOfStream
@@ -23,10 +24,7 @@ extension FastCGIServer {
                 input = .incompleteHead
             case .ready(let stdinComplete):
                 now = MonotonicClock.nanoseconds()
-                // Reading a body not yet buffered may wait for the peer, and on a kept connection the peer may not
-                // have read earlier responses (nginx has; a raw client need not): then the I/O timeouts are needed.
-                conn.requestsStarted += 1
-                if !stdinComplete || conn.requestsStarted > 1 { armTimeouts(conn) }
+                bodyBuffered = stdinComplete
                 // The head is buffered and checked: libfcgi reads it without blocking.
                 if conn.request.accept() {
                     let head = HTTPRequest(cgiParameters: conn.request.parameters(), body: RequestBody.empty)
@@ -40,6 +38,10 @@ extension FastCGIServer {
         let (action, wasParked, generation) = conn.inspected(input, now: now)
         if wasParked { statistics.parkedConnections.subtract(1, ordering: .relaxed) }
         if action == .serve, let request {
+            // Reading a body not yet buffered may wait for the peer, and after a connection's first request (the
+            // generation counts them) the peer may not have read earlier responses (nginx has; a raw client need
+            // not): then the I/O timeouts are needed before reading on.
+            if !bodyBuffered || generation > 1 { armTimeouts(conn) }
             process(conn, request, generation: generation, worker: worker)
         } else {
             perform(action, conn)
