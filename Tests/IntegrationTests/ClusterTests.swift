@@ -62,6 +62,16 @@ struct ClusterTests {
         step_seconds = 0.4
         max_body = "1k"
 
+        # The controller's items run for 10 s, so one seen running on web2 is still running when web2 is killed
+        # (a 1.2 s item seen late in its last step could finish first on a busy machine).
+        [[handlers]]
+        verb = "POST"
+        path = "/long-report"
+        handler = "report"
+        steps = 20
+        step_seconds = 0.5
+        max_body = "1k"
+
         [[handlers]]
         verb = "GET,HEAD"
         path = "/work/*"
@@ -208,7 +218,7 @@ struct ClusterTests {
             var locations: [String] = []
             for j in 0..<6 {
                 let key = "controller-\(wave)-\(j)"
-                let r = try await ConcurrentClients.offPool { try controller.post("/report", body: [], headers: ["Idempotency-Key": key]) }
+                let r = try await ConcurrentClients.offPool { try controller.post("/long-report", body: [], headers: ["Idempotency-Key": key]) }
                 if r.status == 202, let location = r.headers["Location"] { locations.append(location); controllerJobs[key] = location }
             }
             let found = LastSeen()
