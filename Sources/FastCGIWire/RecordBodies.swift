@@ -57,10 +57,20 @@ public struct EndRequestBody: Hashable, Sendable {
         protocolStatus = ProtocolStatus(rawValue: content[4])
     }
 
+    /// Writes the 8 body bytes at `pointer` (for framing into memory the caller owns, without an array).
+    public func store(at pointer: UnsafeMutableRawPointer) {
+        let bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (UInt8(appStatus >> 24), UInt8((appStatus >> 16) & 0xFF), UInt8((appStatus >> 8) & 0xFF),
+             UInt8(appStatus & 0xFF), protocolStatus.rawValue, 0, 0, 0)
+        pointer.storeBytes(of: bytes, as: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8).self)
+    }
+
     /// The 8 body bytes.
     public var encoded: [UInt8] {
-        [UInt8(appStatus >> 24), UInt8((appStatus >> 16) & 0xFF), UInt8((appStatus >> 8) & 0xFF),
-         UInt8(appStatus & 0xFF), protocolStatus.rawValue, 0, 0, 0]
+        [UInt8](unsafeUninitializedCapacity: 8) { bytes, count in
+            store(at: bytes.baseAddress!)
+            count = 8
+        }
     }
 }
 

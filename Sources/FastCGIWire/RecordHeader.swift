@@ -73,14 +73,18 @@ public struct RecordHeader: Hashable, Sendable {
 
     /// Appends the 8 header bytes to `buffer`.
     public func encode(into buffer: inout [UInt8]) {
-        buffer.append(version)
-        buffer.append(type.rawValue)
-        buffer.append(UInt8(requestID >> 8))
-        buffer.append(UInt8(requestID & 0xFF))
-        buffer.append(UInt8(contentLength >> 8))
-        buffer.append(UInt8(contentLength & 0xFF))
-        buffer.append(paddingLength)
-        buffer.append(reserved)
+        withUnsafeTemporaryAllocation(byteCount: RecordHeader.size, alignment: 1) { bytes in
+            store(at: bytes.baseAddress!)
+            buffer.append(contentsOf: bytes)
+        }
+    }
+
+    /// Writes the 8 header bytes at `pointer` (for framing into memory the caller owns, without an array).
+    public func store(at pointer: UnsafeMutableRawPointer) {
+        let bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (version, type.rawValue, UInt8(requestID >> 8), UInt8(requestID & 0xFF),
+             UInt8(contentLength >> 8), UInt8(contentLength & 0xFF), paddingLength, reserved)
+        pointer.storeBytes(of: bytes, as: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8).self)
     }
 
     /// The 8 header bytes.

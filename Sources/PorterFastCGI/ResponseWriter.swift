@@ -10,6 +10,17 @@ protocol ResponseOutput: Sendable {
     /// Pushes buffered bytes out (for streamed bodies); false once the peer is gone.
     @discardableResult
     func flush() -> Bool
+    /// Writes a whole buffered response (head and body), the request's only write; false once the peer is gone.
+    @discardableResult
+    func writeResponse(_ head: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) -> Bool
+}
+
+extension ResponseOutput {
+    /// The head, then the body.
+    @discardableResult
+    func writeResponse(_ head: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) -> Bool {
+        write(head) && write(body)
+    }
 }
 
 extension FCGIRequest: ResponseOutput {}
@@ -21,22 +32,19 @@ enum ResponseWriter {
     /// A streamed body's producer.
     typealias Producer = @Sendable (any ResponseBodyWriter) async throws -> Void
 
-    /// Buffered bodies up to this size go out in one write with the head.
-    static let coalesceLimit = 16 * 1024
-
     /// Writes the head and, for a buffered body, the body; returns the producer of a streamed body that still
     /// has to run (see `stream(_:to:)`), or nil when the response is complete.
     static func begin(_ response: HTTPResponse, method: HTTPMethod, to output: some ResponseOutput) -> Producer? {
         let sendsBody = method != .head && !response.status.forbidsBody
         switch response.body {
         case .buffer(let bytes):
-            var head = response.cgiHead(bodyLength: bytes.count)
-            if sendsBody && bytes.count <= coalesceLimit {
-                head.append(contentsOf: bytes)
-                head.withUnsafeBytes { output.write($0) }
-            } else {
-                head.withUnsafeBytes { output.write($0) }
-                if sendsBody { bytes.withUnsafeBytes { output.write($0) } }
+            let head = response.cgiHead(bodyLength: bytes.count)
+            head.withUnsafeBytes { head in
+                if sendsBody {
+                    bytes.withUnsafeBytes { output.writeResponse(head, $0) }
+                } else {
+                    output.writeResponse(head, UnsafeRawBufferPointer(start: nil, count: 0))
+                }
             }
             return nil
         case .stream(let produce):

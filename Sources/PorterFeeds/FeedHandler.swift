@@ -117,14 +117,15 @@ public struct FeedHandler: HTTPHandler {
                 throw HTTPError(.notFound, message: "No such feed")
             }
             let body = FeedRenderer.render(snapshot, as: format, context: FeedRenderContext(siteURL: siteURL, selfURL: selfURL))
-            entry = .init(generation: generation, stamp: snapshot.channel.updatedAt.unixSeconds, body: body,
-                          etag: EntityTag(hashing: body), contentType: format.contentType)
+            entry = .init(generation: generation, body: body,
+                          validators: Validators(etag: EntityTag(hashing: body), lastModified: snapshot.channel.updatedAt.unixSeconds),
+                          contentType: format.contentType)
             cache.store(request.path, entry)
         }
 
         // Module headers and cookies set earlier in the pipeline stay: only this handler's own fields are set.
         if let cacheControl { context.response.headers["Cache-Control"] = cacheControl }
-        if context.respondNotModifiedIfCurrent(etag: entry.etag, lastModified: entry.stamp) { return }
+        if context.respondNotModifiedIfCurrent(entry.validators) { return }
         context.response.status = .ok
         context.response.contentType = entry.contentType
         context.response.body = .buffer(entry.body)

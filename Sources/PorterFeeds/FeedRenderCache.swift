@@ -18,9 +18,9 @@ extension FeedStore {
 final class FeedRenderCache: Sendable {
     struct Entry: Sendable {
         let generation: UInt64
-        let stamp: Int64
         let body: [UInt8]
-        let etag: EntityTag
+        /// The body's ETag and the channel's stamp as Last-Modified, header text included.
+        let validators: Validators
         let contentType: String
     }
 

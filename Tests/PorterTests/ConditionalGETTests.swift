@@ -74,6 +74,15 @@ import Testing
         Case("IUS older", 412) { _, lm in ["If-Unmodified-Since": HTTPDate.rfc1123(lm - hour)] },
         Case("IUS equal", 200) { _, lm in ["If-Unmodified-Since": HTTPDate.rfc1123(lm)] },
         Case("IUS garbage", 200) { _, _ in ["If-Unmodified-Since": "soon"] },
+        Case("IUS older beats INM match", 412) { e, lm in
+            ["If-Unmodified-Since": HTTPDate.rfc1123(lm - hour), "If-None-Match": e]
+        },
+        Case("INM match in two fields, both current", 304) { e, _ in
+            var h = HTTPHeaders()
+            h.add("If-None-Match", e)
+            h.add("if-none-match", e)
+            return h
+        },
         Case("IM match beats IUS older", 200) { e, lm in
             ["If-Match": e, "If-Unmodified-Since": HTTPDate.rfc1123(lm - hour)]
         },
@@ -126,6 +135,16 @@ import Testing
         headers.add(row.0, row.1)
         let ctx = try await Self.client().execute(.get, "/doc", headers: headers)
         #expect(ctx.response.status.code == row.2, "\(row.0): \(row.1)")
+    }
+
+    /// The validators form (an exact-text If-None-Match skips parsing) answers every case as the parsing form does.
+    @Test(arguments: cases)
+    func validatorsFormAgreesWithParsing(_ testCase: Case) {
+        let headers = testCase.headers(Self.etagText, Self.lastModified)
+        let validators = Validators(etag: Self.etag, lastModified: Self.lastModified)
+        #expect(validators.etagHeader == Self.etagText && validators.lastModifiedHeader == HTTPDate.rfc1123(Self.lastModified))
+        #expect(ConditionalGET.evaluate(method: testCase.method, headers: headers, validators: validators)
+                == ConditionalGET.evaluate(method: testCase.method, headers: headers, etag: Self.etag, lastModified: Self.lastModified))
     }
 
     @Test(arguments: cases)
