@@ -152,7 +152,7 @@ final class FCGIRequest: @unchecked Sendable {
     private static func writeAll(_ fd: Int32, _ vectors: UnsafeMutablePointer<iovec>, _ count: Int) -> Bool {
         var first = 0
         while first < count {
-            let n = writev(fd, vectors + first, Int32(count - first))   // at most 16 × 3 + 2, under IOV_MAX
+            let n = writev(fd, vectors + first, Int32(count - first))   // at most 17 records × 3 + 2, under IOV_MAX
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return false }
             var written = n
