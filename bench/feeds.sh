@@ -3,6 +3,7 @@
 # nginx (edge_cache = 1, big.xml) and the same bytes as a static file (the physical limit). PORTER_BIN: the binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/lib.sh
 DURATION=${DURATION:-8s}
 W=/tmp/porter-feed-bench
 PORT=18580
@@ -61,15 +62,14 @@ mkdir -p "$W/www"; curl -s "http://127.0.0.1:$PORT/big.rss" >"$W/www/static.rss"
 ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.rss" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
 XML_ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.xml" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
 echo "feed: $(curl -s "http://127.0.0.1:$PORT/big.rss" | wc -c) bytes, ETag $ETAG, 304 check: $(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss")"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$PORTER/stat"; }
 run() {
     local label=$1; shift
-    local before; before=$(cpu_ticks)
+    local before; before=$(cpu_ticks "$PORTER")
     local out; out=$(wrk -t2 -c64 -d"$DURATION" --latency "$@")
-    local after; after=$(cpu_ticks)
+    local after; after=$(cpu_ticks "$PORTER")
     local requests; requests=$(awk '/requests in/{print $1}' <<<"$out")
     # Porter's CPU time (user + system, from /proc) per request: steadier than req/s on a shared machine.
-    local cpu; cpu=$(awk -v t=$((after - before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')
+    local cpu; cpu=$(cpu_us_per_request $((after - before)) "$requests")
     printf '%-32s %10s req/s  p50 %s  p99 %s  porter CPU %s µs/req\n' "$label" "$(awk '/Requests\/sec/{print $2}' <<<"$out")" \
         "$(awk '/ 50%/{print $2}' <<<"$out")" "$(awk '/ 99%/{print $2}' <<<"$out")" "$cpu"
     grep -E "Non-2xx|Socket errors" <<<"$out" || true

@@ -1,0 +1,16 @@
+# Shared by the bench scripts (sourced, not run): CPU time of processes from /proc, per request.
+
+# cpu_ticks PID... -> user + system CPU ticks of those processes (all threads; reaped children's included)
+cpu_ticks() {
+    local p t=0 v
+    for p in "$@"; do
+        # fields after the ")" that ends comm: 12 utime, 13 stime, 14 cutime, 15 cstime
+        v=$(sed -E 's/^.*\) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}'); t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
+# cpu_us_per_request TICKS REQUESTS [DECIMALS] -> microseconds of CPU per request (0 when no request ran)
+cpu_us_per_request() {
+    awk -v t="$1" -v n="$2" -v d="${3:-1}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.*f", d, (n > 0 ? t * 1e6 / hz / n : 0)}'
+}
