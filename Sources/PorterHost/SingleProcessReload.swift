@@ -9,7 +9,10 @@ import UnixSignals
 /// old pipeline's modules shut down and the services its build started stop. A configuration that does not
 /// load or build is logged and the old one keeps serving. Transport settings (listen, threads, timeouts) need a
 /// restart; a reload logs when they changed.
-struct SingleProcessReload: Service {
+struct SingleProcessReload: Service, CustomStringConvertible {
+    /// Its name in service logs (ServiceLifecycle logs services at debug: never the configuration they hold).
+    var description: String { "SingleProcessReload" }
+
     let server: FastCGIServer
     /// The configuration the server started with (its transport settings stay).
     let initial: ServerConfiguration

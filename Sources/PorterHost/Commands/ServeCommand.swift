@@ -106,7 +106,6 @@ struct ServeCommand: AsyncParsableCommand {
         let isWorker = MasterProcess.isWorker
         if isWorker { ProcessControl.terminateWithParent() }
         let built = try app.build(configuration, logger: logger)
-        Self.releaseFreedMemory()
         let server = try built.makeServer(logger: logger, listenOverride: MasterProcess.inheritedListen()) { transport in
             if isWorker {
                 // PHP-FPM's request_terminate_timeout: a stuck sync handler costs this worker, not the site.
@@ -116,7 +115,9 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
         }
-        var extra: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var extra: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: StartupMemoryRelease(server: server, logger: logger), successTerminationBehavior: .ignore),
+        ]
         if !isWorker {
             // SIGHUP reloads in this process too (a master's workers are replaced by the master instead).
             nonisolated(unsafe) let overrides = self // only read: the command line's options
@@ -130,17 +131,27 @@ struct ServeCommand: AsyncParsableCommand {
         try await built.serve(server, extra: extra, logger: logger)
     }
 
-    /// Returns start-up's freed memory (the demo's sample images, libvips's probes, parsed configuration) from
-    /// malloc's arenas to the system, so an idle process does not keep it resident (glibc's malloc_trim, which the
-    /// Glibc module does not export).
-    static func releaseFreedMemory() {
-        typealias MallocTrim = @convention(c) (Int) -> Int32
-        guard let symbol = dlsym(nil, "malloc_trim") else { return }
-        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+    /// Once the server has started: gives back what only start-up used (`StartupMemory.release`).
+    struct StartupMemoryRelease: Service, CustomStringConvertible {
+        var description: String { "StartupMemoryRelease" }
+        let server: FastCGIServer
+        let logger: Logger
+
+        func run() async throws {
+            while server.statistics.threads.load(ordering: .relaxed) == 0 {
+                guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { return }
+            }
+            // A moment more for the other services to start (what they touch later only stays resident).
+            guard (try? await Task.sleep(for: .milliseconds(500))) != nil else { return }
+            let released = StartupMemory.release()
+            logger.debug("released start-up memory", metadata: ["file_pages_kib": .stringConvertible(released.fileBytes / 1024),
+                                                               "mappings": .stringConvertible(released.mappings)])
+        }
     }
 
     /// Stops a worker process gracefully after `maxRequests` requests (PHP-FPM's `pm.max_requests`).
-    struct RecyclingService: Service {
+    struct RecyclingService: Service, CustomStringConvertible {
+        var description: String { "RecyclingService" }
         let server: FastCGIServer
         let maxRequests: Int
         let logger: Logger

@@ -4,7 +4,10 @@ import ServiceLifecycle
 /// Deletes finished work items older than the queue's retention every `interval` while the server runs, so the
 /// table stays bounded in a process that runs for months (an SQLite queue also purges once when it opens). With the
 /// PostgreSQL store every host purges the shared table; deleting finished rows twice is harmless.
-public struct WorkPurger: Service {
+public struct WorkPurger: Service, CustomStringConvertible {
+    /// Its name in service logs (never the queue's configuration).
+    public var description: String { "WorkPurger" }
+
     /// The queue whose finished items are purged.
     public let queue: BackgroundWorkQueue
     /// Time between purges.
@@ -38,7 +41,10 @@ public struct WorkPurger: Service {
 /// Runs a PostgreSQL-backed queue's claim loop on this host while the server runs. On graceful shutdown it stops
 /// claiming and drains (`BackgroundWorkQueue.shutdown(grace:)`: running items get `shutdownGrace`, then unfinished ones
 /// are released for another host) before the pool, which the host runs before it, closes.
-public struct WorkClaimer: Service {
+public struct WorkClaimer: Service, CustomStringConvertible {
+    /// Its name in service logs (never the queue's configuration).
+    public var description: String { "WorkClaimer" }
+
     /// The queue whose items this host claims.
     public let queue: BackgroundWorkQueue
     /// How long running items may finish at shutdown before they are cancelled and released.

@@ -267,7 +267,10 @@ final class SessionRequestState: @unchecked Sendable {
 
 /// Purges the store's expired sessions every `interval` while the server runs (raising Session_End for them
 /// when the store can list them and someone subscribed); a `Service` the host's `ServiceGroup` runs and stops.
-public struct SessionPurger: Service {
+public struct SessionPurger: Service, CustomStringConvertible {
+    /// Its name in service logs (never the store's configuration).
+    public var description: String { "SessionPurger" }
+
     /// The store purged.
     public let store: any SessionStore
     /// Time between purges.
