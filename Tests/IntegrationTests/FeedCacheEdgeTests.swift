@@ -77,7 +77,11 @@ struct FeedCacheEdgeTests {
         #expect(cached.contains("fastcgi_cache_key \"$request_method|"))
         #expect(cached.contains("fastcgi_cache_valid 200 5s;"))
         #expect(cached.contains("fastcgi_cache_revalidate on;"))
-        #expect(!(try locations("")).contains("fastcgi_cache"))
+        #expect(!(try locations("")).contains("fastcgi_cache "))
+        // Both read a feed from Porter in one piece (nginx -t accepts these: the edge test above runs them).
+        for text in [cached, try locations("")] {
+            #expect(text.contains("fastcgi_buffer_size 32k;") && text.contains("fastcgi_buffers 4 16k;") && text.contains("fastcgi_busy_buffers_size 32k;"))
+        }
         for bad in ["-1", "3601", "\"1s\""] {
             #expect(throws: (any Error).self, "edge_cache = \(bad)") { try locations("edge_cache = \(bad)\n") }
         }

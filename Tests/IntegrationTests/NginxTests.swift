@@ -243,7 +243,8 @@ struct PorterProcessTests {
             return active == 31
         }
         porter.signal(SIGTERM)
-        #expect(await porter.exitStatus() == 0)
+        let status = await porter.exitStatus()
+        #expect(status == 0, "exit status \(String(describing: status)); porter: \(porter.log)")
         let statuses = await inflight.value.map { (try? $0.get()) ?? -1 }
         #expect(statuses == [Int](repeating: 200, count: 30), "porter: \(porter.log)\nnginx: \(site.nginx.errorLog)")
         #expect(porter.log.contains("draining"))

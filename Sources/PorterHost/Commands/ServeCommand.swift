@@ -116,7 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         var extra: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: StartupMemoryRelease(server: server, logger: logger), successTerminationBehavior: .ignore),
+            .init(service: StartupMemoryRelease(server: server, logger: logger)),
         ]
         if !isWorker {
             // SIGHUP reloads in this process too (a master's workers are replaced by the master instead).
@@ -146,6 +146,8 @@ struct ServeCommand: AsyncParsableCommand {
             let released = StartupMemory.release()
             logger.debug("released start-up memory", metadata: ["file_pages_kib": .stringConvertible(released.fileBytes / 1024),
                                                                "mappings": .stringConvertible(released.mappings)])
+            // Runs until the group shuts down: ServiceLifecycle takes a service that ended earlier for a failure then.
+            try? await gracefulShutdown()
         }
     }
 
