@@ -52,6 +52,8 @@ measure() {
     env MALLOC_COUNT_FILE="$counts" LD_PRELOAD="$W/malloc_count.so" "${env[@]}" "$@" >"$W/$name-$run.log" 2>&1 & BACKEND=$!
     for _ in $(seq 600); do [[ -S $W/backend.sock ]] && break; sleep 0.1; done
     for _ in $(seq 100); do [[ $(curl -s -m 2 "http://127.0.0.1:$PORT/hello") == "Hello, world"* ]] && break; sleep 0.1; done
+    # Porter's one-off work after start (the start-up memory release, 0.5 s in, parses /proc/self/smaps) ends first.
+    sleep 1.5
     requests 1 "$WARMUP"
     kill -USR2 $BACKEND; local a; a=$(counter "$counts" 1)
     requests 1 "$N"
