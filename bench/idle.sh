@@ -2,7 +2,8 @@
 # Idle footprint: RSS and PSS (sum over Porter's process and its children, /proc/PID/smaps_rollup) 3 s after the
 # socket appears, for the hello-only config (bench/porter-bench.toml) and the full demo (`serve --demo`); then again
 # idle after serving 300 requests (FastCGI straight to the socket with cgi-fcgi: hello; the demo also a feed, a
-# preset image and a 404), since start-up's pages are released once the server runs and serving faults back its own.
+# preset image and a 404) and 3 s idle: start-up's pages are released once the server runs (serving faults back its
+# own), and the heap requests freed is returned 2 s after the last request.
 # PORTER_BIN: the binary (default /tmp/porter-bench, a release build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,7 +36,7 @@ measure() {  # label cmd...
         REQUEST_METHOD=GET SCRIPT_NAME="${uri%%\?*}" REQUEST_URI="$uri" QUERY_STRING="$([[ $uri == *\?* ]] && echo "${uri#*\?}")" \
             SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR=127.0.0.1 cgi-fcgi -bind -connect "$W/p.sock" >/dev/null 2>&1 || true
     done; done
-    sleep 1
+    sleep 3 # idle: Porter returns the heap its requests freed 2 s after the last one
     report "$label, after $((ROUNDS * ${#PATHS[@]}))" $pid
     kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
 }

@@ -116,7 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         var extra: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: StartupMemoryRelease(server: server, logger: logger)),
+            .init(service: MemoryRelease(server: server, logger: logger)),
         ]
         if !isWorker {
             // SIGHUP reloads in this process too (a master's workers are replaced by the master instead).
@@ -131,14 +131,22 @@ struct ServeCommand: AsyncParsableCommand {
         try await built.serve(server, extra: extra, logger: logger)
     }
 
-    /// Once the server has started: gives back what only start-up used (`StartupMemory.release`).
-    struct StartupMemoryRelease: Service, CustomStringConvertible {
-        var description: String { "StartupMemoryRelease" }
+    /// Gives memory back to the system: once the server has started, what only start-up used
+    /// (`StartupMemory.release`); then, whenever traffic stops, the heap its requests freed (`StartupMemory.trimHeap`),
+    /// once per busy period, with no request in flight: glibc keeps freed memory in its per-thread arenas otherwise
+    /// (the demo after a few image resizes: 72 MiB RSS, 52 MiB after the trim).
+    struct MemoryRelease: Service, CustomStringConvertible {
+        var description: String { "MemoryRelease" }
         let server: FastCGIServer
         let logger: Logger
+        /// How long no request may start before the freed heap is returned.
+        static let idleAfter: Duration = .seconds(2)
+        /// How often the request counters are looked at (also bounds how long this delays a graceful shutdown).
+        static let pollInterval: Duration = .milliseconds(250)
 
         func run() async throws {
-            while server.statistics.threads.load(ordering: .relaxed) == 0 {
+            let statistics = server.statistics
+            while statistics.threads.load(ordering: .relaxed) == 0 {
                 guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { return }
             }
             // A moment more for the other services to start (what they touch later only stays resident).
@@ -146,8 +154,23 @@ struct ServeCommand: AsyncParsableCommand {
             let released = StartupMemory.release()
             logger.debug("released start-up memory", metadata: ["file_pages_kib": .stringConvertible(released.fileBytes / 1024),
                                                                "mappings": .stringConvertible(released.mappings)])
-            // Runs until the group shuts down: ServiceLifecycle takes a service that ended earlier for a failure then.
-            try? await gracefulShutdown()
+            // Runs until the group shuts down (ServiceLifecycle takes a service that ended earlier for a failure then).
+            var seen = statistics.acceptedRequests.load(ordering: .relaxed)
+            var quietSince = ContinuousClock.now
+            var trimmed = true
+            while !Task.isShuttingDownGracefully {
+                guard (try? await Task.sleep(for: Self.pollInterval)) != nil else { return }
+                let accepted = statistics.acceptedRequests.load(ordering: .relaxed)
+                if accepted != seen {
+                    seen = accepted
+                    quietSince = .now
+                    trimmed = false
+                } else if !trimmed, statistics.activeRequests.load(ordering: .relaxed) == 0, quietSince.duration(to: .now) >= Self.idleAfter {
+                    StartupMemory.trimHeap()
+                    trimmed = true
+                    logger.debug("returned freed heap after traffic", metadata: ["requests": .stringConvertible(accepted)])
+                }
+            }
         }
     }
 
