@@ -74,6 +74,9 @@ def main():
     for _ in range(200):
         if os.path.exists(sock): break
         time.sleep(0.05)
+    if not os.path.exists(sock):
+        porter.kill()
+        sys.exit(f"porter did not start (see {d}/porter.log)")
     time.sleep(0.5)
     idle = proc_status(porter.pid)
     print(f"porter idle: RSS {idle.get('VmRSS')}, threads {idle.get('Threads')}")
