@@ -81,7 +81,7 @@ struct MasterProcess {
             for _ in 0..<count { _ = start() }
         }
         spawnWorkers(current.workers)
-        StartupMemory.release() // the master only supervises from here on
+        ProcessMemory.releaseAfterStartup() // the master only supervises from here on
 
         var stopping = false
         var stopDeadline: UInt64 = 0

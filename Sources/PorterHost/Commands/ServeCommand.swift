@@ -132,9 +132,9 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// Gives memory back to the system: once the server has started, what only start-up used
-    /// (`StartupMemory.release`); then, whenever traffic stops, the heap its requests freed (`StartupMemory.trimHeap`),
-    /// once per busy period, with no request in flight: glibc keeps freed memory in its per-thread arenas otherwise
-    /// (the demo after a few image resizes: 72 MiB RSS, 52 MiB after the trim).
+    /// (`ProcessMemory.releaseAfterStartup`); then, whenever traffic stops, the heap its requests freed
+    /// (`ProcessMemory.trimHeap`), once per busy period, with no request in flight: glibc keeps freed memory in its
+    /// per-thread arenas otherwise (the demo after a few image resizes: 72 MiB RSS, 52 MiB after the trim).
     struct MemoryRelease: Service, CustomStringConvertible {
         var description: String { "MemoryRelease" }
         let server: FastCGIServer
@@ -151,7 +151,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             // A moment more for the other services to start (what they touch later only stays resident).
             guard (try? await Task.sleep(for: .milliseconds(500))) != nil else { return }
-            let released = StartupMemory.release()
+            let released = ProcessMemory.releaseAfterStartup()
             logger.debug("released start-up memory", metadata: ["file_pages_kib": .stringConvertible(released.fileBytes / 1024),
                                                                "mappings": .stringConvertible(released.mappings)])
             // Runs until the group shuts down (ServiceLifecycle takes a service that ended earlier for a failure then).
@@ -166,7 +166,7 @@ struct ServeCommand: AsyncParsableCommand {
                     quietSince = .now
                     trimmed = false
                 } else if !trimmed, statistics.activeRequests.load(ordering: .relaxed) == 0, quietSince.duration(to: .now) >= Self.idleAfter {
-                    StartupMemory.trimHeap()
+                    ProcessMemory.trimHeap()
                     trimmed = true
                     logger.debug("returned freed heap after traffic", metadata: ["requests": .stringConvertible(accepted)])
                 }

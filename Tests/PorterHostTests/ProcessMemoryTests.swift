@@ -2,20 +2,20 @@ import Glibc
 @testable import PorterHost
 import Testing
 
-/// Bytes that must survive `StartupMemory.release()`: a global (the binary's writable data) and a heap block.
+/// Bytes that must survive `ProcessMemory.releaseAfterStartup()`: a global (the binary's writable data) and a heap block.
 nonisolated(unsafe) var startupMemoryGlobal = [UInt8](repeating: 0, count: 4096)
 
 @Suite("Start-up memory: dropped code pages, kept data", .serialized)
-struct StartupMemoryTests {
+struct ProcessMemoryTests {
     /// Resident bytes of `mappings` as smaps reports them now (mappings matched by their start address).
-    static func resident(_ mappings: [StartupMemory.Mapping]) -> Int {
-        let now = Dictionary(StartupMemory.readOnlyFileMappings().map { ($0.start, $0.residentBytes) }, uniquingKeysWith: +)
+    static func resident(_ mappings: [ProcessMemory.Mapping]) -> Int {
+        let now = Dictionary(ProcessMemory.readOnlyFileMappings().map { ($0.start, $0.residentBytes) }, uniquingKeysWith: +)
         return mappings.reduce(0) { $0 + (now[$1.start] ?? 0) }
     }
 
     @Test("only private, read-only file mappings without copied pages are candidates; this binary's text is one")
     func candidates() throws {
-        let mappings = StartupMemory.readOnlyFileMappings()
+        let mappings = ProcessMemory.readOnlyFileMappings()
         #expect(!mappings.isEmpty)
         #expect(mappings.allSatisfy { $0.path.hasPrefix("/") && $0.end > $0.start })
         var exe = [CChar](repeating: 0, count: 4096)
@@ -35,9 +35,9 @@ struct StartupMemoryTests {
         let heap = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { heap.deallocate() }
         for i in 0..<heap.count { heap[i] = UInt8(truncatingIfNeeded: i &* 7) }
-        let mappings = StartupMemory.readOnlyFileMappings()
+        let mappings = ProcessMemory.readOnlyFileMappings()
         let before = Self.resident(mappings)
-        let released = StartupMemory.release()
+        let released = ProcessMemory.releaseAfterStartup()
         let after = Self.resident(mappings)
         #expect(released.mappings > 0 && released.fileBytes > 0)
         // Other threads of this test process may fault some pages back at once; most stay out.

@@ -7,7 +7,7 @@ import Glibc
 /// Issue 13 (idle footprint): a serving process drops the code pages only start-up ran, once started, and serves
 /// on: routes first reached after the drop (a 404, a 405, HEAD) fault their code back in.
 @Suite("A serving process releases start-up memory", .serialized)
-struct StartupMemoryProcessTests {
+struct ProcessMemoryServeTests {
     static let hello = "[[handlers]]\nverb = \"GET,HEAD\"\npath = \"/hello\"\nhandler = \"hello\"\n"
 
     @Test("single process and each of two workers log the release, then answer every kind of request", arguments: [0, 2])
@@ -32,8 +32,8 @@ struct StartupMemoryProcessTests {
         #expect(responses.prefix(50).allSatisfy { $0.status == 200 && $0.bodyText == "Hello, world\n" })
         #expect(responses.suffix(3).map(\.status) == [404, 405, 200])
         #expect(responses.last?.body.isEmpty == true, "HEAD has no body")
-        // The process's read-only file mappings are readable from outside too (what `release()` would drop there).
-        #expect(!StartupMemory.readOnlyFileMappings(smaps: "/proc/\(porter.pid)/smaps").isEmpty)
+        // The process's read-only file mappings are readable from outside too (what `releaseAfterStartup()` would drop there).
+        #expect(!ProcessMemory.readOnlyFileMappings(smaps: "/proc/\(porter.pid)/smaps").isEmpty)
         porter.signal(SIGTERM)
         #expect(await porter.exitStatus() == 0, "\(porter.log)")
     }

@@ -1,9 +1,10 @@
 import Glibc
 
-/// Memory a serving process holds only because of start-up: the heap start-up freed, and the pages of code and
-/// constants that only start-up ran (the dynamic loader, argument and configuration parsing, building features).
-public enum StartupMemory {
-    /// What `release()` gave back.
+/// Memory a serving process gives back to the system: after start-up, the heap start-up freed and the pages of code
+/// and constants that only start-up ran (the dynamic loader, argument and configuration parsing, building features);
+/// after traffic, the heap its requests freed.
+public enum ProcessMemory {
+    /// What `releaseAfterStartup()` gave back.
     public struct Released: Sendable, Equatable {
         /// Resident bytes of read-only file mappings this process stopped mapping.
         public var fileBytes: Int
@@ -17,7 +18,7 @@ public enum StartupMemory {
     /// use as minor faults, so the RSS that remains is what serving uses. Writable mappings, mappings holding
     /// copied-on-write pages (relocated data) and shared mappings are never touched.
     @discardableResult
-    public static func release() -> Released {
+    public static func releaseAfterStartup() -> Released {
         trimHeap()
         var released = Released(fileBytes: 0, mappings: 0)
         for mapping in readOnlyFileMappings() where mapping.residentBytes > 0 {
@@ -37,7 +38,7 @@ public enum StartupMemory {
         _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
     }
 
-    /// A mapping `release()` may drop: private, not writable, backed by a file, no anonymous (copied) pages.
+    /// A mapping `releaseAfterStartup()` may drop: private, not writable, backed by a file, no anonymous (copied) pages.
     public struct Mapping: Sendable, Equatable {
         /// First and one-past-last address.
         public var start: UInt, end: UInt
@@ -47,7 +48,7 @@ public enum StartupMemory {
         public var path: String
     }
 
-    /// The mappings `release()` may drop, from `smaps` (this process's by default; another's for tests and tools).
+    /// The mappings `releaseAfterStartup()` may drop, from `smaps` (this process's by default; another's for tests and tools).
     public static func readOnlyFileMappings(smaps: String = "/proc/self/smaps") -> [Mapping] {
         guard let text = FileText.read(smaps) else { return [] }
         var result: [Mapping] = []
