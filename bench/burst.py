@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """1000 concurrent requests that each await 1 s in an async handler, through nginx, with and without
-upstream keepalive, after a floor row (nginx answering by itself); reports wall time, status counts, latency percentiles, Porter's peak OS threads and
-RSS, and Porter's idle RSS before the load. Everything runs on loopback with its own nginx prefix."""
+upstream keepalive, after a floor row (nginx answering by itself); reports wall time, status counts, latency
+percentiles, Porter's peak OS threads and RSS, and Porter's idle RSS before the load. Everything runs on loopback
+with its own nginx prefix."""
 import argparse, os, select, socket, shutil, signal, subprocess, sys, tempfile, time, threading
 
 def proc_status(pid):

@@ -3,6 +3,7 @@
 # RSS, PSS and anonymous memory from /proc/PID/smaps_rollup 4 s after the socket appears, and whether libvips
 # is mapped. PORTER_BIN: the binary (default /tmp/porter-bench, a release build).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BIN=${PORTER_BIN:-/tmp/porter-bench}
 W=/tmp/porter-idle-workers
 rm -rf "$W"; mkdir -p "$W"; cd "$W"
@@ -17,7 +18,6 @@ path = "/images/*"
 handler = "image"
 root = "images"
 allow_unsigned = true'
-tree() { local p=$1 c; echo "$p"; for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree "$c"; done; }
 measure() {  # label handlers
     printf 'listen = "%s/s"\nworkers = 2\nthreads = 8\n%s\n' "$W" "$2" > "$W/$1.toml"
     rm -f "$W/s"

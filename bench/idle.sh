@@ -7,11 +7,11 @@
 # PORTER_BIN: the binary (default /tmp/porter-bench, a release build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/lib.sh
 REPO=$(pwd)
 BIN=${PORTER_BIN:-/tmp/porter-bench}
 W=/tmp/porter-idle-bench
 rm -rf "$W"; mkdir -p "$W"
-tree() { local p=$1 c; echo "$p"; for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree "$c"; done; }
 report() {  # label pid
     local label=$1 pid=$2 rss=0 pss=0 n=0 libs p
     for p in $(tree $pid); do

@@ -1,4 +1,7 @@
-# Shared by the bench scripts (sourced, not run): CPU time of processes from /proc, per request.
+# Shared by the bench scripts (sourced, not run): process trees and CPU time of processes from /proc, per request.
+
+# tree PID -> PID and all its descendants, one per line
+tree() { local p=$1 c; echo "$p"; for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree "$c"; done; }
 
 # cpu_ticks PID... -> user + system CPU ticks of those processes (all threads; reaped children's included)
 cpu_ticks() {
