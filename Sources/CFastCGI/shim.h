@@ -34,3 +34,12 @@ static inline int porter_memfd_create(const char *name) { return memfd_create(na
 /// accept4 (glibc declares it only under _GNU_SOURCE): accepts with SOCK_CLOEXEC set, no fcntl afterwards.
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 static inline int porter_accept_cloexec(int fd) { return accept4(fd, 0, 0, SOCK_CLOEXEC); }
+/// CPUs in this process's affinity mask (sched_getaffinity and CPU_COUNT are declared only under _GNU_SOURCE).
+extern int sched_getaffinity(int pid, unsigned long size, void *mask);
+static inline int porter_available_cpus(void) {
+    unsigned long mask[16] = {0};
+    if (sched_getaffinity(0, sizeof mask, mask) != 0) return 0;
+    int count = 0;
+    for (int i = 0; i < 16; i++) count += __builtin_popcountl(mask[i]);
+    return count;
+}

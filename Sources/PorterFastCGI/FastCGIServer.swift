@@ -6,8 +6,8 @@ import Glibc
 
 /// Porter's FastCGI responder: serves a `Pipeline` on a unix socket, a TCP port or an inherited socket.
 ///
-/// N worker threads wait on one epoll set holding the listen socket, every idle kept-alive connection,
-/// and the queue of sync work. A thread takes a connection only once a whole request head is buffered,
+/// Worker threads (one per CPU, more while some block: `WorkerThreads`) wait on one epoll set holding the listen
+/// socket, every idle kept-alive connection, and the queue of sync work. A thread takes a connection only once a whole request head is buffered,
 /// reads it through libfcgi, and runs the pipeline inline; an async step continues in a task and the
 /// thread goes back to epoll. Idle kept connections cost an epoll entry, never a thread.
 ///
@@ -41,6 +41,8 @@ public final class FastCGIServer: Service, Sendable {
     let draining = Atomic<Bool>(false)
     let stopped = Atomic<Bool>(false)
     let gate: RequestGate
+    /// The worker threads: how many run, which are parked.
+    let workers: WorkerThreads
     let connectionLimits: ConnectionStateMachine.Limits
 
     static let listenToken: UInt64 = 1
@@ -52,6 +54,8 @@ public final class FastCGIServer: Service, Sendable {
         self.configuration = configuration
         self.serving = Mutex(ServingGeneration(pipeline: pipeline, application: application))
         self.logger = logger
+        self.workers = WorkerThreads(minimum: configuration.minThreads ?? WorkerThreads.availableCPUs,
+                                     maximum: configuration.threads, statistics: statistics)
         self.gate = RequestGate(limits: .init(maxParamsBytes: configuration.maxParamsBytes))
         self.connectionLimits = .init(headerTimeout: configuration.requestHeaderTimeout.nanoseconds,
                                       requestTimeout: configuration.requestTimeout?.nanoseconds,
@@ -106,13 +110,12 @@ public final class FastCGIServer: Service, Sendable {
         statistics.listenDescriptor.store(listenFD, ordering: .releasing)
         statistics.backlog.store(Int(configuration.backlog), ordering: .relaxed)
         jobsDescriptor.store(jobsFD, ordering: .releasing)
-        let threads = max(1, configuration.threads)
-        for i in 0..<threads {
-            OSThread.start(name: "porter-w\(i)", owner: self) { self.workerLoop(epfd: epfd) }
+        for _ in 0..<workers.minimum {
+            if let slot = workers.claimNewSlot() { startWorker(slot, epfd: epfd) }
         }
-        statistics.threads.store(threads, ordering: .relaxed)
-        OSThread.start(name: "porter-house") { self.housekeepingLoop() }
-        logger.info("listening", metadata: ["listen": .string(configuration.listen.description), "threads": .stringConvertible(threads)])
+        OSThread.start(name: "porter-house") { self.housekeepingLoop(epfd: epfd) }
+        logger.info("listening", metadata: ["listen": .string(configuration.listen.description),
+                                            "threads": .string("\(workers.minimum)...\(workers.maximum)")])
     }
 
     /// Begins a graceful stop: no new connections, idle kept connections closed, in-flight requests finish
@@ -163,6 +166,7 @@ public final class FastCGIServer: Service, Sendable {
             return (s.stopFD, s.waiters)
         }
         if stopFD >= 0 { Poller.signal(stopFD) }
+        workers.wakeAllParked()
         logger.info("stopped", metadata: ["requests": .stringConvertible(statistics.acceptedRequests.load(ordering: .relaxed))])
         for waiter in waiters { waiter.resume() }
     }

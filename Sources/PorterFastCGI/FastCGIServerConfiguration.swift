@@ -49,8 +49,10 @@ public struct FastCGIServerConfiguration: Sendable {
     public var socketGroup: String?
     /// Listen backlog.
     public var backlog: Int32 = 1024
-    /// Worker threads: they accept, read requests and run sync handlers.
+    /// The most worker threads (they accept, read requests and run sync handlers), blocked ones included.
     public var threads: Int = 8
+    /// Worker threads that wait for work when none is blocked; nil: one per CPU this process may use (at most `threads`).
+    public var minThreads: Int?
     /// Largest PARAMS stream accepted (libfcgi has no limit; nginx sends a few KiB).
     public var maxParamsBytes: Int = 64 * 1024
     /// Largest request body accepted where the handler mapping sets no limit of its own (`HandlerMapping.bodyLimit`);

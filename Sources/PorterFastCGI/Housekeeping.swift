@@ -3,16 +3,20 @@ import Porter
 
 /// The housekeeping thread: every 20 ms it re-arms connections waiting for the rest of a request head (or
 /// drops them past the header timeout), supervises requests in flight (timeouts, clients gone, stuck
-/// handlers) and completes a graceful stop once nothing is in flight.
+/// handlers), adds worker threads while others are blocked (`WorkerThreads`) and completes a graceful stop once
+/// nothing is in flight.
 extension FastCGIServer {
     /// How often housekeeping runs, in microseconds.
     static let housekeepingInterval: UInt32 = 20_000
 
-    func housekeepingLoop() {
+    func housekeepingLoop(epfd: Int32) {
         var connections: [Connection] = [] // reused by every supervision pass
+        var progress: [UInt64] = []        // each worker thread's progress at the last pass
+        var saturated = false
         while !stopped.load(ordering: .relaxed) {
             usleep(Self.housekeepingInterval)
             let now = MonotonicClock.nanoseconds()
+            addThreads(epfd: epfd, progress: &progress, saturated: &saturated)
             let waiting = partials.withLock { list -> [Connection] in
                 defer { list.removeAll(keepingCapacity: true) }
                 return list
@@ -35,6 +39,26 @@ extension FastCGIServer {
                 }
             }
         }
+    }
+
+    /// Runs as many more worker threads as are blocked (unparking parked ones first, then starting new ones); warns
+    /// once each time every thread there may be runs and some are blocked.
+    func addThreads(epfd: Int32, progress: inout [UInt64], saturated: inout Bool) {
+        var missing = workers.rebalance(seen: &progress)
+        while missing > 0 {
+            if !workers.unparkOne() {
+                guard let slot = workers.claimNewSlot() else { break }
+                startWorker(slot, epfd: epfd)
+            }
+            missing -= 1
+        }
+        let blocked = workers.wanted.load(ordering: .relaxed) - workers.minimum
+        let atCeiling = blocked > 0 && workers.wanted.load(ordering: .relaxed) == workers.maximum
+        if atCeiling && !saturated {
+            logger.warning("worker threads blocked in sync work: all threads run (raise threads, or make the blocking handler async)",
+                           metadata: ["blocked": .stringConvertible(blocked), "threads": .stringConvertible(workers.maximum)])
+        }
+        saturated = atCeiling
     }
 
     /// Cancels requests whose client went away or whose time is up; reports requests stuck past the limit.

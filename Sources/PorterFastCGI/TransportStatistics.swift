@@ -26,8 +26,11 @@ public final class TransportStatistics: Sendable {
     public let oversizedRequests = Atomic<Int>(0)
     /// Request bodies large enough to be spilled to a temporary file.
     public let spilledBodies = Atomic<Int>(0)
-    /// Worker threads started.
+    /// Worker threads running (started and not parked): `min_threads`, plus one for each thread blocked in a sync
+    /// handler or sync work, up to `threads`.
     public let threads = Atomic<Int>(0)
+    /// Worker threads started since start (the most that ever ran at once; the ones not running are parked).
+    public let startedThreads = Atomic<Int>(0)
 
     /// This process's slot on the pool's scoreboard (shared with the master and the other workers), if any.
     public let scoreboard: ScoreboardSlot?

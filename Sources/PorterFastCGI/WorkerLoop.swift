@@ -7,17 +7,29 @@ extension FastCGIServer {
     /// If serving part of a batch took longer than this, the rest of the batch is re-armed for other threads.
     static let handOffAfterNanos: UInt64 = 2_000_000
 
-    /// One worker thread: waits on epoll and serves what is ready (accepts, queued sync work, connections).
-    func workerLoop(epfd: Int32) {
+    /// Starts a worker thread on `slot` (one `WorkerThreads` claimed for it).
+    func startWorker(_ slot: WorkerThreads.Slot, epfd: Int32) {
+        OSThread.start(name: "porter-w\(slot.index)", owner: self) { self.workerLoop(slot, epfd: epfd) }
+    }
+
+    /// One worker thread: waits on epoll and serves what is ready (accepts, queued sync work, connections); parks
+    /// while more threads run than are wanted (see `WorkerThreads`).
+    func workerLoop(_ slot: WorkerThreads.Slot, epfd: Int32) {
         let worker = WorkerState(bufferSize: configuration.maxParamsBytes + 16 * 1024)
         let events = Poller.EventBatch(capacity: Self.batchSize)
+        var progress: UInt64 = 0
         while true {
+            progress &+= 2
+            slot.progress.store(progress, ordering: .relaxed)   // waiting (even): never counted as blocked, parked or not
+            if workers.hasSurplus, workers.parkIfSurplus(slot, isStopped: { stopped.load(ordering: .acquiring) }) { return }
             statistics.idleThreads.add(1, ordering: .relaxed)
             let n = events.wait(epfd, timeoutMilliseconds: -1)
             statistics.idleThreads.subtract(1, ordering: .relaxed)
             guard n > 0 else { continue }
             let batchStart = n > 1 ? MonotonicClock.nanoseconds() : 0
             for i in 0..<n {
+                progress &+= 2
+                slot.progress.store(progress | 1, ordering: .relaxed)
                 let token = events.token(i)
                 if i > 0, token > Self.stopToken, MonotonicClock.nanoseconds() &- batchStart > Self.handOffAfterNanos {
                     // This batch is taking long (a slow sync handler): let an idle thread serve the rest.

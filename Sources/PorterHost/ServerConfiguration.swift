@@ -41,8 +41,10 @@ public struct ServerConfiguration: Sendable {
     public var socketMode: UInt32 = 0o660
     /// Unix socket group (nginx's, e.g. `www-data`).
     public var socketGroup: String?
-    /// Worker threads.
+    /// The most worker threads per process, blocked ones included (`threads`).
     public var threads: Int = 8
+    /// Worker threads that wait for work when none is blocked (`min_threads`); nil: one per CPU, at most `threads`.
+    public var minThreads: Int?
     /// Largest request body of a route that sets no `max_body` of its own (`max_body_bytes`, default 1 MiB, nginx's default).
     public var maxBodyBytes: Int = 1 << 20
     /// Graceful-stop budget.
@@ -82,6 +84,7 @@ public struct ServerConfiguration: Sendable {
         }
         t.socketGroup = socketGroup
         t.threads = threads
+        t.minThreads = minThreads
         t.maxBodyBytes = maxBodyBytes
         t.drainTimeout = .seconds(drainTimeoutSeconds)
         if requestTimeoutSeconds > 0 { t.requestTimeout = .seconds(requestTimeoutSeconds) }
@@ -112,7 +115,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     mutating func apply(_ root: Options, baseDirectory: String) throws(ConfigurationError) {
-        let known: Set<String> = ["listen", "socket_mode", "socket_group", "threads", "max_body_bytes", "drain_timeout_seconds",
+        let known: Set<String> = ["listen", "socket_mode", "socket_group", "threads", "min_threads", "max_body_bytes", "drain_timeout_seconds",
                                   "log_level", "log_format", "workers", "max_requests", "request_timeout_seconds", "data_directory",
                                   "modules", "handlers", "allowed_peers", "allow_any_peer", "upstream"]
         for key in root.values.keys where !known.contains(key) {
@@ -141,6 +144,11 @@ public struct ServerConfiguration: Sendable {
         if root.value("upstream") != nil { upstream = try UpstreamConfiguration(try root.table("upstream"), over: upstream) }
         threads = try root.int("threads", default: threads)
         guard (1...1024).contains(threads) else { throw ConfigurationError("\(root.origin): threads must be 1...1024") }
+        if root.value("min_threads") != nil {
+            let minimum = try root.int("min_threads", default: 1)
+            guard (1...threads).contains(minimum) else { throw ConfigurationError("\(root.origin): min_threads must be 1...threads (\(threads))") }
+            minThreads = minimum
+        }
         maxBodyBytes = try ByteSize.option("max_body_bytes", in: root) ?? maxBodyBytes
         drainTimeoutSeconds = try root.int("drain_timeout_seconds", default: drainTimeoutSeconds)
         logLevel = try root.string("log_level", default: logLevel)

@@ -93,7 +93,7 @@ struct NginxTests {
         await server.waitUntilStopped()
     }
 
-    @Test("keepalive: 64 clients on 8 threads through upstream keepalive; more idle kept connections than threads, none waits")
+    @Test("keepalive: 64 clients on at most 8 threads through upstream keepalive; more idle kept connections than threads, none waits")
     func keepaliveDoesNotStarve() async throws {
         let gate = TestGate()
         let (server, site) = try Self.site(tables: """
@@ -110,8 +110,9 @@ struct NginxTests {
             }
         }
         let statistics = server.statistics
-        let threads = statistics.threads.load(ordering: .relaxed)
-        #expect(threads == 8)
+        // `threads = 8` is the most there can be (one per CPU run unless some block): compare with the most.
+        let threads = server.configuration.threads
+        #expect(threads == 8 && statistics.startedThreads.load(ordering: .relaxed) <= threads)
         // Warm-up: 64 requests inside the handler at once make nginx open 64 upstream connections; once they
         // finish it keeps up to 32 of them (`keepalive 32`), idle: more kept connections than Porter has threads.
         let warmUp = Task { await ConcurrentClients.run(64) { _ in try site.client().get("/gated").status } }

@@ -147,7 +147,10 @@ struct FastCGIServerTests {
             try await gate.pass()
             ctx.response.write("through\n")
         })
-        let t = try FastCGITestServer(registry: registry) { $0.threads = 4 }
+        let t = try FastCGITestServer(registry: registry) {
+            $0.threads = 4
+            $0.minThreads = 4
+        }
         let statistics = t.server.statistics
         let load = Task { await ConcurrentClients.run(200) { _ in try t.send(.get("/gated")).status } }
         // All 200 handlers are suspended at the gate at the same moment, with 4 worker threads in the server:

@@ -143,11 +143,18 @@ struct ConfigurationTests {
         base.listen = "127.0.0.1:9001"
         let c = try ServerConfiguration.parse(toml: "threads = 5\n", baseDirectory: ".", over: base)
         #expect(c.threads == 5 && c.listen == "127.0.0.1:9001")
+        let transport = try c.transport()
+        #expect(c.minThreads == nil && transport.minThreads == nil, "no min_threads: one per CPU")
+        let m = try ServerConfiguration.parse(toml: "threads = 5\nmin_threads = 3\n", baseDirectory: ".", over: base)
+        let mTransport = try m.transport()
+        #expect(m.minThreads == 3 && mTransport.minThreads == 3 && mTransport.threads == 5)
     }
 
     @Test("errors name the file and the setting", arguments: [
         ("lissen = \"x\"", "unknown setting \"lissen\""),
         ("threads = 0", "threads must be 1...1024"),
+        ("threads = 4\nmin_threads = 5", "min_threads must be 1...threads (4)"),
+        ("min_threads = 0", "min_threads must be 1...threads"),
         ("socket_mode = \"999\"", "socket_mode must be octal"),
         ("[[handlers]]\npath = \"x\"\nhandler = \"h\"", "handlers[0]"),
         ("[[modules]]\noptions = 1", "modules[0] needs name"),
