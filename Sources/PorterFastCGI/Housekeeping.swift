@@ -55,6 +55,7 @@ extension FastCGIServer {
         let blocked = workers.wanted.load(ordering: .relaxed) - workers.minimum
         let atCeiling = blocked > 0 && workers.wanted.load(ordering: .relaxed) == workers.maximum
         if atCeiling && !saturated {
+            statistics.maxThreadsReached.add(1, ordering: .relaxed)
             logger.warning("worker threads blocked in sync work: all threads run (raise threads, or make the blocking handler async)",
                            metadata: ["blocked": .stringConvertible(blocked), "threads": .stringConvertible(workers.maximum)])
         }

@@ -29,6 +29,9 @@ public final class TransportStatistics: Sendable {
     /// Worker threads running (started and not parked): `min_threads`, plus one for each thread blocked in a sync
     /// handler or sync work, up to `threads`.
     public let threads = Atomic<Int>(0)
+    /// Times every worker thread there may be (`threads`) ran with some blocked in sync work (sync handlers waited
+    /// for a thread; PHP-FPM's `max children reached`, per thread).
+    public let maxThreadsReached = Atomic<Int>(0)
     /// Worker threads started since start (the most that ever ran at once; the ones not running are parked).
     public let startedThreads = Atomic<Int>(0)
 

@@ -75,6 +75,7 @@ struct WorkerThreadsTests {
             blocker.inside.load(ordering: .acquiring) == 3
         }
         #expect(statistics.startedThreads.load(ordering: .relaxed) == 3)
+        try await waitUntil("the ceiling counted (status: max threads reached)") { statistics.maxThreadsReached.load(ordering: .relaxed) == 1 }
         for _ in 0..<6 { blocker.release.signal() }
         let results = await load.value
         #expect(results.allSatisfy { (try? $0.get()) == 200 })

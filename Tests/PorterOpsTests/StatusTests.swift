@@ -8,9 +8,11 @@ import Porter
 /// A stand-in for the transport's status source.
 struct FakeTransportStatus: ServerStatusSource {
     func statusSnapshot() async -> ServerStatusSnapshot {
-        ServerStatusSnapshot(pool: "www", processManager: "master-worker", idleThreads: 6, busyThreads: 2, totalThreads: 8,
-                             parkedConnections: 11, listenQueue: 0, maxListenQueue: 3,
-                             workerProcesses: .init(active: 1, idle: 3))
+        var s = ServerStatusSnapshot(pool: "www", processManager: "master-worker", idleThreads: 6, busyThreads: 2, totalThreads: 8,
+                                     parkedConnections: 11, listenQueue: 0, maxListenQueue: 3,
+                                     workerProcesses: .init(active: 1, idle: 3))
+        s.maxThreadsReached = 5
+        return s
     }
 }
 
@@ -153,6 +155,7 @@ func statusLines(_ text: String) -> [String: String] {
         let lines = statusLines(await send(pipeline, "/status", application: app).bodyText)
         #expect(lines["pool"] == "www" && lines["process manager"] == "master-worker")
         #expect(lines["idle threads"] == "6" && lines["busy threads"] == "2" && lines["total threads"] == "8")
+        #expect(lines["max threads reached"] == "5")
         #expect(lines["parked connections"] == "11" && lines["max listen queue"] == "3")
         #expect(lines["active processes"] == "1" && lines["total processes"] == "4")
         #expect(lines["accepted conn"] == "1")

@@ -39,7 +39,9 @@ public enum PrometheusExposition {
         if let idle = snapshot.idleThreads { threads.append(([("state", "idle")], String(idle))) }
         if let busy = snapshot.busyThreads { threads.append(([("state", "busy")], String(busy))) }
         family("worker_threads", "gauge", "Worker threads by state.", threads)
-        single("worker_threads_total", "gauge", "All worker threads.", snapshot.totalThreads)
+        single("worker_threads_total", "gauge", "All worker threads running.", snapshot.totalThreads)
+        single("worker_threads_max_reached_total", "counter", "Times all worker threads ran with some blocked in sync work.",
+               snapshot.maxThreadsReached)
         single("parked_connections", "gauge", "Kept-alive connections parked without a thread.", snapshot.parkedConnections)
         single("refused_peers_total", "counter", "TCP connections closed at accept: peer not in allowed_peers.", snapshot.refusedPeers)
         single("listen_queue", "gauge", "Connections waiting in the listen backlog.", snapshot.listenQueue)

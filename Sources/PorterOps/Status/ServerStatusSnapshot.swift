@@ -41,8 +41,10 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Encodable {
     public var idleThreads: Int?
     /// Worker threads serving a request.
     public var busyThreads: Int?
-    /// All worker threads.
+    /// All worker threads running (the parked ones not counted).
     public var totalThreads: Int?
+    /// Times every worker thread there may be (`threads`) ran with some blocked in sync work.
+    public var maxThreadsReached: Int?
     /// Kept-alive connections parked without a thread (waiting for their next request).
     public var parkedConnections: Int?
     /// Connections waiting in the listen backlog, if the platform reports it.
@@ -110,6 +112,7 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Encodable {
         m.idleThreads = other.idleThreads ?? idleThreads
         m.busyThreads = other.busyThreads ?? busyThreads
         m.totalThreads = other.totalThreads ?? totalThreads
+        m.maxThreadsReached = other.maxThreadsReached ?? maxThreadsReached
         m.parkedConnections = other.parkedConnections ?? parkedConnections
         m.listenQueue = other.listenQueue ?? listenQueue
         m.maxListenQueue = other.maxListenQueue ?? maxListenQueue
@@ -166,6 +169,7 @@ public struct ServerStatusSnapshot: Sendable, Equatable, Encodable {
         try put("idle_threads", idleThreads)
         try put("busy_threads", busyThreads)
         try put("total_threads", totalThreads)
+        try put("max_threads_reached", maxThreadsReached)
         try put("parked_connections", parkedConnections)
         try put("pid", processID)
         try put("host", host)

@@ -35,6 +35,7 @@ public enum StatusText {
         add("idle threads", s.idleThreads)
         add("busy threads", s.busyThreads)
         add("total threads", s.totalThreads)
+        add("max threads reached", s.maxThreadsReached)
         add("parked connections", s.parkedConnections)
         add("refused peers", s.refusedPeers)
         add("host", s.host)

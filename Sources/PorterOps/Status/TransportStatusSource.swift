@@ -23,6 +23,7 @@ struct TransportStatusSource: ServerStatusSource {
                                             idleThreads: idle, busyThreads: max(0, threads - idle), totalThreads: threads,
                                             parkedConnections: statistics.parkedConnections.load(ordering: .relaxed),
                                             processID: getpid())
+        snapshot.maxThreadsReached = statistics.maxThreadsReached.load(ordering: .relaxed)
         snapshot.handlerRequests = [:]
         snapshot.listenQueue = queue.queue
         snapshot.listenQueueLength = queue.length
