@@ -7,7 +7,8 @@ import Glibc
 /// Porter's FastCGI responder: serves a `Pipeline` on a unix socket, a TCP port or an inherited socket.
 ///
 /// Worker threads (one per CPU, more while some block: `WorkerThreads`) wait on one epoll set holding the listen
-/// socket, every idle kept-alive connection, and the queue of sync work. A thread takes a connection only once a whole request head is buffered,
+/// socket, every idle kept-alive connection, and the queue of sync work. A thread takes a connection only once a
+/// whole request head is buffered,
 /// reads it through libfcgi, and runs the pipeline inline; an async step continues in a task and the
 /// thread goes back to epoll. Idle kept connections cost an epoll entry, never a thread.
 ///

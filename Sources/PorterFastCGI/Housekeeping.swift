@@ -44,7 +44,7 @@ extension FastCGIServer {
     /// Runs as many more worker threads as are blocked (unparking parked ones first, then starting new ones); warns
     /// once each time every thread there may be runs and some are blocked.
     func addThreads(epfd: Int32, progress: inout [UInt64], saturated: inout Bool) {
-        var missing = workers.rebalance(seen: &progress)
+        var (missing, blocked) = workers.rebalance(seen: &progress)
         while missing > 0 {
             if !workers.unparkOne() {
                 guard let slot = workers.claimNewSlot() else { break }
@@ -52,7 +52,6 @@ extension FastCGIServer {
             }
             missing -= 1
         }
-        let blocked = workers.wanted.load(ordering: .relaxed) - workers.minimum
         let atCeiling = blocked > 0 && workers.wanted.load(ordering: .relaxed) == workers.maximum
         if atCeiling && !saturated {
             statistics.maxThreadsReached.add(1, ordering: .relaxed)

@@ -110,8 +110,8 @@ final class WorkerThreads: Sendable {
     var parkedCount: Int { parked.withLock { $0.slots.count } }
 
     /// One housekeeping look (every tick): counts threads stuck in one event since the last look (`seen` keeps each
-    /// slot's progress between looks), sets `wanted`, and returns how many more threads must run.
-    func rebalance(seen: inout [UInt64]) -> Int {
+    /// slot's progress between looks), sets `wanted`, and returns how many more threads must run and how many are blocked.
+    func rebalance(seen: inout [UInt64]) -> (missing: Int, blocked: Int) {
         let count = statistics.startedThreads.load(ordering: .acquiring)
         if seen.count < count { seen.append(contentsOf: repeatElement(0, count: count - seen.count)) }
         var blocked = 0
@@ -122,6 +122,6 @@ final class WorkerThreads: Sendable {
         }
         let target = min(maximum, minimum + blocked)
         wanted.store(target, ordering: .relaxed)
-        return max(0, target - statistics.threads.load(ordering: .relaxed))
+        return (max(0, target - statistics.threads.load(ordering: .relaxed)), blocked)
     }
 }

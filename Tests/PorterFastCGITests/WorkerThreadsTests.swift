@@ -109,27 +109,32 @@ struct WorkerThreadsTests {
         let slots = (0..<2).compactMap { _ in pool.claimNewSlot() }
         #expect(slots.count == 2 && statistics.threads.load(ordering: .relaxed) == 2)
         var seen: [UInt64] = []
+        /// [threads missing, threads blocked] after one look.
+        func look(_ seen: inout [UInt64]) -> [Int] {
+            let r = pool.rebalance(seen: &seen)
+            return [r.missing, r.blocked]
+        }
         // Both serving (odd), first look: nothing was seen before, so nothing is blocked.
         slots[0].progress.store(3, ordering: .relaxed)
         slots[1].progress.store(5, ordering: .relaxed)
-        #expect(pool.rebalance(seen: &seen) == 0)
+        #expect(look(&seen) == [0, 0])
         // Slot 0 still on the same event, slot 1 moved on: one blocked.
         slots[1].progress.store(7, ordering: .relaxed)
-        #expect(pool.rebalance(seen: &seen) == 1)
+        #expect(look(&seen) == [1, 1])
         #expect(pool.wanted.load(ordering: .relaxed) == 3)
         // Both stuck now; a waiting thread (even progress) never counts, however long it waits.
-        #expect(pool.rebalance(seen: &seen) == 2)
+        #expect(look(&seen) == [2, 2])
         let third = pool.claimNewSlot()!
         third.progress.store(8, ordering: .relaxed)
-        #expect(pool.rebalance(seen: &seen) == 1)   // wanted 4, running 3
+        #expect(look(&seen) == [1, 2])   // wanted 4, running 3
         third.progress.store(9, ordering: .relaxed)
-        _ = pool.rebalance(seen: &seen)
-        #expect(pool.rebalance(seen: &seen) == 1 && pool.wanted.load(ordering: .relaxed) == 4, "capped at the maximum")
+        #expect(look(&seen) == [1, 2])
+        #expect(look(&seen) == [1, 3] && pool.wanted.load(ordering: .relaxed) == 4, "capped at the maximum")
         _ = pool.claimNewSlot()
         #expect(pool.claimNewSlot() == nil, "no fifth thread")
         // All back to waiting: wanted falls to the minimum and the surplus may park.
         for slot in slots + [third] { slot.progress.store(10, ordering: .relaxed) }
-        #expect(pool.rebalance(seen: &seen) == 0)
+        #expect(look(&seen) == [0, 0])
         #expect(pool.wanted.load(ordering: .relaxed) == 2 && pool.hasSurplus)
     }
 }
