@@ -88,14 +88,12 @@ public struct FastCGIRequest: Sendable {
 
     /// The raw query after `?` (QUERY_STRING), empty if none.
     public var queryString: String {
-        guard let mark = uri.firstIndex(of: "?") else { return "" }
-        return String(uri[uri.index(after: mark)...])
+        HTTPRequest.split(uri).query
     }
 
     /// The path before `?`, percent-decoded as nginx's `$uri` (DOCUMENT_URI, SCRIPT_NAME).
     public var documentURI: String {
-        let rawPath = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
-        return FastCGIRequest.percentDecoded(rawPath)
+        PercentEncoding.decode(HTTPRequest.split(uri).path)
     }
 
     /// CONTENT_LENGTH: the Content-Length header if given, else the body size, else empty (as nginx sends for GET).
@@ -162,34 +160,5 @@ public struct FastCGIRequest: Sendable {
     /// `HTTP_` plus the header name upper-cased with `-` turned into `_`, as nginx does.
     public static func cgiName(forHeader name: String) -> String {
         "HTTP_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
-    }
-
-    /// `%XX` sequences decoded; invalid sequences are kept literally.
-    static func percentDecoded(_ text: String) -> String {
-        let bytes = Array(text.utf8)
-        guard bytes.contains(UInt8(ascii: "%")) else { return text }
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count,
-               let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) {
-                output.append(high << 4 | low)
-                i += 3
-            } else {
-                output.append(bytes[i])
-                i += 1
-            }
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }

@@ -1,5 +1,8 @@
 // Porter — FastCGIWire: the FastCGI 1.0 wire protocol in pure Swift.
 
+public import Porter
+import Glibc
+
 /// One FastCGI name-value pair (a CGI variable in PARAMS, a variable in GET_VALUES).
 public struct NameValuePair: Hashable, Sendable {
     /// The name bytes.
@@ -52,17 +55,7 @@ public enum NameValuePairs {
 
     /// Reads a length prefix at `offset` and advances it; throws if the prefix is cut off.
     public static func decodeLength(_ bytes: [UInt8], at offset: inout Int) throws(FastCGIWireError) -> Int {
-        guard offset < bytes.count else { throw .truncatedNameValueLength(offset: offset) }
-        let first = bytes[offset]
-        if first & 0x80 == 0 {
-            offset += 1
-            return Int(first)
-        }
-        guard offset + 4 <= bytes.count else { throw .truncatedNameValueLength(offset: offset) }
-        let length = Int(first & 0x7F) << 24 | Int(bytes[offset + 1]) << 16
-            | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
-        offset += 4
-        return length
+        try bytes.withUnsafeBytes { raw in Result { () throws(FastCGIWireError) in try decodeLength(raw, at: &offset) } }.get()
     }
 
     /// Reads a length prefix at `offset` of a raw buffer without copying, and advances `offset`.
@@ -84,6 +77,13 @@ public enum NameValuePairs {
     /// declared lengths fit the stream. Each length is below 2^31, and their sum is compared in 64-bit
     /// arithmetic, so a pair claiming 2^31 or more in total is refused here rather than overflowing a C `int`.
     public static func validate(_ bytes: UnsafeRawBufferPointer, limit: Int = maximumLength) throws(FastCGIWireError) {
+        try forEachPair(bytes, limit: limit) { _, _ in }
+    }
+
+    /// Walks the pairs of `bytes` (a whole PARAMS or GET_VALUES stream) without copying: `body` gets the byte
+    /// ranges of each name and value, in order. Throws, as `validate` does, at the first pair that does not fit.
+    public static func forEachPair(_ bytes: UnsafeRawBufferPointer, limit: Int = maximumLength,
+                                   _ body: (_ name: Range<Int>, _ value: Range<Int>) -> Void) throws(FastCGIWireError) {
         var offset = 0
         while offset < bytes.count {
             let pairStart = offset
@@ -91,11 +91,12 @@ public enum NameValuePairs {
             let valueLength = try decodeLength(bytes, at: &offset)
             if nameLength > limit { throw .nameValueTooLong(declared: nameLength, limit: limit) }
             if valueLength > limit { throw .nameValueTooLong(declared: valueLength, limit: limit) }
-            let declared = nameLength + valueLength
+            let declared = nameLength + valueLength  // ≤ 2^32, no overflow in Int
             let remaining = bytes.count - offset
             guard declared <= remaining else {
                 throw .nameValueLengthExceedsContent(offset: pairStart, declared: declared, remaining: remaining)
             }
+            body(offset..<offset + nameLength, offset + nameLength..<offset + declared)
             offset += declared
         }
     }
@@ -124,25 +125,42 @@ public enum NameValuePairs {
     /// - Parameter limit: the largest name or value length accepted; longer ones throw ``FastCGIWireError/nameValueTooLong(declared:limit:)``.
     public static func decode(_ bytes: [UInt8], limit: Int = maximumLength) throws(FastCGIWireError) -> [NameValuePair] {
         var pairs: [NameValuePair] = []
-        var offset = 0
-        while offset < bytes.count {
-            let pairStart = offset
-            let nameLength = try decodeLength(bytes, at: &offset)
-            let valueLength = try decodeLength(bytes, at: &offset)
-            for length in [nameLength, valueLength] where length > limit {
-                throw .nameValueTooLong(declared: length, limit: limit)
+        try bytes.withUnsafeBytes { raw in
+            Result { () throws(FastCGIWireError) in
+                try forEachPair(raw, limit: limit) { name, value in
+                    pairs.append(NameValuePair(name: Array(raw[name]), value: Array(raw[value])))
+                }
             }
-            let declared = nameLength + valueLength  // ≤ 2^32, no overflow in Int
-            let remaining = bytes.count - offset
-            guard declared <= remaining else {
-                throw .nameValueLengthExceedsContent(offset: pairStart, declared: declared, remaining: remaining)
-            }
-            let name = Array(bytes[offset..<offset + nameLength])
-            offset += nameLength
-            let value = Array(bytes[offset..<offset + valueLength])
-            offset += valueLength
-            pairs.append(NameValuePair(name: name, value: value))
-        }
+        }.get()
         return pairs
+    }
+}
+
+extension CGIParameters {
+    /// A request's parameters straight from its PARAMS stream content (what nginx sent, in order): one pass to
+    /// size, one copy, no `String`s. As with libfcgi's `envp` (and what C code reading the variable would see), a
+    /// name or value ends at its first NUL byte.
+    public init(nameValuePairs bytes: UnsafeRawBufferPointer) throws(FastCGIWireError) {
+        var count = 0
+        var total = 0
+        try NameValuePairs.forEachPair(bytes) { name, value in
+            count += 1
+            total += name.count + value.count
+        }
+        guard count > 0, let base = bytes.baseAddress else {
+            self.init()
+            return
+        }
+        /// The length up to the first NUL byte.
+        func cLength(_ range: Range<Int>) -> Int {
+            guard let nul = memchr(base + range.lowerBound, 0, range.count) else { return range.count }
+            return UnsafeRawPointer(nul) - (base + range.lowerBound)
+        }
+        self.init(entries: count, bytes: total) { add in
+            // Checked by the sizing pass: cannot throw here.
+            try? NameValuePairs.forEachPair(bytes) { name, value in
+                add(base + name.lowerBound, cLength(name), base + value.lowerBound, cLength(value))
+            }
+        }
     }
 }

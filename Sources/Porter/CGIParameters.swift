@@ -38,33 +38,43 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
     /// Parameters from `NAME=VALUE` C strings (libfcgi's `envp`, a CGI `environ`), copied in one allocation.
     /// Entries without `=` are skipped; the name ends at the first `=`.
     public init(environment: UnsafePointer<UnsafeMutablePointer<CChar>?>) {
-        var total = 0
-        var i = 0
-        while let entry = environment[i] {
-            total += Self.entryHeader + Int(strlen(entry))
-            i += 1
-        }
         var count = 0
-        storage = [UInt8](unsafeUninitializedCapacity: total) { out, written in
-            var offset = 0
-            var i = 0
-            while let entry = environment[i] {
-                i += 1
-                let length = Int(strlen(entry))
+        var total = 0
+        while let entry = environment[count] {
+            total += Int(strlen(entry))
+            count += 1
+        }
+        self.init(entries: count, bytes: total) { add in
+            for i in 0..<count {
+                let entry = UnsafeRawPointer(environment[i]!)
+                let length = Int(strlen(entry.assumingMemoryBound(to: CChar.self)))
                 guard let eq = memchr(entry, 61, length) else { continue } // '='
-                let n = UnsafeRawPointer(eq) - UnsafeRawPointer(entry)
-                let v = length - n - 1
-                guard n <= Int(UInt16.max) else { continue }
+                let n = UnsafeRawPointer(eq) - entry
+                add(entry, n, UnsafeRawPointer(eq) + 1, length - n - 1)
+            }
+        }
+    }
+
+    /// Parameters from at most `count` entries whose names and values total at most `bytes` bytes, each handed
+    /// over by `body` through `add(name, nameLength, value, valueLength)`: one allocation, no `String`s (the
+    /// transports build a request's parameters this way).
+    package init(entries count: Int, bytes: Int,
+                 _ body: (_ add: (UnsafeRawPointer, Int, UnsafeRawPointer, Int) -> Void) -> Void) {
+        var stored = 0
+        storage = [UInt8](unsafeUninitializedCapacity: count * Self.entryHeader + bytes) { out, written in
+            var offset = 0
+            body { name, n, value, v in
+                guard stored < count, n <= Int(UInt16.max), offset + Self.entryHeader + n + v <= out.count else { return }
                 Self.writeHeader(out, at: offset, name: n, value: v)
-                memcpy(out.baseAddress! + offset + Self.entryHeader, entry, n)
-                memcpy(out.baseAddress! + offset + Self.entryHeader + n, UnsafeRawPointer(eq) + 1, v)
+                memcpy(out.baseAddress! + offset + Self.entryHeader, name, n)
+                memcpy(out.baseAddress! + offset + Self.entryHeader + n, value, v)
                 offset += Self.entryHeader + n + v
-                count += 1
+                stored += 1
             }
             written = offset
         }
-        entries = count
-        mayRepeat = Self.hasRepeatedName(storage, count: count)
+        entries = stored
+        mayRepeat = Self.hasRepeatedName(storage, count: stored)
     }
 
     /// Whether two entries may share a name: 64-bit FNV-1a hashes of the names compared pairwise (no false "no").

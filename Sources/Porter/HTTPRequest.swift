@@ -185,8 +185,10 @@ public struct HTTPRequest: Sendable {
         }
     }
 
-    static func split(_ uri: String) -> (path: Substring, query: String) {
-        if let q = uri.firstIndex(of: "?") {
+    /// A request target split at its first `?`: the raw path and the query (empty without `?`).
+    package static func split(_ uri: String) -> (path: Substring, query: String) {
+        // A byte search: `?` is ASCII, so its index is a character boundary (no grapheme breaking per request).
+        if let q = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
             return (uri[..<q], String(uri[uri.index(after: q)...]))
         }
         return (uri[...], "")

@@ -1,3 +1,4 @@
+import FastCGIWire
 import Glibc
 import Porter
 
@@ -16,7 +17,9 @@ extension FastCGIServer {
         } else if n < 0 {
             input = errno == EAGAIN || errno == EWOULDBLOCK ? .nothingBuffered : .readFailed
         } else {
-            switch gate.inspect(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) {
+            let peeked = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            var params = ParamsContent()
+            switch gate.inspect(peeked, params: &params) {
             case .malformed(let reason):
                 input = .malformed(reason)
             case .incomplete:
@@ -25,9 +28,11 @@ extension FastCGIServer {
             case .ready(let stdinComplete):
                 now = MonotonicClock.nanoseconds()
                 bodyBuffered = stdinComplete
-                // The head is buffered and checked: libfcgi reads it without blocking.
+                // The head is buffered and checked: libfcgi reads it without blocking. The parameters are copied
+                // from the peeked PARAMS bytes (the same bytes libfcgi consumes), not back out of libfcgi's `envp`.
                 if conn.request.accept() {
-                    let head = HTTPRequest(cgiParameters: conn.request.parameters(), body: RequestBody.empty)
+                    let parameters = params.withContent(in: peeked) { try? CGIParameters(nameValuePairs: $0) } ?? CGIParameters()
+                    let head = HTTPRequest(cgiParameters: parameters, body: RequestBody.empty)
                     input = .completeHead(path: head.path)
                     request = head
                 } else {

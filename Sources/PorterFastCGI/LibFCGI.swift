@@ -67,12 +67,6 @@ final class FCGIRequest: @unchecked Sendable {
         return true
     }
 
-    /// Copies every parameter out of libfcgi in one allocation (its strings die at `finish()`).
-    func parameters() -> CGIParameters {
-        guard let envp = raw.pointee.envp else { return CGIParameters() }
-        return CGIParameters(environment: envp)
-    }
-
     /// Reads the next STDIN bytes into `buffer` (blocking until it is full or STDIN ends).
     func readStdin(into buffer: UnsafeMutableRawBufferPointer) -> BodyInput {
         let n = Int(FCGX_GetStr(buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buffer.count), raw.pointee.in))

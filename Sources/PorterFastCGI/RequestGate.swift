@@ -30,9 +30,14 @@ struct RequestGate: Sendable {
 
     /// Inspects `bytes` (the start of the connection's receive buffer).
     func inspect(_ bytes: UnsafeRawBufferPointer) -> Verdict {
+        var params = ParamsContent()
+        return inspect(bytes, params: &params)
+    }
+
+    /// Inspects `bytes`; when the verdict is `.ready`, `params` locates the whole, checked PARAMS content in them.
+    func inspect(_ bytes: UnsafeRawBufferPointer, params: inout ParamsContent) -> Verdict {
         var offset = 0
         var requestID: UInt16?
-        var params = ParamsContent()
         var paramsDone = false
         while true {
             guard bytes.count - offset >= RecordHeader.size else { return paramsDone ? .ready(stdinComplete: false) : .incomplete }
@@ -111,6 +116,12 @@ struct ParamsContent {
             single = nil
         }
         joined?.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[range]))
+    }
+
+    /// Calls `body` with the content, in `bytes` (those inspected) or reassembled.
+    func withContent<R>(in bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if let joined { return joined.withUnsafeBytes(body) }
+        return body(UnsafeRawBufferPointer(rebasing: bytes[single ?? 0..<0]))
     }
 
     /// Why the stream is not a valid sequence of name-value pairs, or nil when it is.

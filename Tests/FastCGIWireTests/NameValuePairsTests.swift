@@ -1,3 +1,4 @@
+import Porter
 import Testing
 @testable import FastCGIWire
 
@@ -71,6 +72,43 @@ import Testing
     func rejectsMalformedPairs(_ example: Malformed) {
         #expect(throws: example.error, "\(example.name)") {
             try NameValuePairs.decode(example.bytes, limit: example.limit)
+        }
+    }
+}
+
+/// A request's parameters built straight from PARAMS content: what a lookup, the iteration order and a repeat give.
+@Suite("CGI parameters from a PARAMS stream") struct ParametersFromPairsTests {
+    static let cases: [(name: String, pairs: [NameValuePair], lookups: [(String, String?)], order: [String])] = [
+        ("nginx's few", [.init("REQUEST_METHOD", "GET"), .init("DOCUMENT_URI", "/a"), .init("HTTP_HOST", "x")],
+         [("REQUEST_METHOD", "GET"), ("HTTP_HOST", "x"), ("request_method", nil)], ["REQUEST_METHOD", "DOCUMENT_URI", "HTTP_HOST"]),
+        ("a repeat: the last counts, in its first place", [.init("A", "1"), .init("B", "2"), .init("A", "3")],
+         [("A", "3"), ("B", "2")], ["B", "A"]),
+        ("empty value, 4-byte lengths", [.init("EMPTY", ""), .init("LONG", String(repeating: "v", count: 300))],
+         [("EMPTY", ""), ("LONG", String(repeating: "v", count: 300))], ["EMPTY", "LONG"]),
+        ("a name holding `=` stays whole", [.init("A=B", "c")], [("A=B", "c"), ("A", nil)], ["A=B"]),
+        ("NUL ends a value, as libfcgi's envp would", [NameValuePair(name: Array("P".utf8), value: Array("/x".utf8) + [0] + Array(".rss".utf8))],
+         [("P", "/x")], ["P"]),
+        ("NUL ends a name", [NameValuePair(name: Array("N".utf8) + [0, 65], value: Array("v".utf8))], [("N", "v")], ["N"]),
+        ("none", [], [("A", nil)], []),
+    ]
+
+    @Test("lookups and order", arguments: cases)
+    func decodes(_ c: (name: String, pairs: [NameValuePair], lookups: [(String, String?)], order: [String])) throws {
+        let bytes = NameValuePairs.encode(c.pairs)
+        let parameters = try bytes.withUnsafeBytes { raw in
+            Result { () throws(FastCGIWireError) in try CGIParameters(nameValuePairs: raw) }
+        }.get()
+        for (name, value) in c.lookups { #expect(parameters[name] == value, "\(c.name): \(name)") }
+        #expect(parameters.map(\.key) == c.order, "\(c.name)")
+    }
+
+    @Test("a pair longer than the stream is refused, nothing built")
+    func refusesTruncated() {
+        let bytes: [UInt8] = [100, 1, 65]
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(FastCGIWireError) in try CGIParameters(nameValuePairs: raw) } }
+        guard case .failure(let error) = result, case .nameValueLengthExceedsContent = error else {
+            Issue.record("expected nameValueLengthExceedsContent, got \(result)")
+            return
         }
     }
 }

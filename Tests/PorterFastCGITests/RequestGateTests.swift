@@ -1,5 +1,6 @@
 @testable import PorterFastCGI
 import FastCGIWire
+import Porter
 import Testing
 
 @Suite("Request gate: when libfcgi may be handed a connection")
@@ -37,6 +38,22 @@ struct RequestGateTests {
     func verdicts(_ c: (name: String, bytes: [UInt8], verdict: RequestGate.Verdict)) {
         let gate = RequestGate(limits: .init())
         #expect(c.bytes.withUnsafeBytes { gate.inspect($0) } == c.verdict, "\(c.name)")
+    }
+
+    @Test("a ready verdict locates the PARAMS content: the request's parameters, in one record or reassembled", arguments: [65535, 50, 7])
+    func locatesParams(recordLength: Int) throws {
+        let request = FastCGIRequest.get("/a?b=c", headers: ["X-Long": String(repeating: "v", count: 300)])
+        let gate = RequestGate(limits: .init())
+        let parameters = try request.encoded(maximumParamsRecordLength: recordLength).withUnsafeBytes { raw in
+            var params = ParamsContent()
+            #expect(gate.inspect(raw, params: &params) == .ready(stdinComplete: true))
+            return try params.withContent(in: raw) { content in
+                Result { () throws(FastCGIWireError) in try CGIParameters(nameValuePairs: content) }
+            }.get()
+        }
+        #expect(parameters.dictionary == Dictionary(request.params.map { ($0.nameString, $0.valueString) }, uniquingKeysWith: { $1 }))
+        #expect(parameters["HTTP_X_LONG"]?.count == 300)
+        #expect(parameters["QUERY_STRING"] == "b=c")
     }
 
     @Test("every prefix of a valid request is incomplete or ready, never malformed")
