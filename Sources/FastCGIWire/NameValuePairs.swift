@@ -1,7 +1,6 @@
 // Porter — FastCGIWire: the FastCGI 1.0 wire protocol in pure Swift.
 
 public import Porter
-import Glibc
 
 /// One FastCGI name-value pair (a CGI variable in PARAMS, a variable in GET_VALUES).
 public struct NameValuePair: Hashable, Sendable {
@@ -59,18 +58,11 @@ public enum NameValuePairs {
     }
 
     /// Reads a length prefix at `offset` of a raw buffer without copying, and advances `offset`.
+    @inlinable
     public static func decodeLength(_ bytes: UnsafeRawBufferPointer, at offset: inout Int) throws(FastCGIWireError) -> Int {
         guard offset < bytes.count else { throw .truncatedNameValueLength(offset: offset) }
-        let first = bytes[offset]
-        if first & 0x80 == 0 {
-            offset += 1
-            return Int(first)
-        }
-        guard offset + 4 <= bytes.count else { throw .truncatedNameValueLength(offset: offset) }
-        let length = Int(first & 0x7F) << 24 | Int(bytes[offset + 1]) << 16
-            | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
-        offset += 4
-        return length
+        guard bytes[offset] & 0x80 == 0 || offset + 4 <= bytes.count else { throw .truncatedNameValueLength(offset: offset) }
+        return CGIParameters.fastCGILength(bytes, at: &offset)
     }
 
     /// Checks, without copying, that `bytes` (a whole PARAMS or GET_VALUES stream) is a sequence of pairs whose
@@ -82,6 +74,7 @@ public enum NameValuePairs {
 
     /// Walks the pairs of `bytes` (a whole PARAMS or GET_VALUES stream) without copying: `body` gets the byte
     /// ranges of each name and value, in order. Throws, as `validate` does, at the first pair that does not fit.
+    @inlinable
     public static func forEachPair(_ bytes: UnsafeRawBufferPointer, limit: Int = maximumLength,
                                    _ body: (_ name: Range<Int>, _ value: Range<Int>) -> Void) throws(FastCGIWireError) {
         var offset = 0
@@ -137,30 +130,12 @@ public enum NameValuePairs {
 }
 
 extension CGIParameters {
-    /// A request's parameters straight from its PARAMS stream content (what nginx sent, in order): one pass to
-    /// size, one copy, no `String`s. As with libfcgi's `envp` (and what C code reading the variable would see), a
-    /// name or value ends at its first NUL byte.
+    /// A request's parameters straight from its PARAMS stream content (what nginx sent, in order), checked pair by
+    /// pair first (throwing as `NameValuePairs.validate` does): one copy, no `String`s. As with libfcgi's `envp`
+    /// (and what C code reading the variable would see), a name or value ends at its first NUL byte.
     public init(nameValuePairs bytes: UnsafeRawBufferPointer) throws(FastCGIWireError) {
         var count = 0
-        var total = 0
-        try NameValuePairs.forEachPair(bytes) { name, value in
-            count += 1
-            total += name.count + value.count
-        }
-        guard count > 0, let base = bytes.baseAddress else {
-            self.init()
-            return
-        }
-        /// The length up to the first NUL byte.
-        func cLength(_ range: Range<Int>) -> Int {
-            guard let nul = memchr(base + range.lowerBound, 0, range.count) else { return range.count }
-            return UnsafeRawPointer(nul) - (base + range.lowerBound)
-        }
-        self.init(entries: count, bytes: total) { add in
-            // Checked by the sizing pass: cannot throw here.
-            try? NameValuePairs.forEachPair(bytes) { name, value in
-                add(base + name.lowerBound, cLength(name), base + value.lowerBound, cLength(value))
-            }
-        }
+        try NameValuePairs.forEachPair(bytes) { _, _ in count += 1 }
+        self.init(checkedPairs: bytes, count: count)
     }
 }

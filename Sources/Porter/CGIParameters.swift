@@ -4,17 +4,17 @@ import Glibc
 /// nginx sent them; Go's `ProcessEnv`, ASP.NET's `ServerVariables`. Names are exact (case-sensitive); when a name
 /// was sent twice, the last value counts (as PHP-FPM does).
 ///
-/// Stored as one contiguous byte buffer (one allocation per request); a value becomes a `String` only when it
-/// is looked up, so the ~30 parameters nginx sends cost nothing until someone reads them.
+/// Stored as one contiguous byte buffer in FastCGI's own name-value encoding (so a request's parameters are one
+/// copy of its PARAMS content); a value becomes a `String` only when it is looked up, so the ~30 parameters nginx
+/// sends cost nothing until someone reads them. Names and values never hold a NUL byte (one ends a C string).
 public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral, Equatable, CustomStringConvertible {
-    /// Entries back to back: name length (UInt16, little-endian), value length (UInt32, little-endian), name, value.
+    /// Entries back to back as FastCGI name-value pairs: name length, value length (1 byte up to 127, else 4
+    /// bytes big-endian with bit 31 set), name, value.
     private var storage: [UInt8]
     /// The number of entries stored, repeats included.
     private var entries: Int
     /// False when no name can occur twice (then every entry is its name's last and a lookup stops at the first match).
     private var mayRepeat = true
-
-    private static let entryHeader = 6
 
     /// No parameters.
     public init() {
@@ -38,62 +38,116 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
     /// Parameters from `NAME=VALUE` C strings (libfcgi's `envp`, a CGI `environ`), copied in one allocation.
     /// Entries without `=` are skipped; the name ends at the first `=`.
     public init(environment: UnsafePointer<UnsafeMutablePointer<CChar>?>) {
-        var count = 0
+        self.init()
         var total = 0
-        while let entry = environment[count] {
-            total += Int(strlen(entry))
-            count += 1
+        var i = 0
+        while let entry = environment[i] {
+            total += 8 + Int(strlen(entry))
+            i += 1
         }
-        self.init(entries: count, bytes: total) { add in
-            for i in 0..<count {
-                let entry = UnsafeRawPointer(environment[i]!)
-                let length = Int(strlen(entry.assumingMemoryBound(to: CChar.self)))
-                guard let eq = memchr(entry, 61, length) else { continue } // '='
-                let n = UnsafeRawPointer(eq) - entry
-                add(entry, n, UnsafeRawPointer(eq) + 1, length - n - 1)
-            }
+        storage.reserveCapacity(total)
+        i = 0
+        while let entry = environment[i] {
+            i += 1
+            let length = Int(strlen(entry))
+            guard let eq = memchr(entry, 61, length) else { continue } // '='
+            let n = UnsafeRawPointer(eq) - UnsafeRawPointer(entry)
+            Self.appendEntry(to: &storage, name: UnsafeRawBufferPointer(start: entry, count: n),
+                             value: UnsafeRawBufferPointer(start: UnsafeRawPointer(eq) + 1, count: length - n - 1))
+            entries += 1
         }
+        mayRepeat = Self.hasRepeatedName(storage, count: entries)
     }
 
-    /// Parameters from at most `count` entries whose names and values total at most `bytes` bytes, each handed
-    /// over by `body` through `add(name, nameLength, value, valueLength)`: one allocation, no `String`s (the
-    /// transports build a request's parameters this way).
-    package init(entries count: Int, bytes: Int,
-                 _ body: (_ add: (UnsafeRawPointer, Int, UnsafeRawPointer, Int) -> Void) -> Void) {
-        var stored = 0
-        storage = [UInt8](unsafeUninitializedCapacity: count * Self.entryHeader + bytes) { out, written in
-            var offset = 0
-            body { name, n, value, v in
-                guard stored < count, n <= Int(UInt16.max), offset + Self.entryHeader + n + v <= out.count else { return }
-                Self.writeHeader(out, at: offset, name: n, value: v)
-                memcpy(out.baseAddress! + offset + Self.entryHeader, name, n)
-                memcpy(out.baseAddress! + offset + Self.entryHeader + n, value, v)
-                offset += Self.entryHeader + n + v
-                stored += 1
-            }
-            written = offset
+    /// Parameters from a FastCGI PARAMS stream's content that the transport has already checked holds `count`
+    /// well-formed name-value pairs (`NameValuePairs.forEachPair`): one copy of it. As with libfcgi's `envp` (and
+    /// what C code reading the variable would see), a name or value ends at its first NUL byte.
+    package init(checkedPairs wire: UnsafeRawBufferPointer, count: Int) {
+        self.init()
+        guard count > 0, let base = wire.baseAddress else { return }
+        storage.reserveCapacity(wire.count)
+        // A NUL may sit in a length prefix (an empty value is 0x00), so names and values are searched one by one.
+        var p = 0
+        var hasNUL = false
+        while p < wire.count, !hasNUL {
+            let n = Self.fastCGILength(wire, at: &p)
+            let v = Self.fastCGILength(wire, at: &p)
+            hasNUL = memchr(base + p, 0, n + v) != nil
+            p += n + v
         }
-        entries = stored
-        mayRepeat = Self.hasRepeatedName(storage, count: stored)
+        if !hasNUL {
+            storage.append(contentsOf: wire)
+        } else {
+            // Rare (nginx sends no NUL): re-encode each pair cut at its first NUL.
+            p = 0
+            while p < wire.count {
+                let n = Self.fastCGILength(wire, at: &p)
+                let v = Self.fastCGILength(wire, at: &p)
+                Self.appendEntry(to: &storage, name: Self.cString(base + p, n), value: Self.cString(base + p + n, v))
+                p += n + v
+            }
+        }
+        entries = count
+        mayRepeat = Self.hasRepeatedName(storage, count: count)
     }
 
-    /// Whether two entries may share a name: 64-bit FNV-1a hashes of the names compared pairwise (no false "no").
+    /// The bytes at `start` up to `length` or the first NUL.
+    private static func cString(_ start: UnsafeRawPointer, _ length: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: start, count: memchr(start, 0, length).map { UnsafeRawPointer($0) - start } ?? length)
+    }
+
+    /// FastCGI's name-value length prefix at `offset` (1 byte up to 127, else 4 bytes big-endian with bit 31 set),
+    /// from bytes known to hold it; advances `offset`. The one decoder of it: FastCGIWire's checked one calls this.
+    @inline(__always) @usableFromInline
+    package static func fastCGILength(_ bytes: UnsafeRawBufferPointer, at offset: inout Int) -> Int {
+        let first = bytes[offset]
+        if first & 0x80 == 0 {
+            offset += 1
+            return Int(first)
+        }
+        let length = Int(first & 0x7F) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+        offset += 4
+        return length
+    }
+
+    /// Whether two entries may share a name: each name's key (its length and first and last 8 bytes) goes into a
+    /// small open-addressing set, so one pass. Equal names give equal keys, so never a false "no"; a false "yes"
+    /// only makes lookups scan on. nginx's names differ within those bytes (REMOTE_ADDR, REMOTE_USER; HTTP_ACCEPT_*).
     private static func hasRepeatedName(_ storage: [UInt8], count: Int) -> Bool {
         guard count > 1 else { return false }
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: count) { hashes in
-            storage.withUnsafeBufferPointer { bytes in
+        var slots = 16
+        while slots < 2 * count { slots <<= 1 }
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: slots) { table in
+            table.initialize(repeating: 0)
+            return storage.withUnsafeBytes { bytes in
                 var offset = 0
-                for i in 0..<count {
+                for _ in 0..<count {
                     let (name, value) = ranges(bytes, at: offset)
-                    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-                    for b in bytes[name] { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-                    for j in 0..<i where hashes[j] == h { return true }
-                    hashes[i] = h
+                    let key = nameKey(bytes, name) | 1 // 0 marks an empty slot
+                    var i = Int(truncatingIfNeeded: key >> 32) & (slots - 1)
+                    while table[i] != 0 {
+                        if table[i] == key { return true }
+                        i = (i + 1) & (slots - 1)
+                    }
+                    table[i] = key
                     offset = value.upperBound
                 }
                 return false
             }
         }
+    }
+
+    /// A name's key for `hasRepeatedName`: constant time whatever its length.
+    private static func nameKey(_ bytes: UnsafeRawBufferPointer, _ name: Range<Int>) -> UInt64 {
+        let n = name.count
+        var first: UInt64 = 0, last: UInt64 = 0
+        if n >= 8 {
+            first = bytes.loadUnaligned(fromByteOffset: name.lowerBound, as: UInt64.self)
+            last = bytes.loadUnaligned(fromByteOffset: name.upperBound - 8, as: UInt64.self)
+        } else {
+            for i in name { first = first << 8 | UInt64(bytes[i]) }
+        }
+        return (first &* 0x9E37_79B9_7F4A_7C15) ^ (last &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(n)
     }
 
     /// The value of `name` (the last one sent), or nil; setting replaces every entry of that name, nil removes them.
@@ -181,23 +235,33 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
     }
 
     private mutating func appendBytes(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
-        let n = Swift.min(name.count, Int(UInt16.max))
-        let v = Swift.min(value.count, Int(UInt32.max))
-        storage.append(contentsOf: repeatElement(0, count: Self.entryHeader))
-        storage.withUnsafeMutableBufferPointer { Self.writeHeader($0, at: $0.count - Self.entryHeader, name: n, value: v) }
-        storage.append(contentsOf: UnsafeBufferPointer(rebasing: name[..<n]))
-        storage.append(contentsOf: UnsafeBufferPointer(rebasing: value[..<v]))
+        Self.appendEntry(to: &storage, name: Self.cString(name), value: Self.cString(value))
         entries += 1
         mayRepeat = true
     }
 
-    private static func writeHeader(_ out: UnsafeMutableBufferPointer<UInt8>, at offset: Int, name n: Int, value v: Int) {
-        out[offset] = UInt8(truncatingIfNeeded: n)
-        out[offset + 1] = UInt8(truncatingIfNeeded: n >> 8)
-        out[offset + 2] = UInt8(truncatingIfNeeded: v)
-        out[offset + 3] = UInt8(truncatingIfNeeded: v >> 8)
-        out[offset + 4] = UInt8(truncatingIfNeeded: v >> 16)
-        out[offset + 5] = UInt8(truncatingIfNeeded: v >> 24)
+    /// The bytes of `text` up to its first NUL.
+    private static func cString(_ text: UnsafeBufferPointer<UInt8>) -> UnsafeRawBufferPointer {
+        guard let base = text.baseAddress else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return cString(UnsafeRawPointer(base), Swift.min(text.count, Int(Int32.max)))
+    }
+
+    /// Appends one FastCGI name-value pair (lengths below 2^31) to `out`.
+    private static func appendEntry(to out: inout [UInt8], name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        func appendLength(_ length: Int) {
+            if length <= 127 {
+                out.append(UInt8(length))
+            } else {
+                out.append(UInt8(truncatingIfNeeded: length >> 24) | 0x80)
+                out.append(UInt8(truncatingIfNeeded: length >> 16))
+                out.append(UInt8(truncatingIfNeeded: length >> 8))
+                out.append(UInt8(truncatingIfNeeded: length))
+            }
+        }
+        appendLength(name.count)
+        appendLength(value.count)
+        out.append(contentsOf: name)
+        out.append(contentsOf: value)
     }
 
     private mutating func remove(_ name: String) {
@@ -219,11 +283,11 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
     private func forEachEntry(_ body: (Range<Int>, Range<Int>, Bool) -> Void) {
         storage.withUnsafeBufferPointer { bytes in
             var offset = 0
-            while offset + Self.entryHeader <= bytes.count {
+            while offset < bytes.count {
                 let (name, value) = Self.ranges(bytes, at: offset)
                 var isLast = true
                 var later = mayRepeat ? value.upperBound : bytes.count
-                while later + Self.entryHeader <= bytes.count {
+                while later < bytes.count {
                     let (otherName, otherValue) = Self.ranges(bytes, at: later)
                     if Self.same(UnsafeBufferPointer(rebasing: bytes[otherName]), UnsafeBufferPointer(rebasing: bytes[name])) {
                         isLast = false
@@ -242,7 +306,7 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
         storage.withUnsafeBufferPointer { bytes in
             var found: Range<Int>?
             var offset = 0
-            while offset + Self.entryHeader <= bytes.count {
+            while offset < bytes.count {
                 let (name, value) = Self.ranges(bytes, at: offset)
                 if name.count == key.count, Self.same(UnsafeBufferPointer(rebasing: bytes[name]), key) {
                     found = value
@@ -254,11 +318,16 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
         }
     }
 
+    /// The byte ranges of the name and value of the pair at `offset`.
     private static func ranges(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> (name: Range<Int>, value: Range<Int>) {
-        let n = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
-        let v = Int(bytes[offset + 2]) | Int(bytes[offset + 3]) << 8 | Int(bytes[offset + 4]) << 16 | Int(bytes[offset + 5]) << 24
-        let nameStart = offset + entryHeader
-        return (nameStart..<nameStart + n, nameStart + n..<nameStart + n + v)
+        ranges(UnsafeRawBufferPointer(bytes), at: offset)
+    }
+
+    private static func ranges(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> (name: Range<Int>, value: Range<Int>) {
+        var p = offset
+        let n = fastCGILength(bytes, at: &p)
+        let v = fastCGILength(bytes, at: &p)
+        return (p..<p + n, p + n..<p + n + v)
     }
 
     private static func same(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -31,8 +31,7 @@ extension FastCGIServer {
                 // The head is buffered and checked: libfcgi reads it without blocking. The parameters are copied
                 // from the peeked PARAMS bytes (the same bytes libfcgi consumes), not back out of libfcgi's `envp`.
                 if conn.request.accept() {
-                    let parameters = params.withContent(in: peeked) { try? CGIParameters(nameValuePairs: $0) } ?? CGIParameters()
-                    let head = HTTPRequest(cgiParameters: parameters, body: RequestBody.empty)
+                    let head = HTTPRequest(cgiParameters: params.parameters(in: peeked), body: RequestBody.empty)
                     input = .completeHead(path: head.path)
                     request = head
                 } else {

@@ -1,4 +1,5 @@
 import FastCGIWire
+import Porter
 
 /// Decides, from bytes peeked off a connection, whether libfcgi may be handed the request.
 ///
@@ -118,19 +119,32 @@ struct ParamsContent {
         joined?.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[range]))
     }
 
+    /// Name-value pairs in the content (known once `validate` passed).
+    private(set) var pairs = 0
+
     /// Calls `body` with the content, in `bytes` (those inspected) or reassembled.
     func withContent<R>(in bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         if let joined { return joined.withUnsafeBytes(body) }
         return body(UnsafeRawBufferPointer(rebasing: bytes[single ?? 0..<0]))
     }
 
-    /// Why the stream is not a valid sequence of name-value pairs, or nil when it is.
-    func validate(in bytes: UnsafeRawBufferPointer) -> String? {
+    /// The request's parameters, copied from the content `validate` checked.
+    func parameters(in bytes: UnsafeRawBufferPointer) -> CGIParameters {
+        withContent(in: bytes) { CGIParameters(checkedPairs: $0, count: pairs) }
+    }
+
+    /// Why the stream is not a valid sequence of name-value pairs, or nil when it is; counts the pairs.
+    mutating func validate(in bytes: UnsafeRawBufferPointer) -> String? {
+        var pairs = 0
+        defer { self.pairs = pairs }
+        func walk(_ content: UnsafeRawBufferPointer) throws(FastCGIWireError) {
+            try NameValuePairs.forEachPair(content) { _, _ in pairs += 1 }
+        }
         do throws(FastCGIWireError) {
             if let joined {
-                try joined.withUnsafeBytes { raw in Result { () throws(FastCGIWireError) in try NameValuePairs.validate(raw) } }.get()
+                try joined.withUnsafeBytes { raw in Result { () throws(FastCGIWireError) in try walk(raw) } }.get()
             } else if let single {
-                try NameValuePairs.validate(UnsafeRawBufferPointer(rebasing: bytes[single]))
+                try walk(UnsafeRawBufferPointer(rebasing: bytes[single]))
             }
             return nil
         } catch {

@@ -85,6 +85,8 @@ import Testing
          [("A", "3"), ("B", "2")], ["B", "A"]),
         ("empty value, 4-byte lengths", [.init("EMPTY", ""), .init("LONG", String(repeating: "v", count: 300))],
          [("EMPTY", ""), ("LONG", String(repeating: "v", count: 300))], ["EMPTY", "LONG"]),
+        ("a 200-byte name (4-byte length prefix)", [.init(String(repeating: "N", count: 200), "v"), .init("B", "2")],
+         [(String(repeating: "N", count: 200), "v"), ("B", "2")], [String(repeating: "N", count: 200), "B"]),
         ("a name holding `=` stays whole", [.init("A=B", "c")], [("A=B", "c"), ("A", nil)], ["A=B"]),
         ("NUL ends a value, as libfcgi's envp would", [NameValuePair(name: Array("P".utf8), value: Array("/x".utf8) + [0] + Array(".rss".utf8))],
          [("P", "/x")], ["P"]),
@@ -100,6 +102,22 @@ import Testing
         }.get()
         for (name, value) in c.lookups { #expect(parameters[name] == value, "\(c.name): \(name)") }
         #expect(parameters.map(\.key) == c.order, "\(c.name)")
+    }
+
+    @Test("set, replace and remove keep every other parameter, long ones included")
+    func mutates() throws {
+        let long = String(repeating: "v", count: 300)
+        var parameters = try NameValuePairs.encode([.init("A", "1"), .init("LONG", long), .init("A", "2")]).withUnsafeBytes { raw in
+            Result { () throws(FastCGIWireError) in try CGIParameters(nameValuePairs: raw) }
+        }.get()
+        parameters["B"] = String(repeating: "b", count: 200)
+        parameters["A"] = "3"
+        #expect(parameters.map(\.key) == ["LONG", "B", "A"])
+        #expect(parameters["A"] == "3" && parameters["LONG"] == long && parameters["B"]?.count == 200)
+        parameters["LONG"] = nil
+        #expect(parameters.dictionary == ["A": "3", "B": String(repeating: "b", count: 200)])
+        parameters["C"] = "x\u{0}y"
+        #expect(parameters["C"] == "x", "NUL ends a value set by hand too")
     }
 
     @Test("a pair longer than the stream is refused, nothing built")
