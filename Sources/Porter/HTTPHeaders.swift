@@ -79,17 +79,16 @@ extension String {
     public func equalsIgnoringASCIICase(_ other: String) -> Bool {
         // Lengths first (constant time for native strings): most names compared differ in length.
         guard utf8.count == other.utf8.count else { return false }
-        var a = utf8.makeIterator()
-        var b = other.utf8.makeIterator()
-        while true {
-            switch (a.next(), b.next()) {
-            case (nil, nil): return true
-            case let (x?, y?):
-                if x == y { continue }
-                let lx = (x >= 65 && x <= 90) ? x | 0x20 : x
-                let ly = (y >= 65 && y <= 90) ? y | 0x20 : y
-                if lx != ly { return false }
-            default: return false
+        // Compared as contiguous bytes (a header name is a small string, copied to the stack for this).
+        var a = self, b = other
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                for i in 0..<x.count where x[i] != y[i] {
+                    let lx = x[i] &- 65 < 26 ? x[i] | 0x20 : x[i]
+                    let ly = y[i] &- 65 < 26 ? y[i] | 0x20 : y[i]
+                    if lx != ly { return false }
+                }
+                return true
             }
         }
     }

@@ -136,3 +136,23 @@ struct RequestTests {
         #expect(v.serialized() == #"{"a":"x\"y\\z\n\u003c","n":1,"l":[true,null],"c":"\u0001"}"#)
     }
 }
+
+/// Header names compare without regard to ASCII case, and only ASCII letters fold.
+@Suite("Header name comparison")
+struct HeaderNameComparisonTests {
+    static let cases: [(String, String, Bool)] = [
+        ("Content-Type", "content-type", true), ("CONTENT-LENGTH", "Content-Length", true), ("", "", true),
+        ("Content-Type", "Content-Typf", false), ("Content-Type", "Content-Length", false), ("X", "XY", false),
+        ("@", "`", false), ("[", "{", false), ("é", "É", false),
+        (String(repeating: "A", count: 40), String(repeating: "a", count: 40), true), // not a small string
+    ]
+
+    @Test("equalsIgnoringASCIICase", arguments: cases)
+    func compares(_ c: (String, String, Bool)) {
+        #expect(c.0.equalsIgnoringASCIICase(c.1) == c.2, "\(c.0) vs \(c.1)")
+        #expect(c.1.equalsIgnoringASCIICase(c.0) == c.2, "\(c.1) vs \(c.0)")
+        var headers = HTTPHeaders()
+        headers.add(c.0, "v")
+        #expect((headers[c.1] != nil) == c.2)
+    }
+}
