@@ -13,6 +13,15 @@ cpu_ticks() {
     echo "$t"
 }
 
+# sys_ticks PID... -> the system (kernel) part of cpu_ticks: where the syscalls and the socket work go
+sys_ticks() {
+    local p t=0 v
+    for p in "$@"; do
+        v=$(sed -E 's/^.*\) //' "/proc/$p/stat" 2>/dev/null | awk '{print $13 + $15}'); t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
 # cpu_us_per_request TICKS REQUESTS [DECIMALS] -> microseconds of CPU per request (0 when no request ran)
 cpu_us_per_request() {
     awk -v t="$1" -v n="$2" -v d="${3:-1}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.*f", d, (n > 0 ? t * 1e6 / hz / n : 0)}'
