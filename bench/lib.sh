@@ -4,20 +4,18 @@
 tree() { local p=$1 c; echo "$p"; for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree "$c"; done; }
 
 # cpu_ticks PID... -> user + system CPU ticks of those processes (all threads; reaped children's included)
-cpu_ticks() {
-    local p t=0 v
-    for p in "$@"; do
-        # fields after the ")" that ends comm: 12 utime, 13 stime, 14 cutime, 15 cstime
-        v=$(sed -E 's/^.*\) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}'); t=$((t + ${v:-0}))
-    done
-    echo "$t"
-}
+cpu_ticks() { stat_ticks '$12 + $13 + $14 + $15' "$@"; }
 
 # sys_ticks PID... -> the system (kernel) part of cpu_ticks: where the syscalls and the socket work go
-sys_ticks() {
-    local p t=0 v
+sys_ticks() { stat_ticks '$13 + $15' "$@"; }
+
+# stat_ticks AWK-EXPR PID... -> the sum over the processes of EXPR over /proc/PID/stat's fields after the ")" that
+# ends comm (12 utime, 13 stime, 14 cutime, 15 cstime)
+stat_ticks() {
+    local expr=$1 p t=0 v
+    shift
     for p in "$@"; do
-        v=$(sed -E 's/^.*\) //' "/proc/$p/stat" 2>/dev/null | awk '{print $13 + $15}'); t=$((t + ${v:-0}))
+        v=$(sed -E 's/^.*\) //' "/proc/$p/stat" 2>/dev/null | awk "{print $expr}"); t=$((t + ${v:-0}))
     done
     echo "$t"
 }
