@@ -100,6 +100,15 @@ struct MalformedInputTests {
         await t.stop()
     }
 
+    @Test("a NUL byte ends a parameter, as it would a C string: DOCUMENT_URI /hello<NUL>.rss routes as /hello")
+    func nulEndsParameter() async throws {
+        let t = try FastCGITestServer(registry: try transportRegistry())
+        let response = try await t.fetch(FastCGIRequest.get("/other").with(param: "DOCUMENT_URI", "/hello\u{0}.rss"))
+        #expect(response.status == 200)
+        #expect(response.bodyText == "Hello, world\n")
+        await t.stop()
+    }
+
     @Test("params split across records and a GET_VALUES before the request are served")
     func wellFormedEdges() async throws {
         let t = try FastCGITestServer(registry: try transportRegistry())
