@@ -122,15 +122,11 @@ struct ParamsContent {
     /// Name-value pairs in the content (known once `validate` passed).
     private(set) var pairs = 0
 
-    /// Calls `body` with the content, in `bytes` (those inspected) or reassembled.
-    func withContent<R>(in bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        if let joined { return joined.withUnsafeBytes(body) }
-        return body(UnsafeRawBufferPointer(rebasing: bytes[single ?? 0..<0]))
-    }
-
-    /// The request's parameters, copied from the content `validate` checked.
+    /// The request's parameters, copied from the content `validate` checked: in `bytes` (those inspected), or
+    /// reassembled when PARAMS came in several records.
     func parameters(in bytes: UnsafeRawBufferPointer) -> CGIParameters {
-        withContent(in: bytes) { CGIParameters(checkedPairs: $0, count: pairs) }
+        if let joined { return joined.withUnsafeBytes { CGIParameters(checkedPairs: $0, count: pairs) } }
+        return CGIParameters(checkedPairs: UnsafeRawBufferPointer(rebasing: bytes[single ?? 0..<0]), count: pairs)
     }
 
     /// Why the stream is not a valid sequence of name-value pairs, or nil when it is; counts the pairs.
