@@ -36,9 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
-        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         // Metrics and tracing through the ecosystem's APIs; Prometheus only in PorterOps.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -50,16 +48,21 @@ let package = Package(
         // libvips.so.42 with dlopen on first use (no vips headers or link at build time; runtime: libvips42).
         .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI", pkgConfig: "fcgi",
                        providers: [.apt(["libfcgi-dev"])]),
+        // The system's libcrypto (OpenSSL 3) for SHA-256, HMAC, HKDF, PBKDF2 and scrypt (Porter's `Cryptography`): the
+        // distribution patches it, and it builds nothing (a vendored BoringSSL was a third of a cold build).
+        // libpq, PostgreSQL's own client, for the PostgreSQL session and work stores (PorterState's `PostgresService`).
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         .target(name: "CVipsShim"),
 
         // The FastCGI wire protocol in pure Swift (records, name-value pairs) and a client for tests and `porter request`.
         .target(name: "FastCGIWire", dependencies: ["Porter"], swiftSettings: swiftSettings),
 
         // The handler model: context, handlers, registry, modules, pipeline; HTTP and security primitives
-        // (conditional GET, HMAC key ring, access rules, admission). No C, no network I/O.
+        // (conditional GET, HMAC key ring, access rules, admission). No network I/O; C only for libcrypto.
         .target(name: "Porter", dependencies: [
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Crypto", package: "swift-crypto"),
+            "COpenSSL", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
 
         // The transport: the only code that touches libfcgi.
@@ -84,19 +87,16 @@ let package = Package(
             "Porter", "PorterHost", .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterImages", dependencies: [
-            "Porter", "PorterHost", "CVipsShim", .product(name: "Crypto", package: "swift-crypto"),
+            "Porter", "PorterHost", "CVipsShim",
         ], swiftSettings: swiftSettings),
         .target(name: "PorterState", dependencies: [
             "Porter", "PorterHost",
             .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "PostgresNIO", package: "postgres-nio"),
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            "CPostgres",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterOps", dependencies: [
             "Porter", "PorterHost", "PorterFastCGI", "PorterState", .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -105,7 +105,6 @@ let package = Package(
         // The demo (its handlers, `crash`, its configuration) and the `porter` executable.
         .target(name: "PorterDemo", dependencies: [
             "Porter", "PorterHost", "PorterFastCGI", "PorterFeeds", "PorterImages", "PorterState", "PorterOps",
-            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "porter", dependencies: ["PorterDemo", "PorterHost"], swiftSettings: swiftSettings),
         .executableTarget(name: "porter-slim", dependencies: ["PorterHost", "PorterFeeds", "PorterState", "PorterOps"],

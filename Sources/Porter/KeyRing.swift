@@ -1,5 +1,3 @@
-import Crypto
-
 /// HMAC-SHA256 secrets with rotation and purpose separation: the first key signs, every key verifies.
 ///
 /// Each signature is made with a subkey derived for its purpose (HKDF-SHA256, salt `porter-key-ring-v1`,
@@ -12,7 +10,7 @@ public struct KeyRing: Sendable {
     /// The length of a signature in bytes (HMAC-SHA256).
     public static let signatureBytes = 32
 
-    /// The secrets, signing key first. (`SymmetricKey` is not `Sendable`, so keys are kept as bytes.)
+    /// The secrets, signing key first.
     package let keys: [[UInt8]]
 
     /// A ring over `keys` (the first signs); throws when there is none or one is shorter than 32 bytes.
@@ -30,7 +28,7 @@ public struct KeyRing: Sendable {
 
     /// The signature of `message` for `purpose` (e.g. `porter.auth-cookie`), made with the first key.
     public func sign(_ message: [UInt8], purpose: String) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: message, using: KeyRing.subkey(keys[0], purpose: purpose)))
+        Cryptography.hmacSHA256(key: KeyRing.subkey(keys[0], purpose: purpose), message)
     }
 
     /// The index of the key that made `signature` of `message` for `purpose` (0 = the signing key), or `nil`
@@ -39,17 +37,16 @@ public struct KeyRing: Sendable {
         guard signature.count == KeyRing.signatureBytes else { return nil }
         var matched: Int?
         for (index, key) in keys.enumerated() {
-            let valid = HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: message,
-                                                                using: KeyRing.subkey(key, purpose: purpose))
+            let expected = Cryptography.hmacSHA256(key: KeyRing.subkey(key, purpose: purpose), message)
+            let valid = SecureRandom.constantTimeEquals(expected, signature)
             if valid && matched == nil { matched = index }
         }
         return matched
     }
 
     /// The subkey of `key` for `purpose`.
-    static func subkey(_ key: [UInt8], purpose: String) -> SymmetricKey {
+    static func subkey(_ key: [UInt8], purpose: String) -> [UInt8] {
         precondition(!purpose.isEmpty, "a signing purpose must not be empty")
-        return HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: key), salt: Array("porter-key-ring-v1".utf8),
-                                      info: Array(purpose.utf8), outputByteCount: 32)
+        return Cryptography.hkdfSHA256(key: key, salt: Array("porter-key-ring-v1".utf8), info: Array(purpose.utf8), count: 32)
     }
 }

@@ -276,7 +276,7 @@ public enum MultipartFormParser {
             }
             var filename = params.first(where: { $0.name == "filename" })?.value
             if let extended = params.first(where: { $0.name == "filename*" })?.value,
-               let quote = extended.range(of: "''"), extended[..<quote.lowerBound].lowercased() == "utf-8" {
+               let quote = extended.firstRange(of: "''"), extended[..<quote.lowerBound].lowercased() == "utf-8" {
                 filename = PercentEncoding.decode(extended[quote.upperBound...])
             }
             if filename != nil {

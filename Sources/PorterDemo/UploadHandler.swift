@@ -1,5 +1,4 @@
 public import Porter
-import Crypto
 
 /// `POST /upload`: parses a `multipart/form-data` form (ASP.NET's `Request.Form` / `Request.Files`) and answers
 /// `{"fields": {…}, "files": [{"field", "filename", "contentType", "size", "sha256"}]}`. It stores nothing.
@@ -28,12 +27,12 @@ public struct UploadHandler: HTTPHandler {
         }
         var files: [JSONValue] = []
         for file in request.files {
-            var hash = SHA256()
+            var hash = Cryptography.SHA256()
             var reader = file.content.makeReader()
             while true {
                 let chunk = try reader.read(upTo: 64 * 1024)
                 if chunk.isEmpty { break }
-                hash.update(data: chunk)
+                hash.update(chunk)
             }
             files.append([
                 "field": .string(file.field), "filename": .string(file.filename), "contentType": .string(file.contentType),

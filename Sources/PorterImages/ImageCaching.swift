@@ -1,4 +1,3 @@
-import Crypto
 import Porter
 
 /// Validators for a response: a strong ETag and Last-Modified derived from the source file and the parameters.
@@ -11,7 +10,7 @@ struct ImageValidators: Sendable {
     /// Validators for `relative` (the root-relative path) as `variant` (normalized parameters, or `original`).
     init(relative: String, file: SourceFile, variant: String) {
         let material = "\(relative)\u{0}\(file.size)\u{0}\(file.modifiedSeconds).\(file.modifiedNanoseconds)\u{0}\(variant)"
-        let digest = SHA256.hash(data: Array(material.utf8))
+        let digest = Cryptography.sha256(material.utf8)
         etag = EntityTag(Hex.encode(digest.prefix(16)))
         lastModified = Int64(file.modifiedSeconds)
     }

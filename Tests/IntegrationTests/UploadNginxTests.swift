@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Porter
 import PorterDemo
@@ -52,7 +51,7 @@ struct UploadNginxTests {
         #expect(files[0]["field"] as? String == "doc" && files[0]["filename"] as? String == "x" && files[0]["size"] as? Int == 4
                 && files[0]["contentType"] as? String == "text/plain")
         #expect(files[1]["size"] as? Int == big.count)
-        #expect(files[1]["sha256"] as? String == SHA256.hash(data: big).map { String(format: "%02x", $0) }.joined())
+        #expect(files[1]["sha256"] as? String == Hex.encode(Cryptography.sha256(big)))
         #expect((files[2]["filename"] as? String)?.hasPrefix("caf") == true && (files[2]["filename"] as? String)?.hasSuffix(".txt") == true)
         await running.stop()
     }

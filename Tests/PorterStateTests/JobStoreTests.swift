@@ -1,7 +1,6 @@
 import Foundation
 import Porter
 import PorterTesting
-import PostgresNIO
 import Synchronization
 import Testing
 @testable import PorterState
@@ -15,8 +14,8 @@ struct JobStoreTests {
         let server = try await postgresServer()
         let clock = ManualClock()
         let configuration = try await server.makeDatabase()
-        let web1 = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
-        let web2 = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
+        let web1 = PostgresJobStore(connection: configuration, clock: clock.wallClock)
+        let web2 = PostgresJobStore(connection: configuration, clock: clock.wallClock)
         try await withServices([web1.database, web2.database]) {
         let first = try await web1.enqueue(kind: "report", payload: "{\"n\":1}", idempotencyKey: "user7-report-2026-12")
         #expect(first.created)
@@ -40,7 +39,7 @@ struct JobStoreTests {
     func skipLocked() async throws {
         let server = try await postgresServer()
         let configuration = try await server.makeDatabase()
-        let hosts = (0..<3).map { _ in PostgresJobStore(configuration: configuration) }
+        let hosts = (0..<3).map { _ in PostgresJobStore(connection: configuration) }
         try await withServices([hosts[0].database, hosts[1].database, hosts[2].database]) {
         var ids = Set<String>()
         for i in 0..<30 { ids.insert(try await hosts[i % 3].enqueue(kind: "k", payload: "\(i)", idempotencyKey: "key-\(i)").id) }
@@ -70,8 +69,8 @@ struct JobStoreTests {
         let server = try await postgresServer()
         let clock = ManualClock()
         let configuration = try await server.makeDatabase()
-        let dying = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
-        let survivor = PostgresJobStore(configuration: configuration, clock: clock.wallClock)
+        let dying = PostgresJobStore(connection: configuration, clock: clock.wallClock)
+        let survivor = PostgresJobStore(connection: configuration, clock: clock.wallClock)
         try await withServices([dying.database, survivor.database]) {
         let id = try await dying.enqueue(kind: "mail", payload: "to=alice", idempotencyKey: "mail-42").id
         let held = try #require(try await dying.claim(owner: "web1", lease: .seconds(20)))
@@ -104,8 +103,7 @@ struct JobStoreTests {
                 INSERT INTO porter_jobs (id, kind, payload, idempotency_key, status, created_ms) VALUES ('old', 'k', '', 'old-key', 'queued', 1);
                 """, database: name)
         }
-        let store = PostgresJobStore(configuration: .init(host: "127.0.0.1", port: server.port, username: "postgres", password: nil,
-                                                          database: name, tls: .disable))
+        let store = PostgresJobStore(connection: server.url(database: name))
         try await withServices([store.database]) {
             #expect(try await store.status(id: "old")?.status == "queued")
             let job = try #require(try await store.claim(owner: "web1", lease: .seconds(30), host: "web1"))
@@ -124,7 +122,7 @@ struct JobStoreTests {
     @Test("bad input is refused before it reaches the database; unknown ids read as nil")
     func badInput() async throws {
         let server = try await postgresServer()
-        let store = PostgresJobStore(configuration: try await server.makeDatabase())
+        let store = PostgresJobStore(connection: try await server.makeDatabase())
         try await withServices([store.database]) {
         for (kind, payload, key) in [("", "", "k"), ("a b", "", "k"), ("x'; DROP TABLE porter_jobs; --", "", "k"),
                                      (String(repeating: "k", count: 101), "", "k"), ("k", String(repeating: "p", count: 64 * 1024 + 1), "k"),

@@ -321,7 +321,7 @@ func twoStores(_ kind: String) async throws -> (any SessionStore, any SessionSto
     default:
         let server = try await postgresServer()
         let configuration = try await server.makeDatabase()
-        return (PostgresSessionStore(configuration: configuration), PostgresSessionStore(configuration: configuration))
+        return (PostgresSessionStore(connection: configuration), PostgresSessionStore(connection: configuration))
     }
 }
 

@@ -33,10 +33,10 @@ import Testing
 
     @Test func aPostgresSessionModuleRegistersItsPoolAndPurgerWhichStopWithTheGroup() async throws {
         let server = try await postgresServer()
-        let database = try await server.makeDatabase()
+        let database = try await server.makeDatabaseName()
         let (module, services) = try buildSession([
             "store": .string("postgres"), "postgres_host": .string("127.0.0.1"), "postgres_port": .int(server.port),
-            "postgres_user": .string("postgres"), "postgres_database": .string(database.database ?? "postgres"),
+            "postgres_user": .string("postgres"), "postgres_database": .string(database),
             "purge_interval_seconds": .int(1), "cookie_secure": .bool(true),
         ])
         #expect(services.count == 2)
@@ -59,7 +59,7 @@ import Testing
 
     @Test func aPoolHandedToTwoGroupsRunsOnceAndBothGroupsStop() async throws {
         let server = try await postgresServer()
-        let store = PostgresSessionStore(configuration: try await server.makeDatabase())
+        let store = PostgresSessionStore(connection: try await server.makeDatabase())
         let first = RunningGroup([store.database])
         #expect(try await store.read(id: "none") == nil)
         let second = RunningGroup([store.database])        // as a reload does with app.use modules' services

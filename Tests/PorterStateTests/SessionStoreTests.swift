@@ -1,6 +1,5 @@
 import Foundation
 import Porter
-import PostgresNIO
 import PorterTesting
 import Testing
 @testable import PorterState
@@ -119,7 +118,7 @@ struct SessionStoreTests {
     @Test func postgresStoreMeetsTheContract() async throws {
         let server = try await postgresServer()
         let clock = ManualClock()
-        let store = PostgresSessionStore(configuration: try await server.makeDatabase(), clock: clock.wallClock)
+        let store = PostgresSessionStore(connection: try await server.makeDatabase(), clock: clock.wallClock)
         try await withServices([store.database]) { try await checkSessionStoreContract(store, clock: clock) }
         await store.close()
     }
@@ -150,8 +149,8 @@ struct SessionStoreTests {
         let server = try await postgresServer()
         let clock = ManualClock()
         let configuration = try await server.makeDatabase()
-        let a = PostgresSessionStore(configuration: configuration, clock: clock.wallClock)
-        let b = PostgresSessionStore(configuration: configuration, clock: clock.wallClock)
+        let a = PostgresSessionStore(connection: configuration, clock: clock.wallClock)
+        let b = PostgresSessionStore(connection: configuration, clock: clock.wallClock)
         try await withServices([a.database, b.database]) { try await checkSharedStores(a, b, clock: clock) }
         await a.close()
         await b.close()

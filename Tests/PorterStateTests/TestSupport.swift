@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Porter
-import PostgresNIO
 import ServiceLifecycle
 import PorterTesting
 import Testing
@@ -42,11 +41,10 @@ func temporaryDirectory() throws -> URL {
     return url
 }
 
-/// A configuration for a new, empty database on the test server (PostgresNIO's form of `makeDatabaseName()`).
+/// A connection URI for a new, empty database on the test server.
 extension PostgresTestServer {
-    func makeDatabase() async throws -> PostgresClient.Configuration {
-        let name = try await makeDatabaseName()
-        return .init(host: "127.0.0.1", port: port, username: "postgres", password: nil, database: name, tls: .disable)
+    func makeDatabase() async throws -> String {
+        url(database: try await makeDatabaseName()) + "?sslmode=disable"
     }
 }
 

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Porter
 
@@ -128,8 +127,8 @@ public struct ReportHandler: AsyncHTTPHandler {
                 throw HTTPError(.badRequest, message: "Idempotency-Key must be 1-\(Self.maxIdempotencyKeyLength) visible ASCII characters.")
             }
             // Scoped to the user (another user's key never finds this user's item), and of bounded length.
-            let digest = SHA256.hash(data: Data("\(owner)\u{0}\(given)".utf8))
-            key = "report:" + digest.map { String(format: "%02x", $0) }.joined()
+            let digest = Cryptography.sha256("\(owner)\u{0}\(given)".utf8)
+            key = "report:" + Hex.encode(digest)
         }
         let payload = Payload(steps: steps, stepMilliseconds: stepDuration.milliseconds, requestedBy: requestedBy)
         let json = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)

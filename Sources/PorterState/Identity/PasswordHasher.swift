@@ -1,6 +1,4 @@
 import Foundation
-import Crypto
-import _CryptoExtras
 import Porter
 
 /// Password hashing with a real key-derivation function and a random salt; the password itself is never stored.
@@ -61,16 +59,12 @@ public struct PasswordHasher: Sendable, Equatable {
     }
 
     static func derive(password: String, salt: [UInt8], algorithm: Algorithm, length: Int = 32) throws -> [UInt8] {
-        let key: SymmetricKey
         switch algorithm {
         case .pbkdf2SHA256(let iterations):
-            key = try KDF.Insecure.PBKDF2.deriveKey(from: Array(password.utf8), salt: salt, using: .sha256,
-                                                    outputByteCount: length, rounds: iterations)
+            try Cryptography.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations, count: length)
         case .scrypt(let logN, let r, let p):
-            key = try KDF.Scrypt.deriveKey(from: Array(password.utf8), salt: salt, outputByteCount: length,
-                                           rounds: 1 << logN, blockSize: r, parallelism: p)
+            try Cryptography.scrypt(password: Array(password.utf8), salt: salt, n: 1 << logN, r: r, p: p, count: length)
         }
-        return key.withUnsafeBytes { Array($0) }
     }
 
     static func format(algorithm: Algorithm, salt: [UInt8], hash: [UInt8]) -> String {

@@ -21,7 +21,7 @@ public enum SessionStoreFactory {
             }
         case "postgres", "postgresql":
             if let pools { return PostgresSessionStore(database: try pools.pool(options: options), clock: clock) }
-            return PostgresSessionStore(configuration: try PostgresService.configuration(options: options).configuration, clock: clock)
+            return PostgresSessionStore(connection: try PostgresService.configuration(options: options).connection, clock: clock)
         default:
             throw ConfigurationError("\(options.origin): store must be sqlite, memory or postgres, got \(kind)")
         }

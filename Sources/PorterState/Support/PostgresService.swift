@@ -1,80 +1,107 @@
+import CPostgres
 import Foundation
 public import Logging
 public import Porter
-public import PostgresNIO
 public import ServiceLifecycle
 import Synchronization
 
-/// One PostgreSQL connection pool (postgres-nio's `PostgresClient`) as a ServiceLifecycle `Service`: `run()`
-/// runs the pool until graceful shutdown (or cancellation). Queries wait until it runs, so whatever builds a
-/// store on it hands it to the host: `context.run(service)` in a catalogue builder, `app.run(service)` in code.
+/// One PostgreSQL connection pool on libpq, PostgreSQL's own client library (so every libpq connection setting
+/// works: `sslmode=verify-full`, SCRAM, unix sockets, `PG*` environment variables, service files). Each connection
+/// has its own thread that runs queries one at a time; a query suspends its task until that thread answers, so no
+/// Swift concurrency thread ever waits on the database. Connections open on first use (up to `maximumConnections`),
+/// are checked before reuse (one reopened after the server closed it), and close after a minute unused or when the
+/// service stops.
+///
+/// A ServiceLifecycle `Service`: `run()` waits for graceful shutdown and then closes the idle connections; a query
+/// made after that opens a connection again. Hand it to the host (`context.run(service)`, `app.run(service)`).
 public final class PostgresService: Service, Sendable {
-    /// The pool stores query through.
-    public let client: PostgresClient
+    /// The libpq connection string or `postgres://` URI this pool connects with.
+    public let connectionString: String
+    /// The most connections (and threads) this pool opens at once.
+    public let maximumConnections: Int
+    private let pool: ConnectionPool
 
-    /// A pool for `configuration`; connections open lazily once `run()` runs.
-    public init(configuration: PostgresClient.Configuration,
-                logger: Logger = Logger(label: "porter.postgres")) {
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    /// A pool for `connection`: a libpq URI (`postgres://user:password@host:port/database?sslmode=require`,
+    /// `postgres://user@/database?host=/run/postgresql`) or a `key=value` connection string.
+    public init(connection: String, maximumConnections: Int = 8, logger: Logger = Logger(label: "porter.postgres")) {
+        connectionString = connection
+        self.maximumConnections = max(1, maximumConnections)
+        pool = ConnectionPool(connection: connection, maximum: self.maximumConnections, logger: logger)
     }
 
-    /// A pool for a `postgres://user:password@host:port/database` URL (see `configuration(url:)`).
+    /// A pool for a `postgres://` URL; throws unless it is one (see `PostgresService.configuration(url:)`).
     public convenience init(url: String, logger: Logger = Logger(label: "porter.postgres")) throws {
-        self.init(configuration: try PostgresService.configuration(url: url), logger: logger)
+        self.init(connection: try PostgresService.configuration(url: url), logger: logger)
     }
 
-    private let started = Mutex(false)
-
-    /// Runs the pool until graceful shutdown, then closes its connections and returns. The pool runs once: a
-    /// second `run()` (the same service handed to a reloaded configuration's group) only waits for its shutdown.
+    /// Waits for graceful shutdown (or cancellation), then closes the idle connections and returns.
     public func run() async throws {
-        let first = started.withLock { was in defer { was = true }; return !was }
-        guard first else {
-            try? await gracefulShutdown()
-            return
-        }
-        let client = self.client
-        await cancelWhenGracefulShutdown { await client.run() }
+        try? await gracefulShutdown()
+        pool.stop()
     }
 
-    /// Parses a `postgres://user:password@host:port/database` URL (`?sslmode=disable|prefer|require`;
-    /// `?host=/run/postgresql` connects through that socket directory) into a client configuration.
-    public static func configuration(url: String) throws -> PostgresClient.Configuration {
+    /// Runs `query` on a pooled connection and returns its rows (none for a statement that returns none).
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await pool.perform { try $0.query(query) }
+    }
+
+    /// Runs `body` on one connection inside `BEGIN` … `COMMIT` (`ROLLBACK` when it throws). `body` runs on the
+    /// connection's thread: it should only query.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await pool.perform { connection in
+            try connection.query("BEGIN")
+            do {
+                let result = try body(connection)
+                try connection.query("COMMIT")
+                return result
+            } catch {
+                _ = try? connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// How many connections are open now (for tests and status pages).
+    public var openConnections: Int { pool.openConnections }
+
+    /// Checks that `url` is a `postgres://` or `postgresql://` URL and returns it for libpq, which reads every
+    /// part of it (`?sslmode=disable|prefer|require|verify-ca|verify-full`, `?host=/run/postgresql` for a socket
+    /// directory, …).
+    public static func configuration(url: String) throws -> String {
         guard let c = URLComponents(string: url), c.scheme == "postgres" || c.scheme == "postgresql" else {
             throw ConfigurationError("postgres_url must look like postgres://user:password@host:port/database")
         }
-        let query = Dictionary((c.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
-        let user = c.user.map { $0.removingPercentEncoding ?? $0 } ?? "postgres"
-        let password = c.password.map { $0.removingPercentEncoding ?? $0 }
-        var database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
-        if database.isEmpty { database = user }
-        let port = c.port ?? 5432
-        if let socketDir = query["host"], socketDir.hasPrefix("/") {
-            return .init(unixSocketPath: "\(socketDir)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        let modes: Set<String> = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+        if let mode = c.queryItems?.first(where: { $0.name == "sslmode" })?.value, !modes.contains(mode) {
+            throw ConfigurationError("postgres sslmode must be one of \(modes.sorted().joined(separator: ", ")), got \(mode)")
         }
-        return try configuration(host: c.host ?? "localhost", port: port, user: user, password: password,
-                                 database: database, tls: query["sslmode"] ?? "disable")
+        return url
     }
 
-    /// A TCP client configuration; `tls` is `disable`, `prefer` or `require`.
+    /// A libpq connection string for these settings (values quoted as libpq requires); `tls` is libpq's `sslmode`.
     public static func configuration(host: String, port: Int, user: String, password: String?, database: String,
-                                     tls: String) throws -> PostgresClient.Configuration {
-        let mode: PostgresClient.Configuration.TLS
-        switch tls {
-        case "disable": mode = .disable
-        case "prefer": mode = .prefer(.makeClientConfiguration())
-        case "require", "verify-full": mode = .require(.makeClientConfiguration())
-        default: throw ConfigurationError("postgres tls/sslmode must be disable, prefer or require, got \(tls)")
+                                     tls: String) throws -> String {
+        let modes: Set<String> = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+        guard modes.contains(tls) else {
+            throw ConfigurationError("postgres tls/sslmode must be one of \(modes.sorted().joined(separator: ", ")), got \(tls)")
         }
-        return .init(host: host, port: port, username: user, password: password, database: database, tls: mode)
+        func quoted(_ value: String) -> String {
+            "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        }
+        var parts = ["host=\(quoted(host))", "port=\(port)", "user=\(quoted(user))", "dbname=\(quoted(database))",
+                     "sslmode=\(tls)"]
+        if let password { parts.append("password=\(quoted(password))") }
+        return parts.joined(separator: " ")
     }
 }
 
 extension PostgresService {
     /// Reads a module's PostgreSQL keys: `postgres_url`, or `postgres_host` (localhost), `postgres_port` (5432),
-    /// `postgres_user` (porter), `postgres_password`, `postgres_database` (porter), `postgres_tls` (disable). Returns
-    /// the client configuration and a key naming the setting (equal keys: the same database, so one pool serves both).
-    public static func configuration(options: Options) throws -> (configuration: PostgresClient.Configuration, key: String) {
+    /// `postgres_user` (porter), `postgres_password`, `postgres_database` (porter), `postgres_tls` (disable; libpq's
+    /// `sslmode`). Returns the connection string and a key naming the setting (equal keys: the same database, so one
+    /// pool serves both).
+    public static func configuration(options: Options) throws -> (connection: String, key: String) {
         if let url = try options.string("postgres_url") {
             return (try configuration(url: url), url)
         }
@@ -84,33 +111,275 @@ extension PostgresService {
         let password = try options.string("postgres_password")
         let database = try options.string("postgres_database", default: "porter")
         let tls = try options.string("postgres_tls", default: "disable")
-        let configuration = try configuration(host: host, port: port, user: user, password: password, database: database, tls: tls)
-        return (configuration, "\(user):\(password ?? "")@\(host):\(port)/\(database)?\(tls)")
+        let connection = try configuration(host: host, port: port, user: user, password: password, database: database, tls: tls)
+        return (connection, connection)
     }
 }
 
-/// An application's PostgreSQL pools, one per connection setting: modules configured with the same database (the
-/// session store and the work queue, say) share one `PostgresService`. Each module still hands the pool to the host
-/// to run; a pool runs once however often it is handed over.
-public final class PostgresPools: Sendable {
-    private let pools = Mutex<[String: PostgresService]>([:])
+/// A SQL statement with its parameters: each interpolated value becomes a bound parameter (`$1`, `$2`, …), never
+/// SQL text. `"SELECT data FROM t WHERE id = \(id) AND expires_ms > \(now)"`.
+public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation {
+    /// The statement, with `$n` placeholders.
+    public private(set) var sql: String
+    /// The parameters' values as PostgreSQL text (nil is SQL NULL) and type OIDs.
+    var values: [String?] = []
+    var types: [UInt32] = []
 
-    /// No pools yet.
-    public init() {}
+    /// A statement written out in full, with no parameters (schema DDL).
+    public init(unsafeSQL: String) { sql = unsafeSQL }
 
-    /// The application's pools (made on first use).
-    public static func shared(in services: ApplicationServices) -> PostgresPools {
-        services.resolve(PostgresPools.self) { PostgresPools() }
+    /// A literal statement with no parameters.
+    public init(stringLiteral value: String) { sql = value }
+
+    /// A statement built by interpolation.
+    public init(stringInterpolation: StringInterpolation) {
+        sql = stringInterpolation.sql
+        values = stringInterpolation.values
+        types = stringInterpolation.types
     }
 
-    /// The pool for the PostgreSQL keys in `options` (see `PostgresService.configuration(options:)`).
-    public func pool(options: Options) throws -> PostgresService {
-        let (configuration, key) = try PostgresService.configuration(options: options)
-        return pools.withLock { pools in
-            if let pool = pools[key] { return pool }
-            let pool = PostgresService(configuration: configuration)
-            pools[key] = pool
-            return pool
+    /// Collects the literal text and binds each interpolated value.
+    public struct StringInterpolation: StringInterpolationProtocol {
+        var sql = ""
+        var values: [String?] = []
+        var types: [UInt32] = []
+
+        /// Room for the literal's text.
+        public init(literalCapacity: Int, interpolationCount: Int) { sql.reserveCapacity(literalCapacity + 4 * interpolationCount) }
+        /// SQL text.
+        public mutating func appendLiteral(_ literal: String) { sql += literal }
+        /// A `text` parameter (nil: NULL).
+        public mutating func appendInterpolation(_ value: String?) { bind(value, type: 25) }
+        /// A `bigint` parameter (nil: NULL).
+        public mutating func appendInterpolation(_ value: Int64?) { bind(value.map { String($0) }, type: 20) }
+        /// An `integer` parameter.
+        public mutating func appendInterpolation(_ value: Int32) { bind(String(value), type: 23) }
+        /// A `bigint` parameter.
+        public mutating func appendInterpolation(_ value: Int) { bind(String(value), type: 20) }
+        /// A `boolean` parameter.
+        public mutating func appendInterpolation(_ value: Bool) { bind(value ? "t" : "f", type: 16) }
+
+        private mutating func bind(_ value: String?, type: UInt32) {
+            values.append(value)
+            types.append(type)
+            sql += "$\(values.count)"
+        }
+    }
+}
+
+/// One row of a result, its columns as PostgreSQL's text (nil for NULL).
+public struct PostgresRow: Sendable, Equatable {
+    /// The columns, in the statement's order.
+    public let columns: [String?]
+
+    /// Column `index` as text; throws when it is NULL or missing.
+    public func string(_ index: Int) throws -> String {
+        guard index < columns.count, let value = columns[index] else { throw PostgresError("column \(index) is NULL or missing") }
+        return value
+    }
+
+    /// Column `index` as text, nil when NULL.
+    public func optionalString(_ index: Int) -> String? { index < columns.count ? columns[index] : nil }
+
+    /// Column `index` as an integer; throws when it is NULL or not one.
+    public func int(_ index: Int) throws -> Int64 {
+        guard let value = Int64(try string(index)) else { throw PostgresError("column \(index) is not an integer") }
+        return value
+    }
+
+    /// Column `index` as an integer, nil when NULL; throws when it is another value.
+    public func optionalInt(_ index: Int) throws -> Int64? {
+        guard let text = optionalString(index) else { return nil }
+        guard let value = Int64(text) else { throw PostgresError("column \(index) is not an integer") }
+        return value
+    }
+}
+
+/// A query failed: the server's message and SQLSTATE, or a connection error.
+public struct PostgresError: Error, CustomStringConvertible, Sendable {
+    /// What the server or libpq said.
+    public let message: String
+    /// The SQLSTATE code (`23505`: unique violation, …), when the server sent one.
+    public let sqlState: String?
+
+    init(_ message: String, sqlState: String? = nil) {
+        self.message = message
+        self.sqlState = sqlState
+    }
+
+    public var description: String { sqlState.map { "PostgreSQL \($0): \(message)" } ?? "PostgreSQL: \(message)" }
+}
+
+/// One libpq connection, used only by its pool thread (inside `PostgresService.transaction`).
+public final class PostgresConnection {
+    private let connection: OpaquePointer
+
+    fileprivate init(_ connectionString: String) throws {
+        // Both lists end with a null pointer, as libpq requires.
+        let keywords: [String?] = ["connect_timeout", "application_name", "dbname", nil]
+        let values: [String?] = ["10", "porter", connectionString, nil]
+        // expand_dbname: the dbname value is itself a connection string or URI whose settings override the ones before it.
+        let made: OpaquePointer? = withCStrings(keywords) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
+        guard let made else { throw PostgresError("out of memory") }
+        guard PQstatus(made) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(made)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(made)
+            throw PostgresError("cannot connect: \(message)")
+        }
+        // Notices (`relation already exists, skipping`) would go to stderr; the statements that matter fail instead.
+        PQsetNoticeProcessor(made, { _, _ in }, nil)
+        connection = made
+    }
+
+    deinit { PQfinish(connection) }
+
+    /// Whether the connection can still be used: open, and not closed by the server while it sat idle (a server
+    /// restart, `idle_session_timeout`): a readable socket on an idle connection means the server sent something.
+    fileprivate var isUsable: Bool {
+        guard PQstatus(connection) == CONNECTION_OK else { return false }
+        var probe = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        if poll(&probe, 1, 0) > 0 {
+            guard PQconsumeInput(connection) == 1 else { return false }
+            return PQstatus(connection) == CONNECTION_OK
+        }
+        return true
+    }
+
+    /// Runs `query` and returns its rows; throws `PostgresError` when the server refuses it.
+    @discardableResult
+    public func query(_ query: PostgresQuery) throws -> [PostgresRow] {
+        let result: OpaquePointer? = withCStrings(query.values) { values in
+            query.types.withUnsafeBufferPointer { types in
+                PQexecParams(connection, query.sql, Int32(query.values.count), types.baseAddress, values, nil, nil, 0)
+            }
+        }
+        guard let result else {
+            throw PostgresError(String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return []
+        case PGRES_TUPLES_OK:
+            let (rowCount, columnCount) = (PQntuples(result), PQnfields(result))
+            var rows: [PostgresRow] = []
+            rows.reserveCapacity(Int(rowCount))
+            for r in 0..<rowCount {
+                var columns: [String?] = []
+                columns.reserveCapacity(Int(columnCount))
+                for c in 0..<columnCount {
+                    columns.append(PQgetisnull(result, r, c) == 1 ? nil : String(cString: PQgetvalue(result, r, c)))
+                }
+                rows.append(PostgresRow(columns: columns))
+            }
+            return rows
+        default:
+            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            throw PostgresError(message, sqlState: state)
+        }
+    }
+}
+
+/// Calls `body` with `strings` as an array of C strings (nil stays a null pointer), freed afterwards.
+private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let copies = strings.map { $0.map { strdup($0)! } }
+    defer { copies.forEach { $0.map { free($0) } } }
+    return body(copies.map { $0.map { UnsafePointer($0) } })
+}
+
+/// The pool's threads and the queue of work waiting for one. Each thread owns at most one connection.
+private final class ConnectionPool: @unchecked Sendable {
+    private let connectionString: String
+    private let maximum: Int
+    private let logger: Logger
+    /// Guards everything below.
+    private let condition = NSCondition()
+    private var queue: [@Sendable (PostgresConnection?, (any Error)?) -> Void] = []
+    private var threads = 0
+    private var idle = 0
+    private var connections = 0
+    private var stopping = false
+
+    init(connection: String, maximum: Int, logger: Logger) {
+        connectionString = connection
+        self.maximum = maximum
+        self.logger = logger
+    }
+
+    var openConnections: Int { condition.withLock { connections } }
+
+    /// Runs `work` on a pool thread with a usable connection; returns (or throws) what it did.
+    func perform<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            enqueue { connection, failure in
+                guard let connection else { return continuation.resume(throwing: failure ?? PostgresError("no connection")) }
+                continuation.resume(with: Result { try work(connection) })
+            }
+        }
+    }
+
+    private func enqueue(_ job: @escaping @Sendable (PostgresConnection?, (any Error)?) -> Void) {
+        condition.lock()
+        queue.append(job)
+        if queue.count > idle && threads < maximum {
+            threads += 1
+            let thread = Thread { [self] in serve() }
+            thread.name = "porter-postgres"
+            thread.start()
+        } else {
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    /// Stops: each thread finishes the queued work, closes its connection and ends.
+    func stop() {
+        condition.withLock {
+            stopping = true
+            condition.broadcast()
+        }
+    }
+
+    /// How long a thread waits for work before it closes its connection and ends (PHP-FPM's `process_idle_timeout`).
+    static let idleTimeout: TimeInterval = 60
+
+    /// A pool thread: takes work until the queue is empty and the pool stops or no work came for `idleTimeout`.
+    private func serve() {
+        var connection: PostgresConnection?
+        while true {
+            condition.lock()
+            var timedOut = false
+            while queue.isEmpty && !stopping && !timedOut {
+                idle += 1
+                timedOut = !condition.wait(until: Date(timeIntervalSinceNow: Self.idleTimeout))
+                idle -= 1
+            }
+            guard !queue.isEmpty else {
+                threads -= 1
+                if connection != nil { connections -= 1 }
+                condition.unlock()
+                return // `connection` closes here
+            }
+            let job = queue.removeFirst()
+            condition.unlock()
+
+            if let open = connection, !open.isUsable {
+                logger.info("postgres connection lost; reconnecting")
+                connection = nil
+                condition.withLock { connections -= 1 }
+            }
+            if connection == nil {
+                do {
+                    connection = try PostgresConnection(connectionString)
+                    condition.withLock { connections += 1 }
+                } catch {
+                    logger.warning("\(error)")
+                    job(nil, error)
+                    continue
+                }
+            }
+            job(connection, nil)
         }
     }
 }
@@ -128,15 +397,15 @@ public final class PostgresSchema: Sendable {
         self.statements = statements
     }
 
-    /// Returns once the tables exist (creating them through `client` the first time).
-    public func ready(_ client: PostgresClient, logger: Logger) async throws {
+    /// Returns once the tables exist (creating them through `database` the first time).
+    public func ready(_ database: PostgresService) async throws {
         let task = created.withLock { slot -> Task<Void, any Error> in
             if let existing = slot { return existing }
             let (key, statements) = (lockKey, self.statements)
             let made = Task {
-                try await client.withTransaction(logger: logger) { conn in
-                    try await conn.query("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
-                    for sql in statements { try await conn.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+                try await database.transaction { connection in
+                    try connection.query("SELECT pg_advisory_xact_lock(\(key))")
+                    for sql in statements { try connection.query(PostgresQuery(unsafeSQL: sql)) }
                 }
             }
             slot = made
@@ -147,6 +416,32 @@ public final class PostgresSchema: Sendable {
         } catch {
             created.withLock { if $0 == task { $0 = nil } }
             throw error
+        }
+    }
+}
+
+/// An application's PostgreSQL pools, one per connection setting: modules configured with the same database (the
+/// session store and the work queue, say) share one `PostgresService`. Each module still hands the pool to the host
+/// to run; running it more than once is harmless.
+public final class PostgresPools: Sendable {
+    private let pools = Mutex<[String: PostgresService]>([:])
+
+    /// No pools yet.
+    public init() {}
+
+    /// The application's pools (made on first use).
+    public static func shared(in services: ApplicationServices) -> PostgresPools {
+        services.resolve(PostgresPools.self) { PostgresPools() }
+    }
+
+    /// The pool for the PostgreSQL keys in `options` (see `PostgresService.configuration(options:)`).
+    public func pool(options: Options) throws -> PostgresService {
+        let (connection, key) = try PostgresService.configuration(options: options)
+        return pools.withLock { pools in
+            if let pool = pools[key] { return pool }
+            let pool = PostgresService(connection: connection)
+            pools[key] = pool
+            return pool
         }
     }
 }

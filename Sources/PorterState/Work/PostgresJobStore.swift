@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Porter
-import PostgresNIO
 import Synchronization
 
 /// A job claimed by one host: run it, heartbeat its lease while it runs, then finish it.
@@ -82,9 +81,8 @@ public struct JobInputError: Error, CustomStringConvertible, Equatable {
 /// ends, deduplicated by idempotency key, readable from every host, purged once finished long enough.
 public final class PostgresJobStore: Sendable {
     /// The connection pool: a `Service` the host runs (`context.run(store.database)`, `app.run(store.database)`);
-    /// queries wait until it runs. Stores may share one.
+    /// stores may share one.
     public let database: PostgresService
-    var client: PostgresClient { database.client }
     private let schema = PostgresSchema(lockKey: 7270002, statements: [
         """
         CREATE TABLE IF NOT EXISTS porter_jobs (
@@ -138,19 +136,19 @@ public final class PostgresJobStore: Sendable {
         self.logger = logger
     }
 
-    /// A store with its own pool for `configuration` (run `database` as a service).
-    public convenience init(configuration: PostgresClient.Configuration, clock: WallClock = .system,
+    /// A store with its own pool for a libpq connection string or URI (run `database` as a service).
+    public convenience init(connection: String, clock: WallClock = .system,
                             logger: Logger = Logger(label: "porter.jobs.postgres")) {
-        self.init(database: PostgresService(configuration: configuration, logger: logger), clock: clock, logger: logger)
+        self.init(database: PostgresService(connection: connection, logger: logger), clock: clock, logger: logger)
     }
 
     /// A store for a `postgres://` URL (as the session store's `postgres_url`).
     public convenience init(url: String, clock: WallClock = .system) throws {
-        self.init(configuration: try PostgresService.configuration(url: url), clock: clock)
+        self.init(connection: try PostgresService.configuration(url: url), clock: clock)
     }
 
     /// Creates the table once (see `PostgresSchema`).
-    func ready() async throws { try await schema.ready(client, logger: logger) }
+    func ready() async throws { try await schema.ready(database) }
 
     /// Throws `JobInputError` unless `kind` is 1-100 letters, digits, `.`, `_`, `-`, `payload` at most
     /// `maxPayloadBytes` and `idempotencyKey` 1-200 bytes (the rules of every work store).
@@ -184,30 +182,24 @@ public final class PostgresJobStore: Sendable {
         let id = RequestID.generate()
         let now = clock.nowMillis()
         let (perRequester, queued) = (Int64(clamping: maxPerRequester), Int64(clamping: maxQueued))
-        let logger = self.logger
-        return try await client.withTransaction(logger: logger) { conn -> JobEnqueueOutcome in
-            try await conn.query("SELECT pg_advisory_xact_lock(7270003)", logger: logger)
-            for try await existing in try await conn.query("SELECT id FROM porter_jobs WHERE idempotency_key = \(idempotencyKey)",
-                                                           logger: logger).decode(String.self) {
-                return .existing(existing)
+        return try await database.transaction { conn -> JobEnqueueOutcome in
+            try conn.query("SELECT pg_advisory_xact_lock(7270003)")
+            if let existing = try conn.query("SELECT id FROM porter_jobs WHERE idempotency_key = \(idempotencyKey)").first {
+                return .existing(try existing.string(0))
             }
-            if queued < Int64.max {
-                for try await n in try await conn.query("SELECT COUNT(*) FROM porter_jobs WHERE status = 'queued'",
-                                                        logger: logger).decode(Int64.self) where n >= queued {
-                    return .queueFull
-                }
+            if queued < Int64.max,
+               let n = try conn.query("SELECT COUNT(*) FROM porter_jobs WHERE status = 'queued'").first, try n.int(0) >= queued {
+                return .queueFull
             }
-            if let requestedBy, perRequester < Int64.max {
-                for try await n in try await conn.query("""
-                    SELECT COUNT(*) FROM porter_jobs WHERE requested_by = \(requestedBy) AND status IN ('queued','running')
-                    """, logger: logger).decode(Int64.self) where n >= perRequester {
-                    return .requesterQuotaExceeded
-                }
+            if let requestedBy, perRequester < Int64.max, let n = try conn.query("""
+                SELECT COUNT(*) FROM porter_jobs WHERE requested_by = \(requestedBy) AND status IN ('queued','running')
+                """).first, try n.int(0) >= perRequester {
+                return .requesterQuotaExceeded
             }
-            try await conn.query("""
+            try conn.query("""
                 INSERT INTO porter_jobs (id, kind, payload, idempotency_key, status, created_ms, requested_by)
                 VALUES (\(id), \(kind), \(payload), \(idempotencyKey), 'queued', \(now), \(requestedBy))
-                """, logger: logger)
+                """)
             return .created(id)
         }
     }
@@ -219,51 +211,48 @@ public final class PostgresJobStore: Sendable {
         let now = clock.nowMillis()
         let leaseEnd = now + lease.milliseconds
         let hostName = host ?? owner
-        let rows = try await client.query("""
+        let rows = try await database.query("""
             UPDATE porter_jobs SET status = 'running', lease_owner = \(owner), lease_expires_ms = \(leaseEnd), attempts = attempts + 1,
                 host = \(hostName), started_ms = \(now), progress = NULL
             WHERE id = (SELECT id FROM porter_jobs
                         WHERE status = 'queued' OR (status = 'running' AND lease_expires_ms <= \(now))
                         ORDER BY created_ms LIMIT 1 FOR UPDATE SKIP LOCKED)
             RETURNING id, kind, payload, idempotency_key, attempts
-            """, logger: logger)
-        for try await (id, kind, payload, key, attempts) in rows.decode((String, String, String, String, Int32).self) {
-            return ClaimedJob(id: id, kind: kind, payload: payload, idempotencyKey: key, attempt: Int(attempts))
+            """)
+        return try rows.first.map { row in
+            ClaimedJob(id: try row.string(0), kind: try row.string(1), payload: try row.string(2), idempotencyKey: try row.string(3),
+                       attempt: Int(try row.int(4)))
         }
-        return nil
     }
 
     /// Extends `owner`'s lease; false if the job is no longer `owner`'s (taken over after a missed lease).
     public func heartbeat(id: String, owner: String, lease: Duration) async throws -> Bool {
         let leaseEnd = clock.nowMillis() + lease.milliseconds
-        let rows = try await client.query("""
+        let rows = try await database.query("""
             UPDATE porter_jobs SET lease_expires_ms = \(leaseEnd)
             WHERE id = \(id) AND lease_owner = \(owner) AND status = 'running' RETURNING id
-            """, logger: logger)
-        for try await _ in rows { return true }
-        return false
+            """)
+        return !rows.isEmpty
     }
 
     /// Records `owner`'s running job's progress message; false if the job is no longer `owner`'s.
     @discardableResult
     public func setProgress(id: String, owner: String, progress: String) async throws -> Bool {
-        let rows = try await client.query("""
+        let rows = try await database.query("""
             UPDATE porter_jobs SET progress = \(progress) WHERE id = \(id) AND lease_owner = \(owner) AND status = 'running' RETURNING id
-            """, logger: logger)
-        for try await _ in rows { return true }
-        return false
+            """)
+        return !rows.isEmpty
     }
 
     /// Gives `owner`'s running job back to the queue (a host shutting down): `queued` again with no lease, so the
     /// next claim by any host takes it at once; false if it was no longer `owner`'s.
     @discardableResult
     public func release(id: String, owner: String) async throws -> Bool {
-        let rows = try await client.query("""
+        let rows = try await database.query("""
             UPDATE porter_jobs SET status = 'queued', lease_owner = NULL, lease_expires_ms = NULL
             WHERE id = \(id) AND lease_owner = \(owner) AND status = 'running' RETURNING id
-            """, logger: logger)
-        for try await _ in rows { return true }
-        return false
+            """)
+        return !rows.isEmpty
     }
 
     /// Records the outcome if `owner` still holds the job; false when another host took it over meanwhile
@@ -271,26 +260,24 @@ public final class PostgresJobStore: Sendable {
     public func finish(id: String, owner: String, succeeded: Bool, message: String? = nil) async throws -> Bool {
         let now = clock.nowMillis()
         let status = succeeded ? "succeeded" : "failed"
-        let rows = try await client.query("""
+        let rows = try await database.query("""
             UPDATE porter_jobs SET status = \(status), message = \(message), finished_ms = \(now), lease_owner = NULL, lease_expires_ms = NULL
             WHERE id = \(id) AND lease_owner = \(owner) AND status = 'running' RETURNING id
-            """, logger: logger)
-        for try await _ in rows { return true }
-        return false
+            """)
+        return !rows.isEmpty
     }
 
     /// The job's status as any host sees it, or nil for an unknown (or purged) id.
     public func status(id: String) async throws -> JobStatus? {
         try await ready()
-        let rows = try await client.query("""
+        let rows = try await database.query("""
             SELECT status, kind, attempts, message, progress, host, created_ms, started_ms, finished_ms FROM porter_jobs WHERE id = \(id)
-            """, logger: logger)
-        for try await (status, kind, attempts, message, progress, host, created, started, finished)
-            in rows.decode((String, String, Int32, String?, String?, String?, Int64, Int64?, Int64?).self) {
-            return JobStatus(status: status, kind: kind, attempts: Int(attempts), message: message, progress: progress, host: host,
-                             createdMillis: created, startedMillis: started, finishedMillis: finished)
+            """)
+        return try rows.first.map { row in
+            JobStatus(status: try row.string(0), kind: try row.string(1), attempts: Int(try row.int(2)),
+                      message: row.optionalString(3), progress: row.optionalString(4), host: row.optionalString(5),
+                      createdMillis: try row.int(6), startedMillis: try row.optionalInt(7), finishedMillis: try row.optionalInt(8))
         }
-        return nil
     }
 
     /// Deletes jobs finished more than `age` ago; returns how many.
@@ -298,11 +285,9 @@ public final class PostgresJobStore: Sendable {
     public func purgeFinished(olderThan age: Duration) async throws -> Int {
         try await ready()
         let cutoff = clock.nowMillis() - age.milliseconds
-        let rows = try await client.query("""
+        let rows = try await database.query("""
             DELETE FROM porter_jobs WHERE status IN ('succeeded','failed') AND finished_ms < \(cutoff) RETURNING id
-            """, logger: logger)
-        var n = 0
-        for try await _ in rows { n += 1 }
-        return n
+            """)
+        return rows.count
     }
 }
