@@ -276,6 +276,17 @@ struct PasswordHashingTests {
         #expect(try PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 210_000)).needsRehash(hash))
     }
 
+    /// Hashes made by another implementation (Python's hashlib: PBKDF2-HMAC-SHA256 and scrypt as RFC 8018 and 7914
+    /// define them) verify: the users table survives a change of crypto library, and migrates from other stacks.
+    @Test(arguments: [
+        "$pbkdf2-sha256$i=210000$AAECAwQFBgcICQoLDA0ODw$gxlf+Rr9C5tHYNeBy6tVTQi7bKgI2CUjXCDI6UrbXGg",
+        "$scrypt$ln=14,r=8,p=1$AAECAwQFBgcICQoLDA0ODw$JbN2hANm9NOw4h5BRHZnbjzQ6Jr0QwNWojTOC2WgIbU",
+    ])
+    func hashesFromAnotherImplementationVerify(hash: String) {
+        #expect(PasswordHasher.verify("correct horse", against: hash))
+        #expect(!PasswordHasher.verify("correct horse ", against: hash))
+    }
+
     @Test func weakParametersAndMalformedHashesAreRefused() {
         #expect(throws: PasswordHashError.self) { try PasswordHasher(algorithm: .pbkdf2SHA256(iterations: 1000)) }
         for bad in ["", "plain", "$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",

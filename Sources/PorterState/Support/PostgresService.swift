@@ -233,21 +233,22 @@ public final class PostgresConnection {
 
     deinit { PQfinish(connection) }
 
-    /// Whether the connection can still be used: open, and not closed by the server while it sat idle (a server
-    /// restart, `idle_session_timeout`): a readable socket on an idle connection means the server sent something.
+    /// Whether the connection can still be used: open, and nothing arrived while it sat idle. The pool sends no
+    /// LISTEN, so what arrives on an idle connection is the server ending it (a restart, `pg_terminate_backend`,
+    /// `idle_session_timeout`: an error message, then the close); such a connection is replaced, with no query lost.
     fileprivate var isUsable: Bool {
         guard PQstatus(connection) == CONNECTION_OK else { return false }
         var probe = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
-        if poll(&probe, 1, 0) > 0 {
-            guard PQconsumeInput(connection) == 1 else { return false }
-            return PQstatus(connection) == CONNECTION_OK
-        }
-        return true
+        return poll(&probe, 1, 0) == 0
     }
 
     /// Runs `query` and returns its rows; throws `PostgresError` when the server refuses it.
     @discardableResult
     public func query(_ query: PostgresQuery) throws -> [PostgresRow] {
+        // libpq takes C strings, so a NUL would silently cut the value; PostgreSQL's text cannot hold one anyway.
+        if query.values.contains(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError("a text parameter holds a NUL byte, which PostgreSQL text cannot store", sqlState: "22021")
+        }
         let result: OpaquePointer? = withCStrings(query.values) { values in
             query.types.withUnsafeBufferPointer { types in
                 PQexecParams(connection, query.sql, Int32(query.values.count), types.baseAddress, values, nil, nil, 0)
