@@ -223,15 +223,20 @@ struct ClusterTests {
             }
             let found = LastSeen()
             let wave = locations
+            // Read from the database itself, not through a loaded host: a status page answered late (its request
+            // waiting on the host's pool) could show an item running that has finished by the time of the kill.
+            let ids = wave.map { "'" + $0.split(separator: "/").last.map(String.init)! + "'" }.joined(separator: ",")
             _ = try await eventually(timeout: .seconds(30)) {
+                let rows = try pg.psql("SELECT id, status, coalesce(host, '') FROM porter_jobs WHERE id IN (\(ids))", database: database)
                 var open = 0
-                for location in wave {
-                    let text = try controller.get(location).text
-                    if text.contains("running") && text.contains("\"web\(victim + 1)\"") {
-                        found.text.withLock { $0 = location }
+                for line in rows.split(separator: "\n") {
+                    let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+                    guard f.count == 3 else { continue }
+                    if f[1] == "running" && f[2] == "web\(victim + 1)" {
+                        found.text.withLock { $0 = "/work/" + f[0] }
                         return true
                     }
-                    if text.contains("\"queued\"") || text.contains("\"running\"") { open += 1 }
+                    if f[1] == "queued" || f[1] == "running" { open += 1 }
                 }
                 return open == 0   // this wave is over without web2 running one: send another
             }

@@ -57,7 +57,9 @@ import Testing
         await module.shutdown()
     }
 
-    @Test func aPoolHandedToTwoGroupsRunsOnceAndBothGroupsStop() async throws {
+    /// A reload hands the same pool to a new group before the old group stops: the old group's stop closes the idle
+    /// connections, and the store goes on serving through the new group (opening a connection again).
+    @Test func aPoolHandedToTwoGroupsServesAfterEitherStopsAndBothGroupsStop() async throws {
         let server = try await postgresServer()
         let store = PostgresSessionStore(connection: try await server.makeDatabase())
         let first = RunningGroup([store.database])

@@ -29,21 +29,19 @@ public final class PostgresSessionStore: SessionStore {
     ])
     private let locks = AsyncKeyedLock()
     private let clock: WallClock
-    private let logger: Logger
 
     /// A store on `database` (shared with other stores if you like); run `database` with the host
-    /// (`context.run(store.database)` / `app.run(store.database)`), or queries wait. The table is created on first use.
-    public init(database: PostgresService, clock: WallClock = .system,
-                logger: Logger = Logger(label: "porter.sessions.postgres")) {
+    /// (`context.run(store.database)` / `app.run(store.database)`), which closes its connections when the server stops.
+    /// The table is created on first use.
+    public init(database: PostgresService, clock: WallClock = .system) {
         self.database = database
         self.clock = clock
-        self.logger = logger
     }
 
     /// A store with its own pool for a libpq connection string or URI; run `store.database` with the host.
     public convenience init(connection: String, clock: WallClock = .system,
                             logger: Logger = Logger(label: "porter.sessions.postgres")) {
-        self.init(database: PostgresService(connection: connection, logger: logger), clock: clock, logger: logger)
+        self.init(database: PostgresService(connection: connection, logger: logger), clock: clock)
     }
 
     /// A store with its own pool for a `postgres://` URL (see `PostgresService.configuration(url:)`).

@@ -123,23 +123,20 @@ public final class PostgresJobStore: Sendable {
         """,
     ])
     private let clock: WallClock
-    private let logger: Logger
 
     /// Largest payload accepted.
     public static let maxPayloadBytes = 64 * 1024
 
     /// A store on `database` (the table is created on first use).
-    public init(database: PostgresService, clock: WallClock = .system,
-                logger: Logger = Logger(label: "porter.jobs.postgres")) {
+    public init(database: PostgresService, clock: WallClock = .system) {
         self.database = database
         self.clock = clock
-        self.logger = logger
     }
 
     /// A store with its own pool for a libpq connection string or URI (run `database` as a service).
     public convenience init(connection: String, clock: WallClock = .system,
                             logger: Logger = Logger(label: "porter.jobs.postgres")) {
-        self.init(database: PostgresService(connection: connection, logger: logger), clock: clock, logger: logger)
+        self.init(database: PostgresService(connection: connection, logger: logger), clock: clock)
     }
 
     /// A store for a `postgres://` URL (as the session store's `postgres_url`).
