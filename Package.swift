@@ -50,8 +50,6 @@ let package = Package(
                        providers: [.apt(["libfcgi-dev"])]),
         // The system's libcrypto (OpenSSL 3) for SHA-256, HMAC, HKDF, PBKDF2 and scrypt (Porter's `Cryptography`): the
         // distribution patches it, and it builds nothing (a vendored BoringSSL was a third of a cold build).
-        // libpq, PostgreSQL's own client, for the PostgreSQL session and work stores (PorterState's `PostgresService`).
-        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
         .target(name: "CVipsShim"),
@@ -92,7 +90,6 @@ let package = Package(
         .target(name: "PorterState", dependencies: [
             "Porter", "PorterHost",
             .product(name: "GRDB", package: "GRDB.swift"),
-            "CPostgres",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterOps", dependencies: [

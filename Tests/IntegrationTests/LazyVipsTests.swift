@@ -20,15 +20,19 @@ struct LazyVipsTests {
         return [pid] + children.flatMap(tree)
     }
 
-    /// Whether `pid` has libvips mapped (read line by line: /proc files report no size, and maps is long).
-    static func mapsLibvips(_ pid: pid_t) -> Bool {
+    /// Whether `pid` has libvips mapped.
+    static func mapsLibvips(_ pid: pid_t) -> Bool { maps(pid, "libvips") }
+
+    /// Whether `pid` has a file whose path holds `name` mapped (read line by line: /proc files report no size, and
+    /// maps is long).
+    static func maps(_ pid: pid_t, _ name: String) -> Bool {
         guard let file = fopen("/proc/\(pid)/maps", "r") else { return false }
         defer { fclose(file) }
         var line: UnsafeMutablePointer<CChar>?
         var capacity = 0
         defer { free(line) }
         while getline(&line, &capacity, file) > 0 {
-            if let line, strstr(line, "libvips") != nil { return true }
+            if let line, strstr(line, name) != nil { return true }
         }
         return false
     }
@@ -36,14 +40,14 @@ struct LazyVipsTests {
     /// Serves `handlers` (TOML) with `workers`, waits until every serving process (the single process, or each
     /// worker) has built its handlers (each logs "listening" after that), and returns which processes (master
     /// first) map libvips.
-    static func libvipsMapped(_ handlers: String, workers: Int) async throws -> [Bool] {
+    static func libvipsMapped(_ handlers: String, workers: Int, library: String = "libvips") async throws -> [Bool] {
         let dir = try TemporaryDirectory(prefix: "porter-lazy-vips")
         _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
         let config = try dir.write("listen = \"\(dir.path("s"))\"\nworkers = \(workers)\nthreads = 2\nlog_level = \"info\"\n" + handlers,
                                    to: "porter.toml")
         let porter = try PorterProcess(arguments: ["serve", "--config", config], logPath: dir.path("porter.log"))
         try await porter.waitForLog("listening", occurrences: max(1, workers))
-        let mapped = tree(porter.pid).map(mapsLibvips)
+        let mapped = tree(porter.pid).map { maps($0, library) }
         #expect(mapped.count == 1 + workers, "master and workers: \(tree(porter.pid))")
         porter.signal(SIGTERM)
         #expect(await porter.exitStatus() == 0)
@@ -53,11 +57,22 @@ struct LazyVipsTests {
     static let hello = "[[handlers]]\nverb = \"GET\"\npath = \"/hello\"\nhandler = \"hello\"\n"
     static let image = "[[handlers]]\nverb = \"GET,HEAD\"\npath = \"/images/*\"\nhandler = \"image\"\nroot = \"images\"\nallow_unsigned = true\n"
 
-    @Test("the porter binary needs no libvips at exec (ldd), yet links libfcgi: the check means something")
+    @Test("the porter binary needs neither libvips nor libpq at exec (ldd), yet links libfcgi: the check means something")
     func binaryDoesNotLinkLibvips() throws {
         let libraries = try #require(PorterProcess.output(of: "/usr/bin/ldd", [PorterProcess.binaryPath()]))
         #expect(!libraries.contains("vips"))
+        #expect(!libraries.contains("libpq"), "libpq (and Kerberos, LDAP, SASL behind it) loads only with a PostgreSQL store")
         #expect(libraries.contains("libfcgi"))
+    }
+
+    static let postgresSessions = "[[modules]]\nname = \"session\"\nstore = \"postgres\"\npostgres_url = \"postgres://porter@127.0.0.1:1/porter\"\n"
+
+    @Test("libpq likewise: hello-only processes never map it; a PostgreSQL session store loads it while configuring")
+    func libpqLoadsOnlyWithAPostgresStore() async throws {
+        #expect(try await Self.libvipsMapped(Self.hello, workers: 0, library: "libpq") == [false])
+        #expect(try await Self.libvipsMapped(Self.hello, workers: 1, library: "libpq") == [false, false])
+        // No server at port 1 is needed: connections open on first use, libpq loads at configuration.
+        #expect(try await Self.libvipsMapped(Self.hello + Self.postgresSessions, workers: 0, library: "libpq") == [true])
     }
 
     @Test("hello-only: neither the single process nor a master and its two workers map libvips")

@@ -1,4 +1,3 @@
-import CPostgres
 import Foundation
 public import Logging
 public import Porter
@@ -212,6 +211,7 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
 
 /// One libpq connection, used only by its pool thread (inside `PostgresService.transaction`).
 public final class PostgresConnection {
+    private let pq: LibPQ
     private let connection: OpaquePointer
 
     fileprivate init(_ connectionString: String) throws {
@@ -219,26 +219,28 @@ public final class PostgresConnection {
         let keywords: [String?] = ["connect_timeout", "application_name", "dbname", nil]
         let values: [String?] = ["10", "porter", connectionString, nil]
         // expand_dbname: the dbname value is itself a connection string or URI whose settings override the ones before it.
-        let made: OpaquePointer? = withCStrings(keywords) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
+        let pq = try LibPQ.loaded()
+        let made: OpaquePointer? = withCStrings(keywords) { k in withCStrings(values) { v in pq.connectdbParams(k, v, 1) } }
         guard let made else { throw PostgresError("out of memory") }
-        guard PQstatus(made) == CONNECTION_OK else {
-            let message = String(cString: PQerrorMessage(made)).trimmingCharacters(in: .whitespacesAndNewlines)
-            PQfinish(made)
+        guard pq.status(made) == LibPQ.connectionOK else {
+            let message = LibPQ.text(pq.errorMessage(made))
+            pq.finish(made)
             throw PostgresError("cannot connect: \(message)")
         }
         // Notices (`relation already exists, skipping`) would go to stderr; the statements that matter fail instead.
-        PQsetNoticeProcessor(made, { _, _ in }, nil)
+        _ = pq.setNoticeProcessor(made, { _, _ in }, nil)
+        self.pq = pq
         connection = made
     }
 
-    deinit { PQfinish(connection) }
+    deinit { pq.finish(connection) }
 
     /// Whether the connection can still be used: open, and nothing arrived while it sat idle. The pool sends no
     /// LISTEN, so what arrives on an idle connection is the server ending it (a restart, `pg_terminate_backend`,
     /// `idle_session_timeout`: an error message, then the close); such a connection is replaced, with no query lost.
     fileprivate var isUsable: Bool {
-        guard PQstatus(connection) == CONNECTION_OK else { return false }
-        var probe = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        guard pq.status(connection) == LibPQ.connectionOK else { return false }
+        var probe = pollfd(fd: pq.socket(connection), events: Int16(POLLIN), revents: 0)
         return poll(&probe, 1, 0) == 0
     }
 
@@ -251,34 +253,119 @@ public final class PostgresConnection {
         }
         let result: OpaquePointer? = withCStrings(query.values) { values in
             query.types.withUnsafeBufferPointer { types in
-                PQexecParams(connection, query.sql, Int32(query.values.count), types.baseAddress, values, nil, nil, 0)
+                pq.execParams(connection, query.sql, Int32(query.values.count), types.baseAddress, values, nil, nil, 0)
             }
         }
-        guard let result else {
-            throw PostgresError(String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        defer { PQclear(result) }
-        switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+        guard let result else { throw PostgresError(LibPQ.text(pq.errorMessage(connection))) }
+        defer { pq.clear(result) }
+        switch pq.resultStatus(result) {
+        case LibPQ.commandOK, LibPQ.emptyQuery:
             return []
-        case PGRES_TUPLES_OK:
-            let (rowCount, columnCount) = (PQntuples(result), PQnfields(result))
+        case LibPQ.tuplesOK:
+            let (rowCount, columnCount) = (pq.ntuples(result), pq.nfields(result))
             var rows: [PostgresRow] = []
             rows.reserveCapacity(Int(rowCount))
             for r in 0..<rowCount {
                 var columns: [String?] = []
                 columns.reserveCapacity(Int(columnCount))
                 for c in 0..<columnCount {
-                    columns.append(PQgetisnull(result, r, c) == 1 ? nil : String(cString: PQgetvalue(result, r, c)))
+                    columns.append(pq.getisnull(result, r, c) == 1 ? nil : LibPQ.text(pq.getvalue(result, r, c)))
                 }
                 rows.append(PostgresRow(columns: columns))
             }
             return rows
         default:
-            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            throw PostgresError(message, sqlState: state)
+            let state = pq.resultErrorField(result, LibPQ.diagnosticSQLState).map { String(cString: $0) }
+            throw PostgresError(LibPQ.text(pq.resultErrorMessage(result)), sqlState: state)
         }
+    }
+}
+
+/// libpq, loaded with dlopen on first use (like libvips): a process that configures no PostgreSQL store never maps
+/// it and the ~20 libraries it brings (Kerberos, LDAP, SASL, GnuTLS). `libpq.so.5` is libpq's ABI since PostgreSQL
+/// 8.x; the few functions and constants used are declared here, and `LibPQHeaderTests` checks the constants against
+/// `libpq-fe.h`.
+package struct LibPQ: @unchecked Sendable {
+    /// `CONNECTION_OK` (ConnStatusType).
+    package static let connectionOK: Int32 = 0
+    /// `PGRES_EMPTY_QUERY`, `PGRES_COMMAND_OK`, `PGRES_TUPLES_OK` (ExecStatusType).
+    package static let emptyQuery: Int32 = 0, commandOK: Int32 = 1, tuplesOK: Int32 = 2
+    /// `PG_DIAG_SQLSTATE`.
+    package static let diagnosticSQLState = Int32(UInt8(ascii: "C"))
+    /// The library's file name.
+    package static let soname = "libpq.so.5"
+
+    typealias Conn = OpaquePointer
+    typealias Result = OpaquePointer
+    typealias CStrings = UnsafePointer<UnsafePointer<CChar>?>
+    typealias NoticeProcessor = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> Void
+    let connectdbParams: @convention(c) (CStrings?, CStrings?, Int32) -> Conn?
+    let status: @convention(c) (Conn?) -> Int32
+    let errorMessage: @convention(c) (Conn?) -> UnsafeMutablePointer<CChar>?
+    let finish: @convention(c) (Conn?) -> Void
+    let setNoticeProcessor: @convention(c) (Conn?, NoticeProcessor?, UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?
+    let socket: @convention(c) (Conn?) -> Int32
+    let execParams: @convention(c) (Conn?, UnsafePointer<CChar>?, Int32, UnsafePointer<UInt32>?, CStrings?,
+                                    UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32) -> Result?
+    let resultStatus: @convention(c) (Result?) -> Int32
+    let ntuples: @convention(c) (Result?) -> Int32
+    let nfields: @convention(c) (Result?) -> Int32
+    let getisnull: @convention(c) (Result?, Int32, Int32) -> Int32
+    let getvalue: @convention(c) (Result?, Int32, Int32) -> UnsafeMutablePointer<CChar>?
+    let resultErrorMessage: @convention(c) (Result?) -> UnsafeMutablePointer<CChar>?
+    let resultErrorField: @convention(c) (Result?, Int32) -> UnsafeMutablePointer<CChar>?
+    let clear: @convention(c) (Result?) -> Void
+
+    /// Resolves every function from `handle`; throws naming the ones missing.
+    private init(_ handle: UnsafeMutableRawPointer) throws(PostgresError) {
+        var missing: [String] = []
+        func symbol<F>(_ name: String) -> F {
+            guard let address = dlsym(handle, name) else {
+                missing.append(name)
+                return unsafeBitCast(UnsafeMutableRawPointer(bitPattern: 1)!, to: F.self)   // never called: init throws below
+            }
+            return unsafeBitCast(address, to: F.self)
+        }
+        connectdbParams = symbol("PQconnectdbParams")
+        status = symbol("PQstatus")
+        errorMessage = symbol("PQerrorMessage")
+        finish = symbol("PQfinish")
+        setNoticeProcessor = symbol("PQsetNoticeProcessor")
+        socket = symbol("PQsocket")
+        execParams = symbol("PQexecParams")
+        resultStatus = symbol("PQresultStatus")
+        ntuples = symbol("PQntuples")
+        nfields = symbol("PQnfields")
+        getisnull = symbol("PQgetisnull")
+        getvalue = symbol("PQgetvalue")
+        resultErrorMessage = symbol("PQresultErrorMessage")
+        resultErrorField = symbol("PQresultErrorField")
+        clear = symbol("PQclear")
+        guard missing.isEmpty else { throw PostgresError("\(LibPQ.soname) lacks \(missing.joined(separator: ", "))") }
+    }
+
+    /// The library, loaded once per process; throws (every time) when it cannot be.
+    package static func loaded() throws(PostgresError) -> LibPQ {
+        switch shared {
+        case .success(let pq): return pq
+        case .failure(let error): throw error
+        }
+    }
+
+    /// Whether this process has loaded libpq (tests: a process without a PostgreSQL store has not).
+    package static var isMapped: Bool { dlopen(soname, RTLD_NOW | RTLD_NOLOAD) != nil }
+
+    private static let shared: Swift.Result<LibPQ, PostgresError> = {
+        guard let handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL) else {
+            let why = dlerror().map { String(cString: $0) } ?? "unknown error"
+            return .failure(PostgresError("cannot load \(soname) (install libpq5): \(why)"))
+        }
+        return Swift.Result { () throws(PostgresError) in try LibPQ(handle) }
+    }()
+
+    /// A C string from libpq as trimmed text ("" for NULL).
+    static func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
+        pointer.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
     }
 }
 
@@ -438,6 +525,8 @@ public final class PostgresPools: Sendable {
     /// The pool for the PostgreSQL keys in `options` (see `PostgresService.configuration(options:)`).
     public func pool(options: Options) throws -> PostgresService {
         let (connection, key) = try PostgresService.configuration(options: options)
+        // libpq loads here, while configuring: a missing libpq5 is a start-up error, not a failed first request.
+        do { _ = try LibPQ.loaded() } catch { throw ConfigurationError("postgres: \(error.message)") }
         return pools.withLock { pools in
             if let pool = pools[key] { return pool }
             let pool = PostgresService(connection: connection)
