@@ -109,6 +109,21 @@ import Testing
         #expect(throws: ConfigurationError.self) {
             try buildSession(["store": .string("memory"), "purge_interval_seconds": .int(-1)])
         }
+        for bad in [0, 101] {
+            #expect(throws: ConfigurationError.self) {
+                try buildSession(["store": .string("postgres"), "postgres_max_connections": .int(bad)])
+            }
+        }
+    }
+
+    @Test func thePoolSizeIsASettingAndPartOfWhatPoolsAreSharedBy() throws {
+        let pools = PostgresPools()
+        let url: ConfigValue = .string("postgres://porter@127.0.0.1:1/porter")
+        let three = try pools.pool(options: Options(["postgres_url": url, "postgres_max_connections": .int(3)]))
+        #expect(three.maximumConnections == 3)
+        #expect(try pools.pool(options: Options(["postgres_url": url, "postgres_max_connections": .int(3)])) === three)
+        let standard = try pools.pool(options: Options(["postgres_url": url]))
+        #expect(standard.maximumConnections == 8 && standard !== three)
     }
 
 }

@@ -21,7 +21,9 @@ public enum SessionStoreFactory {
             }
         case "postgres", "postgresql":
             if let pools { return PostgresSessionStore(database: try pools.pool(options: options), clock: clock) }
-            return PostgresSessionStore(connection: try PostgresService.configuration(options: options).connection, clock: clock)
+            let setting = try PostgresService.configuration(options: options)
+            return PostgresSessionStore(database: PostgresService(connection: setting.connection,
+                                                                  maximumConnections: setting.maximumConnections), clock: clock)
         default:
             throw ConfigurationError("\(options.origin): store must be sqlite, memory or postgres, got \(kind)")
         }

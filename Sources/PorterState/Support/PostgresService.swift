@@ -98,11 +98,15 @@ public final class PostgresService: Service, Sendable {
 extension PostgresService {
     /// Reads a module's PostgreSQL keys: `postgres_url`, or `postgres_host` (localhost), `postgres_port` (5432),
     /// `postgres_user` (porter), `postgres_password`, `postgres_database` (porter), `postgres_tls` (disable; libpq's
-    /// `sslmode`). Returns the connection string and a key naming the setting (equal keys: the same database, so one
-    /// pool serves both).
-    public static func configuration(options: Options) throws -> (connection: String, key: String) {
+    /// `sslmode`); and `postgres_max_connections` (8, per process: 1...100). Returns the connection string, the pool
+    /// size and a key naming the setting (equal keys: the same database, so one pool serves both).
+    public static func configuration(options: Options) throws -> (connection: String, maximumConnections: Int, key: String) {
+        let maximum = try options.int("postgres_max_connections", default: 8)
+        guard (1...100).contains(maximum) else {
+            throw ConfigurationError("postgres_max_connections must be 1...100, got \(maximum)")
+        }
         if let url = try options.string("postgres_url") {
-            return (try configuration(url: url), url)
+            return (try configuration(url: url), maximum, "\(maximum) \(url)")
         }
         let host = try options.string("postgres_host", default: "localhost")
         let port = try options.int("postgres_port", default: 5432)
@@ -111,7 +115,7 @@ extension PostgresService {
         let database = try options.string("postgres_database", default: "porter")
         let tls = try options.string("postgres_tls", default: "disable")
         let connection = try configuration(host: host, port: port, user: user, password: password, database: database, tls: tls)
-        return (connection, connection)
+        return (connection, maximum, "\(maximum) \(connection)")
     }
 }
 
@@ -524,12 +528,12 @@ public final class PostgresPools: Sendable {
 
     /// The pool for the PostgreSQL keys in `options` (see `PostgresService.configuration(options:)`).
     public func pool(options: Options) throws -> PostgresService {
-        let (connection, key) = try PostgresService.configuration(options: options)
+        let (connection, maximum, key) = try PostgresService.configuration(options: options)
         // libpq loads here, while configuring: a missing libpq5 is a start-up error, not a failed first request.
         do { _ = try LibPQ.loaded() } catch { throw ConfigurationError("postgres: \(error.message)") }
         return pools.withLock { pools in
             if let pool = pools[key] { return pool }
-            let pool = PostgresService(connection: connection)
+            let pool = PostgresService(connection: connection, maximumConnections: maximum)
             pools[key] = pool
             return pool
         }
