@@ -6,6 +6,13 @@ package enum Cryptography {
     /// The length of a SHA-256 digest and of an HMAC-SHA256 tag, in bytes.
     package static let sha256Bytes = 32
 
+    /// SHA-256's implementation, fetched once: OpenSSL 3 otherwise looks it up on every digest (and its `HMAC()`
+    /// fetches the MAC on every call: 3.4 µs per tag here, against 0.8 µs for the construction below on this).
+    nonisolated(unsafe) private static let sha256Method: OpaquePointer = {
+        guard let method = EVP_MD_fetch(nil, "SHA256", nil) else { fatalError("libcrypto: no SHA256") }
+        return method
+    }()
+
     /// The SHA-256 digest of `bytes`.
     package static func sha256(_ bytes: some Sequence<UInt8>) -> [UInt8] {
         var digest = SHA256()
@@ -19,7 +26,7 @@ package enum Cryptography {
 
         /// An empty digest.
         package init() {
-            guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
+            guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, Cryptography.sha256Method, nil) == 1 else {
                 fatalError("libcrypto: cannot start a SHA-256 digest")
             }
             self.context = context
@@ -47,18 +54,19 @@ package enum Cryptography {
         deinit { EVP_MD_CTX_free(context) }
     }
 
-    /// The HMAC-SHA256 tag of `message` under `key` (RFC 2104).
+    /// The HMAC-SHA256 tag of `message` under `key`: RFC 2104's construction over SHA-256, H((K ⊕ opad) ‖
+    /// H((K ⊕ ipad) ‖ message)), with K the key (hashed first when longer than the 64-byte block) padded with zeros.
     package static func hmacSHA256(key: some Sequence<UInt8>, _ message: some Sequence<UInt8>) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: sha256Bytes)
-        var length: UInt32 = 0
-        let made = withBytes(key) { key in
-            withBytes(message) { message in
-                HMAC(EVP_sha256(), key.baseAddress, Int32(key.count),
-                     message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count, &out, &length)
-            }
-        }
-        guard made != nil, length == UInt32(sha256Bytes) else { fatalError("libcrypto: HMAC-SHA256 failed") }
-        return out
+        var block = Array(key)
+        if block.count > 64 { block = sha256(block) }
+        block += repeatElement(0, count: 64 - block.count)
+        var inner = SHA256()
+        inner.update(block.map { $0 ^ 0x36 })
+        inner.update(message)
+        var outer = SHA256()
+        outer.update(block.map { $0 ^ 0x5c })
+        outer.update(inner.finalize())
+        return outer.finalize()
     }
 
     /// `count` bytes of key material from `key` (HKDF-SHA256, RFC 5869: extract with `salt`, expand with `info`).
