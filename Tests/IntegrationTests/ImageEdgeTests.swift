@@ -20,7 +20,10 @@ struct ImageEdgeTests {
         var app = PorterApplication(name: "edge")
         app.map("GET,HEAD", "/images/*", handler, name: "image", edge: EdgePolicy(staticUnlessQuery: "@porter_image"))
         let running = try await InProcessSite.start(app, ServerConfiguration())
-        let http = running.site.client(timeout: .seconds(5))   // hang guard: an empty cached body never completes
+        // Hang guard: an empty cached body never completes. Generous: on a 2-core machine with one core busy, a
+        // request here took over 5 s twice in three full runs, each time ~35 s into the run, while ImageConcurrencyTests
+        // floods resizes in the same process.
+        let http = running.site.client(timeout: .seconds(30))
         for (url, type) in [(handler.url(path: "/images/sunset.jpg", parameters: ImageParameters(width: 320, format: .jpeg)), "image/jpeg"),
                             (handler.url(path: "/images/sunset.jpg", parameters: ImageParameters(width: 240)), "image/jpeg")] {
             let before = handler.statistics.resizes
