@@ -20,7 +20,7 @@ struct PostgresServiceTests {
         return Int(count.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
-    @Test("values are bound as parameters: quotes, $1, unicode, 64 KiB, empty vs NULL and Int64 extremes round-trip")
+    @Test("values are bound as parameters: quotes, $1, unicode, 64 KiB, empty vs NULL, edge spaces and Int64 extremes round-trip")
     func parametersRoundTrip() async throws {
         let server = try await postgresServer()
         let pool = PostgresService(connection: try await server.makeDatabase())
@@ -28,6 +28,7 @@ struct PostgresServiceTests {
         let values: [(String, String?, Int64?)] = [
             ("quote", "x'; DROP TABLE t; --", 0), ("dollar", "$1 $2 \\ \"", -1), ("unicode", "Grüße, 世界 🎉", Int64.max),
             ("big", String(repeating: "a", count: 64 * 1024), Int64.min), ("empty", "", nil), ("null", nil, 7),
+            ("spaces", "  padded\t\n", 1),
         ]
         for (k, v, n) in values { try await pool.query("INSERT INTO t (k, v, n) VALUES (\(k), \(v), \(n))") }
         for (k, v, n) in values {

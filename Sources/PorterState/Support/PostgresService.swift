@@ -273,7 +273,7 @@ public final class PostgresConnection {
                 var columns: [String?] = []
                 columns.reserveCapacity(Int(columnCount))
                 for c in 0..<columnCount {
-                    columns.append(pq.getisnull(result, r, c) == 1 ? nil : LibPQ.text(pq.getvalue(result, r, c)))
+                    columns.append(pq.getisnull(result, r, c) == 1 ? nil : pq.getvalue(result, r, c).map { String(cString: $0) })
                 }
                 rows.append(PostgresRow(columns: columns))
             }
@@ -367,7 +367,7 @@ package struct LibPQ: @unchecked Sendable {
         return Swift.Result { () throws(PostgresError) in try LibPQ(handle) }
     }()
 
-    /// A C string from libpq as trimmed text ("" for NULL).
+    /// A message from libpq (an error) as trimmed text ("" for NULL); never a value, whose spaces are data.
     static func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
         pointer.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
     }
