@@ -7,7 +7,7 @@ package enum Cryptography {
     package static let sha256Bytes = 32
 
     /// SHA-256's implementation, fetched once: OpenSSL 3 otherwise looks it up on every digest (and its `HMAC()`
-    /// fetches the MAC on every call: 3.4 µs per tag here, against 0.8 µs for the construction below on this).
+    /// fetches the MAC on every call: 3.4 µs per tag, against 0.8 µs for `hmacSHA256`'s construction on this one).
     nonisolated(unsafe) private static let sha256Method: OpaquePointer = {
         guard let method = EVP_MD_fetch(nil, "SHA256", nil) else { fatalError("libcrypto: no SHA256") }
         return method
@@ -97,7 +97,7 @@ package enum Cryptography {
             withBytes(salt) { salt in
                 PKCS5_PBKDF2_HMAC(password.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(password.count),
                                   salt.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(salt.count),
-                                  Int32(iterations), EVP_sha256(), Int32(count), &out)
+                                  Int32(iterations), sha256Method, Int32(count), &out)
             }
         }
         guard made == 1 else { throw CryptographyError("PBKDF2 failed") }

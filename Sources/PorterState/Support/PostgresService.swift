@@ -71,20 +71,22 @@ public final class PostgresService: Service, Sendable {
         guard let c = URLComponents(string: url), c.scheme == "postgres" || c.scheme == "postgresql" else {
             throw ConfigurationError("postgres_url must look like postgres://user:password@host:port/database")
         }
-        let modes: Set<String> = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
-        if let mode = c.queryItems?.first(where: { $0.name == "sslmode" })?.value, !modes.contains(mode) {
-            throw ConfigurationError("postgres sslmode must be one of \(modes.sorted().joined(separator: ", ")), got \(mode)")
-        }
+        if let mode = c.queryItems?.first(where: { $0.name == "sslmode" })?.value { try checkSSLMode(mode) }
         return url
+    }
+
+    /// Throws unless `mode` is one of libpq's `sslmode` values.
+    private static func checkSSLMode(_ mode: String) throws {
+        let modes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+        guard modes.contains(mode) else {
+            throw ConfigurationError("postgres tls/sslmode must be one of \(modes.joined(separator: ", ")), got \(mode)")
+        }
     }
 
     /// A libpq connection string for these settings (values quoted as libpq requires); `tls` is libpq's `sslmode`.
     public static func configuration(host: String, port: Int, user: String, password: String?, database: String,
                                      tls: String) throws -> String {
-        let modes: Set<String> = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
-        guard modes.contains(tls) else {
-            throw ConfigurationError("postgres tls/sslmode must be one of \(modes.sorted().joined(separator: ", ")), got \(tls)")
-        }
+        try checkSSLMode(tls)
         func quoted(_ value: String) -> String {
             "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
         }
