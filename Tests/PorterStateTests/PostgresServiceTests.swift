@@ -11,13 +11,23 @@ import Testing
 /// replaced, and stopping the service closes the connections.
 @Suite("PostgreSQL pool (libpq)")
 struct PostgresServiceTests {
-    /// The connections the server has open from `porter` to `database`.
-    static func serverSideConnections(_ server: PostgresTestServer, _ database: String) async throws -> Int {
+    /// How many of the server's sessions on `database` match `condition` (SQL over `pg_stat_activity`).
+    static func sessions(_ server: PostgresTestServer, _ database: String, where condition: String) async throws -> Int {
         let count = try await ConcurrentClients.offPool {
-            try server.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'porter' AND datname = '\(database)'",
+            try server.psql("SELECT count(*) FROM pg_stat_activity WHERE \(condition) AND datname = '\(database)'",
                             database: database)
         }
         return Int(count.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    /// The connections the server has open from `porter` to `database`.
+    static func serverSideConnections(_ server: PostgresTestServer, _ database: String) async throws -> Int {
+        try await sessions(server, database, where: "application_name = 'porter'")
+    }
+
+    /// How many sessions of `database` wait on a lock in the server.
+    static func lockWaiters(_ server: PostgresTestServer, _ database: String) async throws -> Int {
+        try await sessions(server, database, where: "wait_event_type = 'Lock'")
     }
 
     @Test("values are bound as parameters: quotes, $1, unicode, 64 KiB, empty vs NULL, edge spaces and Int64 extremes round-trip")
@@ -62,27 +72,14 @@ struct PostgresServiceTests {
         let server = try await postgresServer()
         let name = try await server.makeDatabaseName()
         let url = server.url(database: name) + "?sslmode=disable"
-        let holder = PostgresService(connection: url, maximumConnections: 1)
         // More blocked queries than the cooperative pool has threads: if each pinned one, nothing below could run.
         let waiting = 2 * ProcessInfo.processInfo.activeProcessorCount + 1
         let pool = PostgresService(connection: url, maximumConnections: waiting)
         let release = DispatchSemaphore(value: 0)
-        let held = DispatchSemaphore(value: 0)
-        async let holding: Void = holder.transaction { c in
-            try c.query("SELECT pg_advisory_xact_lock(4242)")
-            held.signal()
-            _ = release.wait(timeout: .now() + 120)   // hang guard
-        }
-        try await ConcurrentClients.offPool { _ = held.wait(timeout: .now() + 60) }
+        let holding = try await Self.holdAdvisoryLock(4242, url: url, release: release)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<waiting { group.addTask { try await pool.query("SELECT pg_advisory_xact_lock_shared(4242)") } }
-            try await waitUntil("\(waiting) queries wait on the lock in the server") {
-                let n = try await ConcurrentClients.offPool {
-                    try server.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = '\(name)'",
-                                    database: name)
-                }
-                return Int(n.trimmingCharacters(in: .whitespacesAndNewlines)) == waiting
-            }
+            try await waitUntil("\(waiting) queries wait on the lock in the server") { try await Self.lockWaiters(server, name) == waiting }
             #expect(pool.openConnections == waiting, "one connection (and thread) per waiting query")
             // The concurrency pool still runs other work meanwhile.
             let sum = await withTaskGroup(of: Int.self) { tasks in
@@ -93,7 +90,115 @@ struct PostgresServiceTests {
             release.signal()
             try await group.waitForAll()
         }
-        try await holding
+        try await holding.value
+    }
+
+    /// Holds PostgreSQL advisory lock `key` in a transaction on its own connection until `release` is signalled.
+    static func holdAdvisoryLock(_ key: Int, url: String, release: DispatchSemaphore) async throws -> Task<Void, any Error> {
+        let holder = PostgresService(connection: url, maximumConnections: 1)
+        let held = DispatchSemaphore(value: 0)
+        let task = Task {
+            try await holder.transaction { c in
+                try c.query("SELECT pg_advisory_xact_lock(\(key))")
+                held.signal()
+                _ = release.wait(timeout: .now() + 120)   // hang guard
+            }
+        }
+        try await ConcurrentClients.offPool { _ = held.wait(timeout: .now() + 60) }
+        return task
+    }
+
+    @Test("with every connection busy, work waits at most the queue timeout and fails with PostgresPoolBusy (503); nothing of it runs")
+    func queueTimeout() async throws {
+        let server = try await postgresServer()
+        let name = try await server.makeDatabaseName()
+        let url = server.url(database: name) + "?sslmode=disable"
+        let pool = PostgresService(connection: url, maximumConnections: 2, queueTimeout: .milliseconds(200))
+        try await pool.query("CREATE TABLE marks (k TEXT)")
+        let release = DispatchSemaphore(value: 0)
+        let holding = try await Self.holdAdvisoryLock(4343, url: url, release: release)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<2 { group.addTask { try await pool.query("SELECT pg_advisory_xact_lock_shared(4343)") } }
+            try await waitUntil("both connections wait on the lock") { try await Self.lockWaiters(server, name) == 2 }
+            // Both connections are busy: these queue, time out, and never reach the database.
+            for i in 0..<5 {
+                await #expect { try await pool.query("INSERT INTO marks VALUES (\("late \(i)"))") } throws: { error in
+                    guard let busy = error as? PostgresPoolBusy else { return false }
+                    return busy.status == .serviceUnavailable && busy.headers["Retry-After"] == "1" && busy.maximumConnections == 2
+                }
+            }
+            #expect(pool.queueTimeouts == 5)
+            release.signal()
+            try await group.waitForAll()
+        }
+        try await holding.value
+        #expect(try await pool.query("SELECT count(*) FROM marks").first?.int(0) == 0, "timed-out work never ran")
+        #expect(pool.queueTimeouts == 5, "work that found a connection free did not time out")
+    }
+
+    @Test("work whose task is cancelled while it waits for a connection leaves the queue and never runs; the pool goes on")
+    func cancelledWhileQueued() async throws {
+        let server = try await postgresServer()
+        let name = try await server.makeDatabaseName()
+        let url = server.url(database: name) + "?sslmode=disable"
+        // A queue timeout far beyond the test: only the cancellation can end the wait.
+        let pool = PostgresService(connection: url, maximumConnections: 1, queueTimeout: .seconds(300))
+        try await pool.query("CREATE TABLE marks (k TEXT)")
+        let release = DispatchSemaphore(value: 0)
+        let holding = try await Self.holdAdvisoryLock(4444, url: url, release: release)
+        async let blocked = pool.query("SELECT pg_advisory_xact_lock_shared(4444)")
+        try await waitUntil("the pool's one connection waits on the lock") { try await Self.lockWaiters(server, name) == 1 }
+        let queued = Task { try await pool.query("INSERT INTO marks VALUES ('cancelled')") }
+        try await Task.sleep(for: .milliseconds(50))
+        queued.cancel()
+        // Returns while the only connection is still blocked: it left the queue instead of waiting its turn.
+        await #expect(throws: CancellationError.self) { try await queued.value }
+        #expect(try await Self.lockWaiters(server, name) == 1, "the connection was still busy when the cancellation returned")
+        release.signal()
+        _ = try await blocked
+        try await holding.value
+        #expect(try await pool.query("SELECT count(*) FROM marks").first?.int(0) == 0, "the cancelled insert never ran")
+        #expect(pool.queueTimeouts == 0)
+    }
+
+    @Test("a request whose session store finds every connection busy gets 503 with Retry-After, not an endless wait")
+    func busyPoolAnswers503() async throws {
+        let server = try await postgresServer()
+        let name = try await server.makeDatabaseName()
+        let url = server.url(database: name) + "?sslmode=disable"
+        let database = PostgresService(connection: url, maximumConnections: 1, queueTimeout: .milliseconds(200))
+        let pipeline = try sessionPipeline(PostgresSessionStore(database: database))
+        let sid = try await startSession(pipeline)
+        let release = DispatchSemaphore(value: 0)
+        let holding = try await Self.holdAdvisoryLock(4545, url: url, release: release)
+        async let blocked = database.query("SELECT pg_advisory_xact_lock_shared(4545)")
+        try await waitUntil("the pool's one connection waits on the lock") { try await Self.lockWaiters(server, name) == 1 }
+        let busy = await request(pipeline, "/peek", sid: sid)
+        #expect(busy.response.status == .serviceUnavailable)
+        #expect(busy.response.headers["Retry-After"] == "1")
+        #expect(!bodyText(busy).contains("PostgreSQL"), "no internals in the public message")
+        release.signal()
+        _ = try await blocked
+        try await holding.value
+        #expect(bodyText(await request(pipeline, "/peek", sid: sid)) == "0", "served again once a connection is free")
+    }
+
+    @Test("a pool's settings come from postgres_max_connections and postgres_queue_timeout_ms; bad values are configuration errors")
+    func poolSettings() throws {
+        let base: [String: ConfigValue] = ["postgres_url": .string("postgres://porter@127.0.0.1/porter")]
+        let standard = try PostgresService.configuration(options: Options(base))
+        #expect(standard.maximumConnections == 8 && standard.queueTimeout == PostgresService.defaultQueueTimeout)
+        var tuned = base
+        tuned["postgres_queue_timeout_ms"] = .int(250)
+        let setting = try PostgresService.configuration(options: Options(tuned))
+        #expect(setting.queueTimeout == .milliseconds(250))
+        #expect(setting.key != standard.key, "pools with different queue timeouts are not shared")
+        #expect(try PostgresPools().pool(options: Options(tuned)).queueTimeout == .milliseconds(250))
+        for bad in [0, -1, 300_001] {
+            var options = base
+            options["postgres_queue_timeout_ms"] = .int(bad)
+            #expect(throws: ConfigurationError.self) { try PostgresService.configuration(options: Options(options)) }
+        }
     }
 
     @Test("a connection the server closed is replaced on next use; stopping the service closes the connections")

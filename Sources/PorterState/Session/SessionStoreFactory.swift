@@ -23,7 +23,8 @@ public enum SessionStoreFactory {
             if let pools { return PostgresSessionStore(database: try pools.pool(options: options), clock: clock) }
             let setting = try PostgresService.configuration(options: options)
             return PostgresSessionStore(database: PostgresService(connection: setting.connection,
-                                                                  maximumConnections: setting.maximumConnections), clock: clock)
+                                                                  maximumConnections: setting.maximumConnections,
+                                                                  queueTimeout: setting.queueTimeout), clock: clock)
         default:
             throw ConfigurationError("\(options.origin): store must be sqlite, memory or postgres, got \(kind)")
         }

@@ -18,14 +18,22 @@ public final class PostgresService: Service, Sendable {
     public let connectionString: String
     /// The most connections (and threads) this pool opens at once.
     public let maximumConnections: Int
+    /// How long work waits for a connection while all are busy before it fails with `PostgresPoolBusy` (503).
+    public let queueTimeout: Duration
     private let pool: ConnectionPool
+
+    /// The default `queueTimeout` (`postgres_queue_timeout_ms`).
+    public static let defaultQueueTimeout = Duration.seconds(5)
 
     /// A pool for `connection`: a libpq URI (`postgres://user:password@host:port/database?sslmode=require`,
     /// `postgres://user@/database?host=/run/postgresql`) or a `key=value` connection string.
-    public init(connection: String, maximumConnections: Int = 8, logger: Logger = Logger(label: "porter.postgres")) {
+    public init(connection: String, maximumConnections: Int = 8, queueTimeout: Duration = PostgresService.defaultQueueTimeout,
+                logger: Logger = Logger(label: "porter.postgres")) {
         connectionString = connection
         self.maximumConnections = max(1, maximumConnections)
-        pool = ConnectionPool(connection: connection, maximum: self.maximumConnections, logger: logger)
+        self.queueTimeout = max(.milliseconds(1), queueTimeout)
+        pool = ConnectionPool(connection: connection, maximum: self.maximumConnections, queueTimeout: self.queueTimeout,
+                              logger: logger)
     }
 
     /// A pool for a `postgres://` URL; throws unless it is one (see `PostgresService.configuration(url:)`).
@@ -64,6 +72,9 @@ public final class PostgresService: Service, Sendable {
     /// How many connections are open now (for tests and status pages).
     public var openConnections: Int { pool.openConnections }
 
+    /// How many times work waited `queueTimeout` for a connection and failed with `PostgresPoolBusy`.
+    public var queueTimeouts: Int { pool.queueTimeoutCount }
+
     /// Checks that `url` is a `postgres://` or `postgresql://` URL and returns it for libpq, which reads every
     /// part of it (`?sslmode=disable|prefer|require|verify-ca|verify-full`, `?host=/run/postgresql` for a socket
     /// directory, …).
@@ -100,15 +111,22 @@ public final class PostgresService: Service, Sendable {
 extension PostgresService {
     /// Reads a module's PostgreSQL keys: `postgres_url`, or `postgres_host` (localhost), `postgres_port` (5432),
     /// `postgres_user` (porter), `postgres_password`, `postgres_database` (porter), `postgres_tls` (disable; libpq's
-    /// `sslmode`); and `postgres_max_connections` (8, per process: 1...100). Returns the connection string, the pool
-    /// size and a key naming the setting (equal keys: the same database, so one pool serves both).
-    public static func configuration(options: Options) throws -> (connection: String, maximumConnections: Int, key: String) {
+    /// `sslmode`); `postgres_max_connections` (8, per process: 1...100) and `postgres_queue_timeout_ms` (5000:
+    /// 1...300000, how long work waits for a busy pool before a 503). Returns the connection string, the pool
+    /// settings and a key naming them (equal keys: the same database, so one pool serves both).
+    public static func configuration(options: Options) throws
+        -> (connection: String, maximumConnections: Int, queueTimeout: Duration, key: String) {
         let maximum = try options.int("postgres_max_connections", default: 8)
         guard (1...100).contains(maximum) else {
             throw ConfigurationError("postgres_max_connections must be 1...100, got \(maximum)")
         }
+        let queueMillis = try options.int("postgres_queue_timeout_ms", default: 5000)
+        guard (1...300_000).contains(queueMillis) else {
+            throw ConfigurationError("postgres_queue_timeout_ms must be 1...300000, got \(queueMillis)")
+        }
+        let queueTimeout = Duration.milliseconds(queueMillis)
         if let url = try options.string("postgres_url") {
-            return (try configuration(url: url), maximum, "\(maximum) \(url)")
+            return (try configuration(url: url), maximum, queueTimeout, "\(maximum) \(queueMillis) \(url)")
         }
         let host = try options.string("postgres_host", default: "localhost")
         let port = try options.int("postgres_port", default: 5432)
@@ -117,7 +135,7 @@ extension PostgresService {
         let database = try options.string("postgres_database", default: "porter")
         let tls = try options.string("postgres_tls", default: "disable")
         let connection = try configuration(host: host, port: port, user: user, password: password, database: database, tls: tls)
-        return (connection, maximum, "\(maximum) \(connection)")
+        return (connection, maximum, queueTimeout, "\(maximum) \(queueMillis) \(connection)")
     }
 }
 
@@ -386,45 +404,123 @@ private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar
 private final class ConnectionPool: @unchecked Sendable {
     private let connectionString: String
     private let maximum: Int
+    private let queueTimeout: Duration
     private let logger: Logger
-    /// Guards everything below.
+    /// Guards everything below and every `Waiter`'s `state` and `timer`.
     private let condition = NSCondition()
-    private var queue: [@Sendable (PostgresConnection?, (any Error)?) -> Void] = []
+    private var queue: [Waiter] = []
     private var threads = 0
     private var idle = 0
     private var connections = 0
     private var stopping = false
+    private var timeouts = 0
 
-    init(connection: String, maximum: Int, logger: Logger) {
+    /// One piece of work on its way to a connection. `run` is called exactly once: with a connection, or with the
+    /// error that withdrew it (a queue timeout, its task's cancellation).
+    final class Waiter: @unchecked Sendable {
+        enum State { case new, queued, taken, withdrawn }
+        let run: @Sendable (PostgresConnection?, (any Error)?) -> Void
+        var state = State.new
+        /// Withdraws it after the queue timeout; set only when it queued behind busy connections.
+        var timer: Task<Void, Never>?
+
+        init(_ run: @escaping @Sendable (PostgresConnection?, (any Error)?) -> Void) { self.run = run }
+    }
+
+    init(connection: String, maximum: Int, queueTimeout: Duration, logger: Logger) {
         connectionString = connection
         self.maximum = maximum
+        self.queueTimeout = queueTimeout
         self.logger = logger
     }
 
     var openConnections: Int { condition.withLock { connections } }
+    var queueTimeoutCount: Int { condition.withLock { timeouts } }
 
-    /// Runs `work` on a pool thread with a usable connection; returns (or throws) what it did.
+    /// Runs `work` on a pool thread with a usable connection; returns (or throws) what it did. Throws
+    /// `PostgresPoolBusy` when no connection took it within the queue timeout, and `CancellationError` when its task
+    /// was cancelled while it waited (it then never runs).
     func perform<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            enqueue { connection, failure in
-                guard let connection else { return continuation.resume(throwing: failure ?? PostgresError("no connection")) }
-                continuation.resume(with: Result { try work(connection) })
+        let box = WaiterBox()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let waiter = Waiter { connection, failure in
+                    guard let connection else { return continuation.resume(throwing: failure ?? PostgresError("no connection")) }
+                    continuation.resume(with: Result { try work(connection) })
+                }
+                box.set(waiter)
+                enqueue(waiter)
             }
+        } onCancel: {
+            if let waiter = box.waiter { withdraw(waiter, because: CancellationError()) }
         }
     }
 
-    private func enqueue(_ job: @escaping @Sendable (PostgresConnection?, (any Error)?) -> Void) {
+    /// Hands the waiter from the continuation to the cancellation handler, which may run on another thread.
+    private final class WaiterBox: Sendable {
+        private let slot = Mutex<Waiter?>(nil)
+        var waiter: Waiter? { slot.withLock { $0 } }
+        func set(_ waiter: Waiter) {
+            slot.withLock { $0 = waiter }
+        }
+    }
+
+    private func enqueue(_ waiter: Waiter) {
         condition.lock()
-        queue.append(job)
+        if Task.isCancelled {
+            waiter.state = .withdrawn
+            condition.unlock()
+            return waiter.run(nil, CancellationError())
+        }
+        waiter.state = .queued
+        queue.append(waiter)
         if queue.count > idle && threads < maximum {
             threads += 1
             let thread = Thread { [self] in serve() }
             thread.name = "porter-postgres"
             thread.start()
         } else {
+            if queue.count > idle {
+                // Every connection is busy: this waits for one to come free, at most `queueTimeout`.
+                let timeout = queueTimeout
+                waiter.timer = Task { [weak self] in
+                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                    self?.withdraw(waiter, because: nil)
+                }
+            }
             condition.signal()
         }
         condition.unlock()
+    }
+
+    /// Takes `waiter` out of the queue if it is still there and fails it with `error` (nil: the queue timeout).
+    private func withdraw(_ waiter: Waiter, because error: (any Error)?) {
+        condition.lock()
+        guard waiter.state == .queued, let index = queue.firstIndex(where: { $0 === waiter }) else {
+            // Not queued yet: `enqueue` sees the cancellation itself. Taken: it runs to the end.
+            condition.unlock()
+            return
+        }
+        queue.remove(at: index)
+        waiter.state = .withdrawn
+        let timer = waiter.timer
+        waiter.timer = nil
+        let failure: any Error
+        if let error {
+            failure = error
+        } else {
+            timeouts += 1
+            failure = PostgresPoolBusy(waited: queueTimeout, maximumConnections: maximum)
+        }
+        let count = timeouts
+        condition.unlock()
+        timer?.cancel()
+        // Logged for the first and then every 100th: a flood must not flood the log.
+        if error == nil, count == 1 || count % 100 == 0 {
+            logger.warning("postgres: no connection came free within the queue timeout",
+                           metadata: ["timeouts": .stringConvertible(count), "max_connections": .stringConvertible(maximum)])
+        }
+        waiter.run(nil, failure)
     }
 
     /// Stops: each thread finishes the queued work, closes its connection and ends.
@@ -455,8 +551,12 @@ private final class ConnectionPool: @unchecked Sendable {
                 condition.unlock()
                 return // `connection` closes here
             }
-            let job = queue.removeFirst()
+            let waiter = queue.removeFirst()
+            waiter.state = .taken
+            let timer = waiter.timer
+            waiter.timer = nil
             condition.unlock()
+            timer?.cancel()
 
             if let open = connection, !open.isUsable {
                 logger.info("postgres connection lost; reconnecting")
@@ -469,12 +569,29 @@ private final class ConnectionPool: @unchecked Sendable {
                     condition.withLock { connections += 1 }
                 } catch {
                     logger.warning("\(error)")
-                    job(nil, error)
+                    waiter.run(nil, error)
                     continue
                 }
             }
-            job(connection, nil)
+            waiter.run(connection, nil)
         }
+    }
+}
+
+/// No pool connection came free within `postgres_queue_timeout_ms`: every connection was busy (a slow or stalled
+/// database, or more concurrent work than `postgres_max_connections`). The request gets 503 with `Retry-After`
+/// instead of waiting without end; nothing ran in the database.
+public struct PostgresPoolBusy: HTTPResponseError, CustomStringConvertible {
+    /// How long the work waited.
+    public let waited: Duration
+    /// The pool's size.
+    public let maximumConnections: Int
+
+    public var status: HTTPStatus { .serviceUnavailable }
+    public var publicMessage: String { "The database is busy; please retry in a moment." }
+    public var headers: HTTPHeaders { ["Retry-After": "1"] }
+    public var description: String {
+        "PostgreSQL: no connection came free within \(waited) (all \(maximumConnections) busy)"
     }
 }
 
@@ -530,12 +647,12 @@ public final class PostgresPools: Sendable {
 
     /// The pool for the PostgreSQL keys in `options` (see `PostgresService.configuration(options:)`).
     public func pool(options: Options) throws -> PostgresService {
-        let (connection, maximum, key) = try PostgresService.configuration(options: options)
+        let (connection, maximum, queueTimeout, key) = try PostgresService.configuration(options: options)
         // libpq loads here, while configuring: a missing libpq5 is a start-up error, not a failed first request.
         do { _ = try LibPQ.loaded() } catch { throw ConfigurationError("postgres: \(error.message)") }
         return pools.withLock { pools in
             if let pool = pools[key] { return pool }
-            let pool = PostgresService(connection: connection, maximumConnections: maximum)
+            let pool = PostgresService(connection: connection, maximumConnections: maximum, queueTimeout: queueTimeout)
             pools[key] = pool
             return pool
         }
