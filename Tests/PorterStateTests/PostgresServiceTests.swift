@@ -161,6 +161,29 @@ struct PostgresServiceTests {
         #expect(pool.queueTimeouts == 0)
     }
 
+    @Test("a query whose task is cancelled while it runs is cancelled in the server (SQLSTATE 57014); the connection serves on")
+    func cancelledWhileRunning() async throws {
+        let server = try await postgresServer()
+        let name = try await server.makeDatabaseName()
+        let pool = PostgresService(connection: server.url(database: name) + "?sslmode=disable", maximumConnections: 1)
+        try await pool.query("CREATE TABLE marks (k TEXT)")
+        // Without the cancel the sleep ends by itself after 30 s and the transaction commits: the test then fails.
+        let sleeping = Task {
+            try await pool.transaction { c in
+                try c.query("INSERT INTO marks VALUES ('uncommitted')")
+                try c.query("SELECT pg_sleep(30)")
+            }
+        }
+        try await waitUntil("the sleep runs in the server") {
+            try await Self.sessions(server, name, where: "query = 'SELECT pg_sleep(30)' AND state = 'active'") == 1
+        }
+        sleeping.cancel()
+        await #expect { try await sleeping.value } throws: { ($0 as? PostgresError)?.sqlState == "57014" }
+        #expect(try await pool.query("SELECT count(*) FROM marks").first?.int(0) == 0, "the transaction rolled back")
+        #expect(pool.openConnections == 1, "the same connection serves on")
+        #expect(try await Self.sessions(server, name, where: "query = 'SELECT pg_sleep(30)' AND state = 'active'") == 0)
+    }
+
     @Test("a request whose session store finds every connection busy gets 503 with Retry-After, not an endless wait")
     func busyPoolAnswers503() async throws {
         let server = try await postgresServer()

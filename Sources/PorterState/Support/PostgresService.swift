@@ -9,7 +9,9 @@ import Synchronization
 /// has its own thread that runs queries one at a time; a query suspends its task until that thread answers, so no
 /// Swift concurrency thread ever waits on the database. Connections open on first use (up to `maximumConnections`),
 /// are checked before reuse (one reopened after the server closed it), and close after a minute unused or when the
-/// service stops.
+/// service stops. While every connection is busy, work waits at most `queueTimeout` (then `PostgresPoolBusy`, a 503).
+/// Cancelling a query's task (the client went away, the request timed out) takes waiting work out of the queue and
+/// cancels a running query in the server (`PQcancel`: it fails with SQLSTATE 57014 and its transaction rolls back).
 ///
 /// A ServiceLifecycle `Service`: `run()` waits for graceful shutdown and then closes the idle connections; a query
 /// made after that opens a connection again. Hand it to the host (`context.run(service)`, `app.run(service)`).
@@ -237,6 +239,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
 public final class PostgresConnection {
     private let pq: LibPQ
     private let connection: OpaquePointer
+    /// Cancels this connection's running query from another thread.
+    fileprivate let canceller: QueryCanceller?
 
     fileprivate init(_ connectionString: String) throws {
         // Both lists end with a null pointer, as libpq requires.
@@ -255,6 +259,7 @@ public final class PostgresConnection {
         _ = pq.setNoticeProcessor(made, { _, _ in }, nil)
         self.pq = pq
         connection = made
+        canceller = QueryCanceller(pq, made)
     }
 
     deinit { pq.finish(connection) }
@@ -305,6 +310,32 @@ public final class PostgresConnection {
     }
 }
 
+/// Cancels the query running on one connection, from any thread (libpq's `PQcancel` is made for that; its handle is
+/// independent of the connection's own state).
+private final class QueryCanceller: @unchecked Sendable {
+    private let pq: LibPQ
+    private let handle: OpaquePointer
+    /// Cancel requests on their way to the server; the pool starts no other query on the connection meanwhile
+    /// (guarded by the pool's lock).
+    var inFlight = 0
+
+    init?(_ pq: LibPQ, _ connection: OpaquePointer) {
+        guard let handle = pq.getCancel(connection) else { return nil }
+        self.pq = pq
+        self.handle = handle
+    }
+
+    deinit { pq.freeCancel(handle) }
+
+    /// Asks the server to cancel the running query (it then fails with SQLSTATE 57014); blocks for a round trip to
+    /// the server, so it runs on a thread of its own. Returns libpq's error if the request could not be sent; a query
+    /// that had already finished is not affected.
+    func cancel() -> String? {
+        var message = [CChar](repeating: 0, count: 256)
+        return pq.cancel(handle, &message, Int32(message.count)) == 1 ? nil : String(cString: message)
+    }
+}
+
 /// libpq, loaded with dlopen on first use (like libvips): a process that configures no PostgreSQL store never maps
 /// it and the ~20 libraries it brings (Kerberos, LDAP, SASL, GnuTLS). `libpq.so.5` is libpq's ABI since PostgreSQL
 /// 8.x; the few functions and constants used are declared here, and `LibPQHeaderTests` checks the constants against
@@ -339,6 +370,9 @@ package struct LibPQ: @unchecked Sendable {
     let resultErrorMessage: @convention(c) (Result?) -> UnsafeMutablePointer<CChar>?
     let resultErrorField: @convention(c) (Result?, Int32) -> UnsafeMutablePointer<CChar>?
     let clear: @convention(c) (Result?) -> Void
+    let getCancel: @convention(c) (Conn?) -> OpaquePointer?
+    let freeCancel: @convention(c) (OpaquePointer?) -> Void
+    let cancel: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int32) -> Int32
 
     /// Resolves every function from `handle`; throws naming the ones missing.
     private init(_ handle: UnsafeMutableRawPointer) throws(PostgresError) {
@@ -365,6 +399,9 @@ package struct LibPQ: @unchecked Sendable {
         resultErrorMessage = symbol("PQresultErrorMessage")
         resultErrorField = symbol("PQresultErrorField")
         clear = symbol("PQclear")
+        getCancel = symbol("PQgetCancel")
+        freeCancel = symbol("PQfreeCancel")
+        cancel = symbol("PQcancel")
         guard missing.isEmpty else { throw PostgresError("\(LibPQ.soname) lacks \(missing.joined(separator: ", "))") }
     }
 
@@ -418,11 +455,17 @@ private final class ConnectionPool: @unchecked Sendable {
     /// One piece of work on its way to a connection. `run` is called exactly once: with a connection, or with the
     /// error that withdrew it (a queue timeout, its task's cancellation).
     final class Waiter: @unchecked Sendable {
-        enum State { case new, queued, taken, withdrawn }
+        enum State { case new, queued, taken, withdrawn, finished }
         let run: @Sendable (PostgresConnection?, (any Error)?) -> Void
         var state = State.new
         /// Withdraws it after the queue timeout; set only when it queued behind busy connections.
         var timer: Task<Void, Never>?
+        /// Cancels the query of the connection it runs on, while it runs.
+        var canceller: QueryCanceller?
+        /// A thread took it (it is connecting or running).
+        var running = false
+        /// Its task was cancelled after a thread took it and before it ran (while connecting): it must not run.
+        var cancelled = false
 
         init(_ run: @escaping @Sendable (PostgresConnection?, (any Error)?) -> Void) { self.run = run }
     }
@@ -452,7 +495,7 @@ private final class ConnectionPool: @unchecked Sendable {
                 enqueue(waiter)
             }
         } onCancel: {
-            if let waiter = box.waiter { withdraw(waiter, because: CancellationError()) }
+            if let waiter = box.waiter { cancel(waiter) }
         }
     }
 
@@ -493,13 +536,14 @@ private final class ConnectionPool: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Takes `waiter` out of the queue if it is still there and fails it with `error` (nil: the queue timeout).
-    private func withdraw(_ waiter: Waiter, because error: (any Error)?) {
+    /// Takes `waiter` out of the queue if it is still there and fails it with `error` (nil: the queue timeout);
+    /// false when it was not queued (any more).
+    @discardableResult
+    private func withdraw(_ waiter: Waiter, because error: (any Error)?) -> Bool {
         condition.lock()
         guard waiter.state == .queued, let index = queue.firstIndex(where: { $0 === waiter }) else {
-            // Not queued yet: `enqueue` sees the cancellation itself. Taken: it runs to the end.
             condition.unlock()
-            return
+            return false
         }
         queue.remove(at: index)
         waiter.state = .withdrawn
@@ -521,6 +565,42 @@ private final class ConnectionPool: @unchecked Sendable {
                            metadata: ["timeouts": .stringConvertible(count), "max_connections": .stringConvertible(maximum)])
         }
         waiter.run(nil, failure)
+        return true
+    }
+
+    /// The task of `waiter` was cancelled: queued, it leaves the queue; running, its query is cancelled in the server
+    /// (the work then fails with SQLSTATE 57014 and a transaction rolls back); taken but not yet running, it is not run.
+    private func cancel(_ waiter: Waiter) {
+        condition.lock()
+        switch waiter.state {
+        case .queued:
+            condition.unlock()
+            // A thread may take it in between: then its query is cancelled instead.
+            if !withdraw(waiter, because: CancellationError()) { cancel(waiter) }
+        case .taken:
+            guard waiter.running, let canceller = waiter.canceller else {
+                waiter.cancelled = true
+                condition.unlock()
+                return
+            }
+            canceller.inFlight += 1
+            condition.unlock()
+            // PQcancel connects to the server and waits for it: never on the cancelling (maybe a concurrency) thread.
+            let thread = Thread { [self] in
+                if let failure = canceller.cancel() {
+                    logger.debug("postgres: cancel request failed", metadata: ["error": .string(failure)])
+                }
+                condition.withLock {
+                    canceller.inFlight -= 1
+                    condition.broadcast()
+                }
+            }
+            thread.name = "porter-postgres-cancel"
+            thread.start()
+        case .new, .withdrawn, .finished:
+            // New: `enqueue` sees the cancellation itself. Withdrawn or finished: nothing left to stop.
+            condition.unlock()
+        }
     }
 
     /// Stops: each thread finishes the queued work, closes its connection and ends.
@@ -569,11 +649,23 @@ private final class ConnectionPool: @unchecked Sendable {
                     condition.withLock { connections += 1 }
                 } catch {
                     logger.warning("\(error)")
+                    condition.withLock { waiter.state = .finished }
                     waiter.run(nil, error)
                     continue
                 }
             }
-            waiter.run(connection, nil)
+            let cancelled = condition.withLock {
+                waiter.running = true
+                waiter.canceller = connection?.canceller
+                return waiter.cancelled
+            }
+            waiter.run(cancelled ? nil : connection, cancelled ? CancellationError() : nil)
+            condition.lock()
+            waiter.state = .finished
+            waiter.canceller = nil
+            // A cancel request still on its way would hit the next query: wait until it reached the server.
+            while let canceller = connection?.canceller, canceller.inFlight > 0 { condition.wait() }
+            condition.unlock()
         }
     }
 }
