@@ -481,8 +481,8 @@ private final class ConnectionPool: @unchecked Sendable {
     var queueTimeoutCount: Int { condition.withLock { timeouts } }
 
     /// Runs `work` on a pool thread with a usable connection; returns (or throws) what it did. Throws
-    /// `PostgresPoolBusy` when no connection took it within the queue timeout, and `CancellationError` when its task
-    /// was cancelled while it waited (it then never runs).
+    /// `PostgresPoolBusy` when no connection took it within the queue timeout, `CancellationError` when its task was
+    /// cancelled before it ran (it then never runs), and the server's SQLSTATE 57014 when cancelled while it ran.
     func perform<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         let box = WaiterBox()
         return try await withTaskCancellationHandler {
