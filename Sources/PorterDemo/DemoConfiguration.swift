@@ -237,6 +237,7 @@ public enum DemoSetup {
     handler = "feed"
     database = "data/feeds.sqlite"
     cache_control = "public, max-age=60"
+    edge_cache = 1
 
     [[handlers]]
     verb = "GET,HEAD"
@@ -244,6 +245,7 @@ public enum DemoSetup {
     handler = "feed"
     database = "data/feeds.sqlite"
     cache_control = "public, max-age=60"
+    edge_cache = 1
 
     [[handlers]]
     verb = "GET,HEAD"
