@@ -57,7 +57,7 @@ http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/
     location ~ "\\.rss\$" { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter;
       $BUFFERS }
     location ~ "\\.xml\$" { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter;
-      $BUFFERS $(printf '%s ' "fastcgi_cache porter_pages;" "fastcgi_cache_key \"\$request_method|\$scheme|\$host|\$request_uri\";" "fastcgi_cache_valid 200 1s;" "fastcgi_cache_revalidate on;" "fastcgi_cache_lock on;") }
+      $BUFFERS $(printf '%s ' "fastcgi_cache porter_pages;" "fastcgi_cache_key \"\$request_method|\$scheme|\$host|\$request_uri\";" "fastcgi_cache_valid 200 1s;" "fastcgi_cache_revalidate on;" "fastcgi_cache_lock on;" "fastcgi_cache_lock_timeout 0;") }
     location / { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter; } } }
 CONF
 nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!

@@ -77,6 +77,8 @@ struct FeedCacheEdgeTests {
         #expect(cached.contains("fastcgi_cache_key \"$request_method|"))
         #expect(cached.contains("fastcgi_cache_valid 200 5s;"))
         #expect(cached.contains("fastcgi_cache_revalidate on;"))
+        #expect(cached.contains("fastcgi_cache_lock on;") && cached.contains("fastcgi_cache_lock_timeout 0;"),
+                "one request fills an empty entry; the others go to Porter instead of polling nginx's lock every 500 ms")
         #expect(!(try locations("")).contains("fastcgi_cache "))
         // Both read a feed from Porter in one piece (nginx -t accepts these: the edge test above runs them).
         for text in [cached, try locations("")] {
