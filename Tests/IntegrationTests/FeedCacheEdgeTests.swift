@@ -89,5 +89,8 @@ struct FeedCacheEdgeTests {
         }
         let site = try String(contentsOfFile: NginxPorterSite.repositoryRoot + "/nginx/porter.conf", encoding: .utf8)
         #expect(site.contains("keys_zone=porter_pages:"))
+        // Resized images: waiters for an entry being filled retry after 100 ms instead of nginx's 500 ms lock poll, and
+        // do not all go to Porter at once (whose resize queue would answer some of a cold flood with 503).
+        #expect(site.contains("fastcgi_cache_lock on;\n        fastcgi_cache_lock_timeout 100ms;"))
     }
 }
