@@ -456,18 +456,15 @@ private final class ConnectionPool: @unchecked Sendable {
     /// error that withdrew it (a queue timeout, its task's cancellation).
     final class Waiter: @unchecked Sendable {
         enum State { case new, queued, taken, withdrawn, finished }
-        let run: @Sendable (PostgresConnection?, (any Error)?) -> Void
+        /// Set by `enqueue`.
+        var run: @Sendable (PostgresConnection?, (any Error)?) -> Void = { _, _ in }
         var state = State.new
         /// Withdraws it after the queue timeout; set only when it queued behind busy connections.
         var timer: Task<Void, Never>?
         /// Cancels the query of the connection it runs on, while it runs.
         var canceller: QueryCanceller?
-        /// A thread took it (it is connecting or running).
-        var running = false
         /// Its task was cancelled after a thread took it and before it ran (while connecting): it must not run.
         var cancelled = false
-
-        init(_ run: @escaping @Sendable (PostgresConnection?, (any Error)?) -> Void) { self.run = run }
     }
 
     init(connection: String, maximum: Int, queueTimeout: Duration, logger: Logger) {
@@ -484,37 +481,28 @@ private final class ConnectionPool: @unchecked Sendable {
     /// `PostgresPoolBusy` when no connection took it within the queue timeout, `CancellationError` when its task was
     /// cancelled before it ran (it then never runs), and the server's SQLSTATE 57014 when cancelled while it ran.
     func perform<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        let box = WaiterBox()
+        let waiter = Waiter()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                let waiter = Waiter { connection, failure in
+                enqueue(waiter) { connection, failure in
                     guard let connection else { return continuation.resume(throwing: failure ?? PostgresError("no connection")) }
                     continuation.resume(with: Result { try work(connection) })
                 }
-                box.set(waiter)
-                enqueue(waiter)
             }
         } onCancel: {
-            if let waiter = box.waiter { cancel(waiter) }
+            cancel(waiter)
         }
     }
 
-    /// Hands the waiter from the continuation to the cancellation handler, which may run on another thread.
-    private final class WaiterBox: Sendable {
-        private let slot = Mutex<Waiter?>(nil)
-        var waiter: Waiter? { slot.withLock { $0 } }
-        func set(_ waiter: Waiter) {
-            slot.withLock { $0 = waiter }
-        }
-    }
-
-    private func enqueue(_ waiter: Waiter) {
+    /// Queues `waiter` to `run` on a connection (or runs it at once with `CancellationError` if its task is cancelled).
+    private func enqueue(_ waiter: Waiter, run: @escaping @Sendable (PostgresConnection?, (any Error)?) -> Void) {
         condition.lock()
         if Task.isCancelled {
             waiter.state = .withdrawn
             condition.unlock()
-            return waiter.run(nil, CancellationError())
+            return run(nil, CancellationError())
         }
+        waiter.run = run
         waiter.state = .queued
         queue.append(waiter)
         if queue.count > idle && threads < maximum {
@@ -578,7 +566,7 @@ private final class ConnectionPool: @unchecked Sendable {
             // A thread may take it in between: then its query is cancelled instead.
             if !withdraw(waiter, because: CancellationError()) { cancel(waiter) }
         case .taken:
-            guard waiter.running, let canceller = waiter.canceller else {
+            guard let canceller = waiter.canceller else {
                 waiter.cancelled = true
                 condition.unlock()
                 return
@@ -655,7 +643,6 @@ private final class ConnectionPool: @unchecked Sendable {
                 }
             }
             let cancelled = condition.withLock {
-                waiter.running = true
                 waiter.canceller = connection?.canceller
                 return waiter.cancelled
             }
