@@ -91,6 +91,7 @@ let package = Package(
             "Porter", "PorterHost",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
         .target(name: "PorterOps", dependencies: [
             "Porter", "PorterHost", "PorterFastCGI", "PorterState", .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 public import Logging
 public import Porter
@@ -465,6 +466,8 @@ private final class ConnectionPool: @unchecked Sendable {
         var canceller: QueryCanceller?
         /// Its task was cancelled after a thread took it and before it ran (while connecting): it must not run.
         var cancelled = false
+        /// When it was queued (`MonotonicClock` nanoseconds, for the queue-wait timer).
+        var queuedAt: UInt64 = 0
     }
 
     init(connection: String, maximum: Int, queueTimeout: Duration, logger: Logger) {
@@ -504,6 +507,7 @@ private final class ConnectionPool: @unchecked Sendable {
         }
         waiter.run = run
         waiter.state = .queued
+        waiter.queuedAt = MonotonicClock.nanoseconds()
         queue.append(waiter)
         if queue.count > idle && threads < maximum {
             threads += 1
@@ -542,6 +546,7 @@ private final class ConnectionPool: @unchecked Sendable {
             failure = error
         } else {
             timeouts += 1
+            Counter(label: PostgresMetrics.queueTimeoutsLabel).increment()
             failure = PostgresPoolBusy(waited: queueTimeout, maximumConnections: maximum)
         }
         let count = timeouts
@@ -573,6 +578,7 @@ private final class ConnectionPool: @unchecked Sendable {
             }
             canceller.inFlight += 1
             condition.unlock()
+            Counter(label: PostgresMetrics.cancelsLabel).increment()
             // PQcancel connects to the server and waits for it: never on the cancelling (maybe a concurrency) thread.
             let thread = Thread { [self] in
                 if let failure = canceller.cancel() {
@@ -599,6 +605,12 @@ private final class ConnectionPool: @unchecked Sendable {
         }
     }
 
+    /// Changes the open-connection count and its gauge (called with the lock held).
+    private func countConnections(_ change: Int) {
+        connections += change
+        Meter(label: PostgresMetrics.connectionsLabel).increment(by: Double(change))
+    }
+
     /// How long a thread waits for work before it closes its connection and ends (PHP-FPM's `process_idle_timeout`).
     static let idleTimeout: TimeInterval = 60
 
@@ -615,7 +627,7 @@ private final class ConnectionPool: @unchecked Sendable {
             }
             guard !queue.isEmpty else {
                 threads -= 1
-                if connection != nil { connections -= 1 }
+                if connection != nil { countConnections(-1) }
                 condition.unlock()
                 return // `connection` closes here
             }
@@ -625,16 +637,17 @@ private final class ConnectionPool: @unchecked Sendable {
             waiter.timer = nil
             condition.unlock()
             timer?.cancel()
+            Timer(label: PostgresMetrics.queueWaitLabel).recordNanoseconds(MonotonicClock.nanoseconds() &- waiter.queuedAt)
 
             if let open = connection, !open.isUsable {
                 logger.info("postgres connection lost; reconnecting")
                 connection = nil
-                condition.withLock { connections -= 1 }
+                condition.withLock { countConnections(-1) }
             }
             if connection == nil {
                 do {
                     connection = try PostgresConnection(connectionString)
-                    condition.withLock { connections += 1 }
+                    condition.withLock { countConnections(1) }
                 } catch {
                     logger.warning("\(error)")
                     condition.withLock { waiter.state = .finished }
@@ -655,6 +668,19 @@ private final class ConnectionPool: @unchecked Sendable {
             condition.unlock()
         }
     }
+}
+
+/// The pools' swift-metrics series (summed over a process's pools; on `/metrics` when Porter set up metrics, see
+/// `PorterMetrics` in PorterOps), named for what an operator watches: saturation, waiting, refusals, cancellations.
+public enum PostgresMetrics {
+    /// Open connections (a gauge).
+    public static let connectionsLabel = "porter_postgres_connections"
+    /// How long work waited for a connection (a timer: a histogram in seconds).
+    public static let queueWaitLabel = "porter_postgres_queue_wait_seconds"
+    /// Work that waited the whole queue timeout and failed with `PostgresPoolBusy` (a counter).
+    public static let queueTimeoutsLabel = "porter_postgres_queue_timeouts_total"
+    /// Running queries cancelled in the server because their request ended (a counter).
+    public static let cancelsLabel = "porter_postgres_cancels_total"
 }
 
 /// No pool connection came free within `postgres_queue_timeout_ms`: every connection was busy (a slow or stalled
