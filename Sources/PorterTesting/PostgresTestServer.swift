@@ -69,6 +69,15 @@ public final class PostgresTestServer: Sendable {
         return output
     }
 
+    /// How many of the server's sessions on `database` match `condition` (SQL over `pg_stat_activity`, e.g.
+    /// `wait_event_type = 'Lock'`); runs psql off the concurrency pool.
+    public func sessionCount(_ database: String, where condition: String) async throws -> Int {
+        let count = try await ConcurrentClients.offPool {
+            try self.psql("SELECT count(*) FROM pg_stat_activity WHERE \(condition) AND datname = '\(database)'", database: database)
+        }
+        return Int(count.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
     static func binDirectory() -> String? {
         let base = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }

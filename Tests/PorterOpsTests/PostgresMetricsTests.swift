@@ -28,11 +28,7 @@ import Testing
                                    queueTimeout: .milliseconds(100))
         let sleeping = Task { try await pool.query("SELECT pg_sleep(30)") }
         try await waitUntil("the sleep holds the pool's only connection") {
-            let n = try await ConcurrentClients.offPool {
-                try server.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active' AND datname = '\(name)'",
-                                database: name)
-            }
-            return n.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+            try await server.sessionCount(name, where: "query = 'SELECT pg_sleep(30)' AND state = 'active'") == 1
         }
         await #expect(throws: PostgresPoolBusy.self) { try await pool.query("SELECT 1") }
         sleeping.cancel()

@@ -11,23 +11,14 @@ import Testing
 /// replaced, and stopping the service closes the connections.
 @Suite("PostgreSQL pool (libpq)")
 struct PostgresServiceTests {
-    /// How many of the server's sessions on `database` match `condition` (SQL over `pg_stat_activity`).
-    static func sessions(_ server: PostgresTestServer, _ database: String, where condition: String) async throws -> Int {
-        let count = try await ConcurrentClients.offPool {
-            try server.psql("SELECT count(*) FROM pg_stat_activity WHERE \(condition) AND datname = '\(database)'",
-                            database: database)
-        }
-        return Int(count.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-    }
-
     /// The connections the server has open from `porter` to `database`.
     static func serverSideConnections(_ server: PostgresTestServer, _ database: String) async throws -> Int {
-        try await sessions(server, database, where: "application_name = 'porter'")
+        try await server.sessionCount(database, where: "application_name = 'porter'")
     }
 
     /// How many sessions of `database` wait on a lock in the server.
     static func lockWaiters(_ server: PostgresTestServer, _ database: String) async throws -> Int {
-        try await sessions(server, database, where: "wait_event_type = 'Lock'")
+        try await server.sessionCount(database, where: "wait_event_type = 'Lock'")
     }
 
     @Test("values are bound as parameters: quotes, $1, unicode, 64 KiB, empty vs NULL, edge spaces and Int64 extremes round-trip")
@@ -175,13 +166,13 @@ struct PostgresServiceTests {
             }
         }
         try await waitUntil("the sleep runs in the server") {
-            try await Self.sessions(server, name, where: "query = 'SELECT pg_sleep(30)' AND state = 'active'") == 1
+            try await server.sessionCount(name, where: "query = 'SELECT pg_sleep(30)' AND state = 'active'") == 1
         }
         sleeping.cancel()
         await #expect { try await sleeping.value } throws: { ($0 as? PostgresError)?.sqlState == "57014" }
         #expect(try await pool.query("SELECT count(*) FROM marks").first?.int(0) == 0, "the transaction rolled back")
         #expect(pool.openConnections == 1, "the same connection serves on")
-        #expect(try await Self.sessions(server, name, where: "query = 'SELECT pg_sleep(30)' AND state = 'active'") == 0)
+        #expect(try await server.sessionCount(name, where: "query = 'SELECT pg_sleep(30)' AND state = 'active'") == 0)
     }
 
     @Test("a request whose session store finds every connection busy gets 503 with Retry-After, not an endless wait")
