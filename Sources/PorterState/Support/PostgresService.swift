@@ -444,7 +444,7 @@ private final class ConnectionPool: @unchecked Sendable {
     private let maximum: Int
     private let queueTimeout: Duration
     private let logger: Logger
-    /// Guards everything below and every `Waiter`'s `state` and `timer`.
+    /// Guards everything below, every `Waiter`'s fields and every `QueryCanceller`'s `inFlight`.
     private let condition = NSCondition()
     private var queue: [Waiter] = []
     private var threads = 0
