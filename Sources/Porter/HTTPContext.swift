@@ -23,13 +23,13 @@ public final class HTTPContext: @unchecked Sendable {
     /// Process-wide services by type (session store, user store, trace log, …), registered at startup.
     public var services: ApplicationServices { application.services }
     /// The handler chosen at MapRequestHandler (or by `remapHandler`).
-    public internal(set) var handler: SelectedHandler?
+    @exclusivity(unchecked) public internal(set) var handler: SelectedHandler?
     /// Errors raised during the request, first one first.
-    public private(set) var errors: [any Error] = []
+    @exclusivity(unchecked) public private(set) var errors: [any Error] = []
     /// The lifecycle event running now.
-    public internal(set) var currentEvent: LifecycleEvent = .beginRequest
+    @exclusivity(unchecked) public internal(set) var currentEvent: LifecycleEvent = .beginRequest
     /// Whether `completeRequest()` was called: the remaining events up to LogRequest are skipped.
-    public private(set) var isCompleted = false
+    @exclusivity(unchecked) public private(set) var isCompleted = false
     /// Skips URL authorization for this request (set by modules that already decided, e.g. the login handler's module).
     public var skipAuthorization = false
     /// The request id: nginx's `$request_id` (`REQUEST_ID` parameter) when given, else a generated one.
@@ -39,7 +39,7 @@ public final class HTTPContext: @unchecked Sendable {
         _requestID = id
         return id
     }
-    private var _requestID: String?
+    @exclusivity(unchecked) private var _requestID: String?
 
     /// A logger carrying `request.id` metadata (built on first use: most requests never log).
     public var logger: Logger {
@@ -52,7 +52,7 @@ public final class HTTPContext: @unchecked Sendable {
         }
         set { _logger = newValue }
     }
-    private var _logger: Logger?
+    @exclusivity(unchecked) private var _logger: Logger?
     private let baseLogger: Logger
     /// Per-event timings and trace messages.
     public var trace = RequestTrace()
@@ -84,7 +84,7 @@ public final class HTTPContext: @unchecked Sendable {
     public func completeRequest() { isCompleted = true }
 
     /// Whether `endResponse()` was called: the remaining events up to EndRequest are skipped.
-    public private(set) var isResponseEnded = false
+    @exclusivity(unchecked) public private(set) var isResponseEnded = false
 
     /// Ends the response (ASP.NET's `Response.End`): the handler should return at once (or `throw ResponseEnd()`);
     /// the events after it are skipped up to EndRequest, which still runs (as do PreSendRequestHeaders/Content).
@@ -105,9 +105,9 @@ public final class HTTPContext: @unchecked Sendable {
         set { answeredErrorCount = newValue ? errors.count : 0 }
     }
     /// How many of `errors` the written error response answers.
-    private var answeredErrorCount = 0
+    @exclusivity(unchecked) private var answeredErrorCount = 0
     /// The pipeline running this request (for `execute`/`transfer`).
-    public internal(set) var pipeline: Pipeline?
+    @exclusivity(unchecked) public internal(set) var pipeline: Pipeline?
 
     /// Chooses the handler yourself (ASP.NET's `RemapHandler`); only before MapRequestHandler.
     public func remapHandler(_ handler: AnyHTTPHandler, name: String) throws(HTTPError) {

@@ -1,45 +1,118 @@
 import Glibc
 
 /// The request as nginx forwarded it: method, path, query, headers, cookies, body and every FastCGI parameter.
-public struct HTTPRequest: Sendable {
+public struct HTTPRequest: @unchecked Sendable { // its only state is `Fields` (Sendable), changed only when unshared
+    /// The fields, shared by copies until one of them changes (copy-on-write): reading `context.request.path` from a
+    /// context copies one reference, not a dozen strings and collections.
+    private var storage: Storage
+
     /// The verb, e.g. `GET`.
-    public var method: HTTPMethod
+    public var method: HTTPMethod {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.method } }
+        _modify { yield &uniqueFields.pointee.method }
+    }
     /// The decoded, normalised path without the query (nginx's `$document_uri`), e.g. `/feeds/news.rss`.
-    public var path: String
+    public var path: String {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.path } }
+        _modify { yield &uniqueFields.pointee.path }
+    }
     /// The request target as the client sent it (`$request_uri`): raw path plus `?query`.
-    public var uri: String
+    public var uri: String {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.uri } }
+        _modify { yield &uniqueFields.pointee.uri }
+    }
     /// The raw query string without `?`.
-    public var queryString: String
+    public var queryString: String {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.queryString } }
+        _modify { yield &uniqueFields.pointee.queryString }
+    }
     /// The parsed query string.
-    public var query: QueryParameters
+    public var query: QueryParameters {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.query } }
+        _modify { yield &uniqueFields.pointee.query }
+    }
     /// Request headers, rebuilt from the `HTTP_*`, `CONTENT_TYPE` and `CONTENT_LENGTH` parameters.
-    public var headers: HTTPHeaders
+    public var headers: HTTPHeaders {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.headers } }
+        _modify { yield &uniqueFields.pointee.headers }
+    }
     /// Cookies from the `Cookie` header.
-    public var cookies: [String: String]
+    public var cookies: [String: String] {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.cookies } }
+        _modify { yield &uniqueFields.pointee.cookies }
+    }
     /// The request body (FastCGI STDIN), fully read: in memory, or spilled to a temporary file when large.
-    public var body: RequestBody
+    public var body: RequestBody {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.body } }
+        _modify { yield &uniqueFields.pointee.body }
+    }
     /// The client's address as nginx saw it (`REMOTE_ADDR`).
-    public var remoteAddress: String
+    public var remoteAddress: String {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.remoteAddress } }
+        _modify { yield &uniqueFields.pointee.remoteAddress }
+    }
     /// The client's port (`REMOTE_PORT`), when known.
-    public var remotePort: Int?
+    public var remotePort: Int? {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.remotePort } }
+        _modify { yield &uniqueFields.pointee.remotePort }
+    }
     /// Every FastCGI parameter (CGI variable) as received; Go's `ProcessEnv`, ASP.NET's `ServerVariables`.
-    public var parameters: CGIParameters
+    public var parameters: CGIParameters {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.parameters } }
+        _modify { yield &uniqueFields.pointee.parameters }
+    }
+
+    /// The parsed multipart body, once `parseMultipartForm(limits:)` ran.
+    var multipart: (fields: QueryParameters, files: [UploadedFile])? {
+        get { storage.withUnsafeMutablePointerToHeader { $0.pointee.multipart } }
+        _modify { yield &uniqueFields.pointee.multipart }
+    }
+
+    /// A request's fields, kept together in `Storage`.
+    private struct Fields: Sendable {
+        var method: HTTPMethod
+        var path: String
+        var uri: String
+        var queryString: String
+        var query: QueryParameters
+        var headers: HTTPHeaders
+        var cookies: [String: String]
+        var body: RequestBody
+        var remoteAddress: String
+        var remotePort: Int?
+        var parameters: CGIParameters
+        var multipart: (fields: QueryParameters, files: [UploadedFile])? = nil
+    }
+
+    /// One allocation holding the fields, a `ManagedBuffer`'s header, reached through its address: a class's stored
+    /// property (`header` too) costs a dynamic exclusivity check on every access. Changed only while unshared.
+    private final class Storage: ManagedBuffer<Fields, UInt8> {
+        static func make(_ fields: Fields) -> Storage {
+            unsafeDowncast(Storage.create(minimumCapacity: 0) { _ in fields }, to: Storage.self)
+        }
+    }
+
+    private init(_ fields: Fields) { storage = Storage.make(fields) }
+
+    /// The fields of this copy alone, to change in place (copied first while shared). The address stays valid while
+    /// `storage` holds the buffer, which the caller's access to `self` guarantees for the duration of a `_modify`.
+    private var uniqueFields: UnsafeMutablePointer<Fields> {
+        mutating get {
+            if !isKnownUniquelyReferenced(&storage) {
+                storage = Storage.make(storage.withUnsafeMutablePointerToHeader { $0.pointee })
+            }
+            return storage.withUnsafeMutablePointerToHeader { $0 }
+        }
+    }
 
     /// A request built from explicit parts (tests and the pipeline tier use this).
     public init(method: HTTPMethod = .get, uri: String, headers: HTTPHeaders = [:], body: [UInt8] = [],
                 remoteAddress: String = "127.0.0.1", parameters: CGIParameters = [:]) {
-        self.method = method
-        self.uri = uri
         let (rawPath, query) = HTTPRequest.split(uri)
-        self.path = PercentEncoding.decode(rawPath)
-        self.queryString = query
-        self.query = QueryParameters(parsing: query)
-        self.headers = headers
-        self.cookies = headers["Cookie"].map(CookieParser.parse) ?? [:]
-        self.body = RequestBody(body)
-        self.remoteAddress = remoteAddress
-        self.remotePort = nil
-        self.parameters = parameters
+        self.init(Fields(method: method, path: PercentEncoding.decode(rawPath), uri: uri, queryString: query,
+                         query: QueryParameters(parsing: query), headers: headers,
+                         cookies: headers["Cookie"].map(CookieParser.parse) ?? [:], body: RequestBody(body),
+                         remoteAddress: remoteAddress, remotePort: nil, parameters: parameters))
     }
 
     /// A request from CGI/FastCGI parameters (as nginx's `fastcgi_params` sends them) and the body bytes.
@@ -95,23 +168,14 @@ public struct HTTPRequest: Sendable {
         if let cgiContentLength, !cgiContentLength.isEmpty, !contentLengthSentAsHeader {
             headers.add("Content-Length", cgiContentLength)
         }
-        method = HTTPMethod(rawValue: methodName ?? "GET")
         let target = requestURI ?? ((scriptName ?? "/") + (pathInfo ?? ""))
-        uri = target
         let (rawPath, fromURI) = HTTPRequest.split(target)
-        queryString = queryText ?? fromURI
-        query = QueryParameters(parsing: queryString)
-        if let documentURI, !documentURI.isEmpty {
-            path = documentURI
-        } else {
-            path = PercentEncoding.decode(rawPath)
-        }
-        self.headers = headers
-        cookies = cookie.map(CookieParser.parse) ?? [:]
-        self.body = body
-        remoteAddress = address ?? ""
-        remotePort = port.flatMap { Int($0) }
-        parameters = params
+        let queryString = queryText ?? fromURI
+        let path = if let documentURI, !documentURI.isEmpty { documentURI } else { PercentEncoding.decode(rawPath) }
+        self.init(Fields(method: HTTPMethod(rawValue: methodName ?? "GET"), path: path, uri: target,
+                         queryString: queryString, query: QueryParameters(parsing: queryString), headers: headers,
+                         cookies: cookie.map(CookieParser.parse) ?? [:], body: body, remoteAddress: address ?? "",
+                         remotePort: port.flatMap { Int($0) }, parameters: params))
     }
 
     /// Whether a parameter name is a request header (starts with `HTTP_`).
@@ -139,9 +203,6 @@ public struct HTTPRequest: Sendable {
 
     /// The uploaded files of a `multipart/form-data` body (ASP.NET's `Request.Files`), in order; closed when the request ends.
     public var files: [UploadedFile] { multipart?.files ?? [] }
-
-    /// The parsed multipart body, once `parseMultipartForm(limits:)` ran.
-    var multipart: (fields: QueryParameters, files: [UploadedFile])?
 
     /// Parses a `multipart/form-data` body into `form` and `files` (once; the pipeline does this before the handler
     /// with the handler's `formLimits`). Throws 400/413 `HTTPError`s for malformed or oversized bodies.

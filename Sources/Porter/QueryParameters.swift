@@ -10,19 +10,21 @@ public struct QueryParameters: Sendable, Sequence, Equatable {
     /// and bytes that are not UTF-8 become U+FFFD.
     public init(parsing encoded: some StringProtocol) {
         pairs = []
-        // Part by part (no array of parts): a query string is parsed for every request.
-        var rest = encoded[...]
-        while !rest.isEmpty {
-            let end = rest.firstIndex(of: "&") ?? rest.endIndex
-            let part = rest[..<end]
-            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
-            if part.isEmpty { continue }
-            if let eq = part.firstIndex(of: "=") {
-                pairs.append((PercentEncoding.decode(part[..<eq], plusAsSpace: true),
-                              PercentEncoding.decode(part[part.index(after: eq)...], plusAsSpace: true)))
-            } else {
-                pairs.append((PercentEncoding.decode(part, plusAsSpace: true), ""))
+        // Part by part over the UTF-8 bytes (no array of parts, no Character steps): a query string is parsed for
+        // every request. `&` and `=` are ASCII, so every index found is a scalar boundary of `encoded`.
+        let utf8 = encoded.utf8
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
+            if start < end {
+                if let eq = utf8[start..<end].firstIndex(of: UInt8(ascii: "=")) {
+                    pairs.append((PercentEncoding.decode(encoded[start..<eq], plusAsSpace: true),
+                                  PercentEncoding.decode(encoded[utf8.index(after: eq)..<end], plusAsSpace: true)))
+                } else {
+                    pairs.append((PercentEncoding.decode(encoded[start..<end], plusAsSpace: true), ""))
+                }
             }
+            start = end == utf8.endIndex ? end : utf8.index(after: end)
         }
     }
 

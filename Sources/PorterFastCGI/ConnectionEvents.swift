@@ -41,7 +41,7 @@ extension FastCGIServer {
         }
         let (action, wasParked, generation) = conn.inspected(input, now: now)
         if wasParked { statistics.parkedConnections.subtract(1, ordering: .relaxed) }
-        if action == .serve, let request {
+        if action == .serve, let request = request.take() { // taken, not copied: process changes it in place
             // Reading a body not yet buffered may wait for the peer, and after a connection's first request (the
             // generation counts them) the peer may not have read earlier responses (nginx has; a raw client need
             // not): then the I/O timeouts are needed before reading on.

@@ -4,7 +4,7 @@ import Porter
 extension FastCGIServer {
     /// Runs a request whose head libfcgi has read: looks up its route, reads the body within the route's limit
     /// (413 without reading when the declared length is too large), then runs the pipeline.
-    func process(_ conn: Connection, _ head: HTTPRequest, generation: UInt64, worker: WorkerState) {
+    func process(_ conn: Connection, _ head: consuming HTTPRequest, generation: UInt64, worker: WorkerState) {
         var request = head
         let serving = worker.enter(self)
         let pipeline = serving.pipeline

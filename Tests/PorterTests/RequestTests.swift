@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import Porter
 import PorterTesting
 import Testing
@@ -21,11 +22,37 @@ struct RequestTests {
         ("=v", ["=v"]),
         ("+=+%2B", [" = +"]),
         ("%=%2", ["%=%2"]),
+        // Split on the bytes `&` and `=` (WHATWG form parsing), even where a combining mark follows: as Characters,
+        // `&\u{301}` and `=\u{301}` are single graphemes and were not split.
+        ("x=1&\u{301}y=2", ["x=1", "\u{301}y=2"]),
+        ("k=\u{301}v", ["k=\u{301}v"]),
+        ("é=ü&ü", ["é=ü", "ü="]),
     ]
 
     @Test("query string parsing", arguments: queries)
     func query(_ row: (String, [String])) {
         #expect(QueryParameters(parsing: row.0).pairs.map { "\($0.name)=\($0.value)" } == row.1)
+    }
+
+    @Test("a request is a value: a changed copy leaves the original as it was, and either can change again")
+    func copyOnWrite() {
+        let original = HTTPRequest(method: .get, uri: "/a?x=1", headers: ["Accept": "text/plain"], body: Array("one".utf8))
+        var copy = original
+        copy.path = "/b"
+        copy.headers.add("X-Extra", "1")
+        copy.body = RequestBody(Array("two".utf8))
+        copy.query.append("y", "2")
+        #expect(original.path == "/a" && original.headers["X-Extra"] == nil && original.bodyText == "one")
+        #expect(original.query.pairs.map(\.name) == ["x"])
+        #expect(copy.path == "/b" && copy.headers["X-Extra"] == "1" && copy.bodyText == "two")
+        #expect(copy.query.pairs.map(\.name) == ["x", "y"])
+        var again = copy
+        again.method = .post
+        #expect(copy.method == .get && again.method == .post && again.path == "/b")
+        // Through a context, in place.
+        let context = HTTPContext(request: original, application: ApplicationState(), logger: Logger(label: "t"))
+        context.request.headers.add("X-Module", "set")
+        #expect(context.request.headers["X-Module"] == "set" && original.headers["X-Module"] == nil)
     }
 
     @Test("a request from nginx's FastCGI parameters")
