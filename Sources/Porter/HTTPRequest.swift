@@ -9,62 +9,74 @@ public struct HTTPRequest: @unchecked Sendable { // its only state is `Fields` (
     /// The verb, e.g. `GET`.
     public var method: HTTPMethod {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.method } }
+        set { uniqueFields.pointee.method = newValue }
         _modify { yield &uniqueFields.pointee.method }
     }
     /// The decoded, normalised path without the query (nginx's `$document_uri`), e.g. `/feeds/news.rss`.
     public var path: String {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.path } }
+        set { uniqueFields.pointee.path = newValue }
         _modify { yield &uniqueFields.pointee.path }
     }
     /// The request target as the client sent it (`$request_uri`): raw path plus `?query`.
     public var uri: String {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.uri } }
+        set { uniqueFields.pointee.uri = newValue }
         _modify { yield &uniqueFields.pointee.uri }
     }
     /// The raw query string without `?`.
     public var queryString: String {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.queryString } }
+        set { uniqueFields.pointee.queryString = newValue }
         _modify { yield &uniqueFields.pointee.queryString }
     }
     /// The parsed query string.
     public var query: QueryParameters {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.query } }
+        set { uniqueFields.pointee.query = newValue }
         _modify { yield &uniqueFields.pointee.query }
     }
     /// Request headers, rebuilt from the `HTTP_*`, `CONTENT_TYPE` and `CONTENT_LENGTH` parameters.
     public var headers: HTTPHeaders {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.headers } }
+        set { uniqueFields.pointee.headers = newValue }
         _modify { yield &uniqueFields.pointee.headers }
     }
     /// Cookies from the `Cookie` header.
     public var cookies: [String: String] {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.cookies } }
+        set { uniqueFields.pointee.cookies = newValue }
         _modify { yield &uniqueFields.pointee.cookies }
     }
     /// The request body (FastCGI STDIN), fully read: in memory, or spilled to a temporary file when large.
     public var body: RequestBody {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.body } }
+        set { uniqueFields.pointee.body = newValue }
         _modify { yield &uniqueFields.pointee.body }
     }
     /// The client's address as nginx saw it (`REMOTE_ADDR`).
     public var remoteAddress: String {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.remoteAddress } }
+        set { uniqueFields.pointee.remoteAddress = newValue }
         _modify { yield &uniqueFields.pointee.remoteAddress }
     }
     /// The client's port (`REMOTE_PORT`), when known.
     public var remotePort: Int? {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.remotePort } }
+        set { uniqueFields.pointee.remotePort = newValue }
         _modify { yield &uniqueFields.pointee.remotePort }
     }
     /// Every FastCGI parameter (CGI variable) as received; Go's `ProcessEnv`, ASP.NET's `ServerVariables`.
     public var parameters: CGIParameters {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.parameters } }
+        set { uniqueFields.pointee.parameters = newValue }
         _modify { yield &uniqueFields.pointee.parameters }
     }
 
     /// The parsed multipart body, once `parseMultipartForm(limits:)` ran.
     var multipart: (fields: QueryParameters, files: [UploadedFile])? {
         get { storage.withUnsafeMutablePointerToHeader { $0.pointee.multipart } }
+        set { uniqueFields.pointee.multipart = newValue }
         _modify { yield &uniqueFields.pointee.multipart }
     }
 
@@ -94,6 +106,7 @@ public struct HTTPRequest: @unchecked Sendable { // its only state is `Fields` (
 
     private init(_ fields: Fields) { storage = Storage.make(fields) }
 
+    /// (Each field has a setter besides `_modify`: an assignment then needs no coroutine frame, which can be allocated.)
     /// The fields of this copy alone, to change in place (copied first while shared). The address stays valid while
     /// `storage` holds the buffer, which the caller's access to `self` guarantees for the duration of a `_modify`.
     private var uniqueFields: UnsafeMutablePointer<Fields> {

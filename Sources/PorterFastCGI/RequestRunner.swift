@@ -4,8 +4,7 @@ import Porter
 extension FastCGIServer {
     /// Runs a request whose head libfcgi has read: looks up its route, reads the body within the route's limit
     /// (413 without reading when the declared length is too large), then runs the pipeline.
-    func process(_ conn: Connection, _ head: consuming HTTPRequest, generation: UInt64, worker: WorkerState) {
-        var request = head
+    func process(_ conn: Connection, _ request: consuming HTTPRequest, generation: UInt64, worker: WorkerState) {
         let serving = worker.enter(self)
         let pipeline = serving.pipeline
         let declared = request.parameters["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0
@@ -30,7 +29,8 @@ extension FastCGIServer {
             perform(conn.handle(.requestFailed), conn)
             return
         }
-        let context = HTTPContext(request: request, application: serving.application, logger: logger)
+        // Handed on, not copied: the request stays uniquely referenced, so modules change it in place.
+        let context = HTTPContext(request: consume request, application: serving.application, logger: logger)
         context.syncExecutor = executor
         context.route = route
         switch pipeline.start(context) {
