@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Heap allocations per request (an LD_PRELOAD malloc counter, bench/allocs/malloc_count.c) for hello through
 # Porter's whole pipeline vs the C libfcgi peer (bench/peers/backends/hello.c), each behind the same nginx with
-# upstream keepalive. A stand-in for instructions per request where valgrind cannot run Porter.
+# upstream keepalive (bench/callgrind.sh counts instructions).
 #
 #   bench/allocs.sh [PORTER_BIN]     default .build/release/porter if present, else .build/debug/porter
 #

@@ -139,11 +139,13 @@ struct PostgresServiceTests {
         let holding = try await Self.holdAdvisoryLock(4444, url: url, release: release)
         async let blocked = pool.query("SELECT pg_advisory_xact_lock_shared(4444)")
         try await waitUntil("the pool's one connection waits on the lock") { try await Self.lockWaiters(server, name) == 1 }
+        #expect(pool.queuedWork == 0)
         let queued = Task { try await pool.query("INSERT INTO marks VALUES ('cancelled')") }
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil("the insert waits in the pool's queue") { pool.queuedWork == 1 }
         queued.cancel()
         // Returns while the only connection is still blocked: it left the queue instead of waiting its turn.
         await #expect(throws: CancellationError.self) { try await queued.value }
+        #expect(pool.queuedWork == 0, "the cancelled insert left the queue")
         #expect(try await Self.lockWaiters(server, name) == 1, "the connection was still busy when the cancellation returned")
         release.signal()
         _ = try await blocked

@@ -78,6 +78,9 @@ public final class PostgresService: Service, Sendable {
     /// How many times work waited `queueTimeout` for a connection and failed with `PostgresPoolBusy`.
     public var queueTimeouts: Int { pool.queueTimeoutCount }
 
+    /// How much work is waiting for a connection now (for tests and status pages).
+    public var queuedWork: Int { pool.queuedCount }
+
     /// Checks that `url` is a `postgres://` or `postgresql://` URL and returns it for libpq, which reads every
     /// part of it (`?sslmode=disable|prefer|require|verify-ca|verify-full`, `?host=/run/postgresql` for a socket
     /// directory, …).
@@ -479,6 +482,7 @@ private final class ConnectionPool: @unchecked Sendable {
 
     var openConnections: Int { condition.withLock { connections } }
     var queueTimeoutCount: Int { condition.withLock { timeouts } }
+    var queuedCount: Int { condition.withLock { queue.count } }
 
     /// Runs `work` on a pool thread with a usable connection; returns (or throws) what it did. Throws
     /// `PostgresPoolBusy` when no connection took it within the queue timeout, `CancellationError` when its task was
