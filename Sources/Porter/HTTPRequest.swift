@@ -263,7 +263,7 @@ public struct HTTPRequest: @unchecked Sendable { // its only state is `Fields` (
     package static func split(_ uri: String) -> (path: Substring, query: String) {
         // A byte search: `?` is ASCII, so its index is a character boundary (no grapheme breaking per request).
         if let q = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
-            return (uri[..<q], String(uri[uri.index(after: q)...]))
+            return (uri[..<q], String(uri[uri.utf8.index(after: q)...]))
         }
         return (uri[...], "")
     }

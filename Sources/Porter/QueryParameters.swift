@@ -10,22 +10,27 @@ public struct QueryParameters: Sendable, Sequence, Equatable {
     /// and bytes that are not UTF-8 become U+FFFD.
     public init(parsing encoded: some StringProtocol) {
         pairs = []
-        // Part by part over the UTF-8 bytes (no array of parts, no Character steps): a query string is parsed for
-        // every request. `&` and `=` are ASCII, so every index found is a scalar boundary of `encoded`.
-        let utf8 = encoded.utf8
-        var start = utf8.startIndex
-        while start < utf8.endIndex {
-            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
-            if start < end {
-                if let eq = utf8[start..<end].firstIndex(of: UInt8(ascii: "=")) {
-                    pairs.append((PercentEncoding.decode(encoded[start..<eq], plusAsSpace: true),
-                                  PercentEncoding.decode(encoded[utf8.index(after: eq)..<end], plusAsSpace: true)))
-                } else {
-                    pairs.append((PercentEncoding.decode(encoded[start..<end], plusAsSpace: true), ""))
+        // Part by part over the UTF-8 bytes (no array of parts, no Character steps, no String index checks): a query
+        // string is parsed for every request that has one.
+        let parse = { (bytes: UnsafeBufferPointer<UInt8>) -> [(name: String, value: String)] in
+            var pairs: [(name: String, value: String)] = []
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != UInt8(ascii: "&") { end += 1 }
+                if start < end {
+                    var eq = start
+                    while eq < end && bytes[eq] != UInt8(ascii: "=") { eq += 1 }
+                    let name = PercentEncoding.decode(UnsafeBufferPointer(rebasing: bytes[start..<eq]), plusAsSpace: true)
+                    let value = eq < end
+                        ? PercentEncoding.decode(UnsafeBufferPointer(rebasing: bytes[(eq + 1)..<end]), plusAsSpace: true) : ""
+                    pairs.append((name, value))
                 }
+                start = end + 1
             }
-            start = end == utf8.endIndex ? end : utf8.index(after: end)
+            return pairs
         }
+        pairs = encoded.utf8.withContiguousStorageIfAvailable(parse) ?? Array(encoded.utf8).withUnsafeBufferPointer(parse)
     }
 
     /// The value for `name`, matched ignoring ASCII case; repeated names give their values joined with commas
@@ -66,11 +71,17 @@ public struct QueryParameters: Sendable, Sequence, Equatable {
 public enum PercentEncoding {
     /// Decodes `%XX` escapes (and `+` as space when asked); invalid escapes stay as written.
     public static func decode(_ text: some StringProtocol, plusAsSpace: Bool = false) -> String {
-        // Most names and values have nothing to decode: they become a String without a byte copy.
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) else {
-            return String(text)
+        text.utf8.withContiguousStorageIfAvailable { decode($0, plusAsSpace: plusAsSpace) }
+            ?? Array(text.utf8).withUnsafeBufferPointer { decode($0, plusAsSpace: plusAsSpace) }
+    }
+
+    /// Decodes `%XX` escapes (and `+` as space when asked) in UTF-8 bytes; invalid escapes stay as written, bytes that
+    /// are not UTF-8 become U+FFFD.
+    public static func decode(_ utf8: UnsafeBufferPointer<UInt8>, plusAsSpace: Bool = false) -> String {
+        // Most names and values have nothing to decode: one copy into the String.
+        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) else {
+            return String(decoding: utf8, as: UTF8.self)
         }
-        let utf8 = Array(text.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(utf8.count)
         var i = 0
