@@ -106,9 +106,9 @@ public struct HTTPRequest: @unchecked Sendable { // its only state is `Fields` (
 
     private init(_ fields: Fields) { storage = Storage.make(fields) }
 
-    /// (Each field has a setter besides `_modify`: an assignment then needs no coroutine frame, which can be allocated.)
     /// The fields of this copy alone, to change in place (copied first while shared). The address stays valid while
     /// `storage` holds the buffer, which the caller's access to `self` guarantees for the duration of a `_modify`.
+    /// (Each field has a setter besides `_modify`: an assignment then needs no coroutine frame, which can be allocated.)
     private var uniqueFields: UnsafeMutablePointer<Fields> {
         mutating get {
             if !isKnownUniquelyReferenced(&storage) {
