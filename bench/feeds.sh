@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A 50-item RSS feed through nginx vs hello, and the 304 path (If-None-Match), wrk -c64; the same feed cached by
 # nginx (edge_cache = 1, big.xml) and the same bytes as a static file (the physical limit). PORTER_BIN: the binary.
+# ROUNDS rounds (default 3), each running every row in turn, so a ratio compares rows measured seconds apart; the
+# summary gives each row's ratio to hello per round and the median of those ratios, and the feed's p99/p50.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source bench/lib.sh
 DURATION=${DURATION:-8s}
+ROUNDS=${ROUNDS:-3}
 W=/tmp/porter-feed-bench
 PORT=18580
 PORTER_BIN=${PORTER_BIN:-/tmp/porter-bench}
@@ -75,15 +78,35 @@ run() {
     # Porter's and nginx's CPU time (user + system, from /proc) per request: steadier than req/s on a shared machine.
     local cpu; cpu=$(cpu_us_per_request $((after - before)) "$requests")
     local ngx_cpu; ngx_cpu=$(cpu_us_per_request $((ngx_after - ngx_before)) "$requests")
-    printf '%-32s %10s req/s  p50 %s  p99 %s  CPU µs/req: porter %s, nginx %s\n' "$label" "$(awk '/Requests\/sec/{print $2}' <<<"$out")" \
-        "$(awk '/ 50%/{print $2}' <<<"$out")" "$(awk '/ 99%/{print $2}' <<<"$out")" "$cpu" "$ngx_cpu"
+    local rate p50 p99
+    rate=$(awk '/Requests\/sec/{print $2}' <<<"$out"); p50=$(awk '/ 50%/{print $2}' <<<"$out"); p99=$(awk '/ 99%/{print $2}' <<<"$out")
+    printf '%-32s %10s req/s  p50 %s  p99 %s  CPU µs/req: porter %s, nginx %s\n' "$label (round $round)" "$rate" "$p50" "$p99" "$cpu" "$ngx_cpu"
     grep -E "Non-2xx|Socket errors" <<<"$out" || true
+    printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$rate" "$(to_ms "$p50")" "$(to_ms "$p99")" >>"$W/rows.tsv"
 }
-for round in 1 2; do
-  run "hello (round $round)" "http://127.0.0.1:$PORT/hello"
-  run "50-item RSS (round $round)" "http://127.0.0.1:$PORT/big.rss"
-  run "RSS 304 (round $round)" -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss"
-  run "RSS, nginx cache 1s (round $round)" "http://127.0.0.1:$PORT/big.xml"
-  run "RSS 304, nginx cache (round $round)" -H "If-None-Match: $XML_ETAG" "http://127.0.0.1:$PORT/big.xml"
-  run "static file, same bytes (round $round)" "http://127.0.0.1:$PORT/static.rss"
+# wrk's latency (1.31ms, 472.00us, 1.02s) in milliseconds
+to_ms() { awk -v v="$1" 'BEGIN{ n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.3f", n }'; }
+for round in $(seq "$ROUNDS"); do
+  run "hello" "http://127.0.0.1:$PORT/hello"
+  run "50-item RSS" "http://127.0.0.1:$PORT/big.rss"
+  run "RSS 304" -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss"
+  run "RSS, nginx cache 1s" "http://127.0.0.1:$PORT/big.xml"
+  run "RSS 304, nginx cache" -H "If-None-Match: $XML_ETAG" "http://127.0.0.1:$PORT/big.xml"
+  run "static file, same bytes" "http://127.0.0.1:$PORT/static.rss"
 done
+# The summary: each row's req/s over the same round's hello, per round and the median; p99/p50 per round.
+echo
+awk -F'\t' '
+  function median(list,   a, n, i, j, t) {
+      n = split(list, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  { rate[$1, $2] = $3; tail[$1, $2] = ($4 > 0 ? $5 / $4 : 0); if (!($2 in seen)) { seen[$2] = 1; order[++rows] = $2 } ; if ($1 > rounds) rounds = $1 }
+  END {
+      printf "%-26s %-28s %-8s %s\n", "row", "ratio to hello, per round", "median", "p99/p50 per round"
+      for (r = 1; r <= rows; r++) {
+          label = order[r]; ratios = ""; tails = ""
+          for (k = 1; k <= rounds; k++) { ratios = ratios sprintf("%.2f ", rate[k, label] / rate[k, "hello"]); tails = tails sprintf("%.1f ", tail[k, label]) }
+          printf "%-26s %-28s %-8.2f %s\n", label, ratios, median(ratios), tails
+      }
+  }' "$W/rows.tsv"
