@@ -24,6 +24,8 @@ static inline int porter_set_parent_death_signal(int sig) { return prctl(PR_SET_
 static inline int64_t porter_atomic_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void porter_atomic_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline int64_t porter_atomic_add(int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
+/// Orders a sequence lock's plain reads before its closing load of the sequence.
+static inline void porter_atomic_fence_acquire(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
 static inline void porter_atomic_raise_max(int64_t *p, int64_t v) {
     int64_t seen = __atomic_load_n(p, __ATOMIC_RELAXED);
     while (v > seen && !__atomic_compare_exchange_n(p, &seen, v, 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {}

@@ -63,6 +63,9 @@ struct MasterProcess {
         let scoreboard = Scoreboard.create(slots: configuration.workers * 4 + 4, shared: true)
         if scoreboard == nil { logger.warning("no shared scoreboard (memfd/mmap failed): /status shows the answering worker only") }
         scoreboard?.setListenQueueLength(Int(transport.backlog))
+        // The pool's swift-metrics series, a region per scoreboard slot: `/metrics` sums them (`MetricsBoard`).
+        let metricsBoard = scoreboard.flatMap { MetricsBoard.create(slots: $0.slotCount) }
+        if scoreboard != nil && metricsBoard == nil { logger.warning("no shared metrics board (memfd/mmap failed): /metrics shows the answering worker's series only") }
         var current = configuration
         var generation = 1
         var workers: [pid_t: Int] = [:] // pid → generation
@@ -70,7 +73,8 @@ struct MasterProcess {
         func start() -> pid_t? {
             let slot = scoreboard?.firstFreeSlot()
             if scoreboard != nil && slot == nil { logger.warning("scoreboard full: a worker starts without a slot") }
-            guard let pid = spawnWorker(listenFD: listenFD, generation: generation, scoreboard: scoreboard.flatMap { board in slot.map { (board.descriptor, $0) } })
+            guard let pid = spawnWorker(listenFD: listenFD, generation: generation, scoreboard: scoreboard.flatMap { board in slot.map { (board.descriptor, $0) } },
+                                        metricsBoard: metricsBoard?.descriptor)
             else { return nil }
             workers[pid] = generation
             if let slot { scoreboard?.assign(slot: slot, pid: pid); slots[pid] = slot }
@@ -94,7 +98,12 @@ struct MasterProcess {
                 guard pid > 0 else { break }
                 let gen = workers.removeValue(forKey: pid) ?? 0
                 // Its counters stay in the pool's totals; its slot is free for the next worker.
-                if let slot = slots.removeValue(forKey: pid) { scoreboard?.retire(slot: slot) }
+                if let slot = slots.removeValue(forKey: pid) {
+                    if metricsBoard?.retire(slot: slot) == false {
+                        logger.warning("the retired workers' metrics outgrew the board: this worker's counters are not kept")
+                    }
+                    scoreboard?.retire(slot: slot)
+                }
                 scoreboard?.setTotalProcesses(workers.count)
                 let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
                 let code = (status >> 8) & 0xff
@@ -156,11 +165,12 @@ struct MasterProcess {
     }
 
     /// Starts one worker: this same program and arguments, with the listen socket's fd in the environment.
-    private func spawnWorker(listenFD: Int32, generation: Int, scoreboard: (descriptor: Int32, slot: Int)?) -> pid_t? {
+    private func spawnWorker(listenFD: Int32, generation: Int, scoreboard: (descriptor: Int32, slot: Int)?, metricsBoard: Int32?) -> pid_t? {
         var environment = ["\(Self.workerEnvironmentKey)=\(listenFD)", "PORTER_WORKER_GENERATION=\(generation)"]
         if let scoreboard {
             environment.append("\(Scoreboard.descriptorEnvironmentKey)=\(scoreboard.descriptor)")
             environment.append("\(Scoreboard.slotEnvironmentKey)=\(scoreboard.slot)")
+            if let metricsBoard { environment.append("\(MetricsBoard.descriptorEnvironmentKey)=\(metricsBoard)") }
         }
         guard let pid = Self.spawnSelf(environment: environment, logger: logger) else { return nil }
         logger.info("worker started", metadata: ["pid": .stringConvertible(pid), "generation": .stringConvertible(generation)])
@@ -187,7 +197,7 @@ struct MasterProcess {
         while let entry = p.pointee {
             let s = String(cString: entry)
             let ours = [workerEnvironmentKey, checkEnvironmentKey, "PORTER_WORKER_GENERATION", Scoreboard.descriptorEnvironmentKey,
-                        Scoreboard.slotEnvironmentKey]
+                        Scoreboard.slotEnvironmentKey, MetricsBoard.descriptorEnvironmentKey]
             if !ours.contains(where: { s.hasPrefix($0 + "=") }) { environment.append(s) }
             p += 1
         }

@@ -15,17 +15,22 @@ struct PoolStatusTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
     }
 
+    /// Sends `count` /hello requests from 20 kept-alive clients at once; returns how many got 200.
+    static func hellos(_ count: Int, _ site: NginxPorterSite) async -> Int {
+        let results = await ConcurrentClients.run(20) { i in
+            let http = site.client(keepAlive: true)
+            var ok = 0
+            for _ in 0..<(count / 20 + (i < count % 20 ? 1 : 0)) where (try? http.get("/hello").status) == 200 { ok += 1 }
+            return ok
+        }
+        return results.map { (try? $0.get()) ?? 0 }.reduce(0, +)
+    }
+
     @Test("--workers 3: 300 requests show `accepted conn` 300 whichever worker answers; a kill -9'd worker's count stays")
     func acceptedConnAcrossWorkers() async throws {
         let (porter, site, dir) = try await PorterProcessTests.start(arguments: ["--workers", "3"])
         // `start` sent one /hello already; 299 more, from 20 clients at once.
-        let results = await ConcurrentClients.run(20) { i in
-            let http = site.client(keepAlive: true)
-            var ok = 0
-            for _ in 0..<(i < 19 ? 15 : 14) where (try? http.get("/hello").status) == 200 { ok += 1 }
-            return ok
-        }
-        #expect(results.map { (try? $0.get()) ?? 0 }.reduce(0, +) == 299)
+        #expect(await Self.hellos(299, site) == 299)
         // Every status request counts itself too (as PHP-FPM's does): the n-th shows 300 + n.
         var statusCalls = 0
         var object: [String: Any] = [:]
@@ -79,6 +84,92 @@ struct PoolStatusTests {
         #expect(text["accepted conn"] == String(300 + statusCalls))
         #expect(text["total processes"] == "3" && text["pool"] == "www")
         #expect(text["start time"]?.contains("/") == true, "PHP-FPM's dd/Mon/yyyy:hh:mm:ss +zzzz")
+        porter.signal(SIGTERM)
+        #expect(await porter.exitStatus() == 0)
+        site.stop()
+        withExtendedLifetime(dir) {}
+    }
+
+    /// The metrics module and `/metrics` (loopback only, as shipped).
+    static let metricsTables = """
+        [[modules]]
+        name = "metrics"
+
+        [[handlers]]
+        verb = "GET"
+        path = "/metrics"
+        handler = "metrics"
+        """
+
+    /// The value of the sample `name` whose labels include every one of `labels` (`key="value"`), from `/metrics`.
+    static func sample(_ text: String, _ name: String, _ labels: [String] = []) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+            let series = line[..<(line.lastIndex(of: " ") ?? line.endIndex)]
+            if labels.allSatisfy({ series.contains($0) }) { return line.split(separator: " ").last.flatMap { Double($0) } }
+        }
+        return nil
+    }
+
+    @Test("--workers 3: /metrics sums every worker's swift-metrics series whichever answers; a killed or reloaded worker's counts stay")
+    func metricsAcrossWorkers() async throws {
+        let (porter, site, dir) = try await PorterProcessTests.start(arguments: ["--workers", "3"], tables: Self.metricsTables)
+        // `start` sent one /hello already; 299 more, from 20 clients at once.
+        #expect(await Self.hellos(299, site) == 299)
+        let processes = try #require(try await Self.status(site, "full&json")["processes"] as? [[String: Any]])
+
+        let hello = ["handler=\"hello\"", "route=\"/hello\""]
+        func scrape() async throws -> String {
+            let response = try await site.client().fetch("/metrics")
+            #expect(response.status == 200, "metrics answered \(response.status)")
+            return response.text
+        }
+        // Each worker publishes its series every second: wait until the pool's sum is whole.
+        var text = ""
+        try await waitUntil("the hello count on /metrics to reach 300: \(Self.sample(text, "porter_request_duration_seconds_count", hello) ?? -1)") {
+            text = try await scrape()
+            return Self.sample(text, "porter_request_duration_seconds_count", hello) == 300
+        }
+        // Every scrape from here on, whichever worker answers it, shows the whole pool's 300 hellos (the requests
+        // usually spread over the workers; if not, the reload below still tells a pool's sum from one worker's).
+        // In flight: the scrape itself, fresh from the answering worker, plus at most one stale request per other
+        // worker (a gauge is as old as its worker's last publication).
+        var counts: [Double] = [], inFlight: [Double] = []
+        for _ in 0..<12 {
+            text = try await scrape()
+            counts.append(Self.sample(text, "porter_request_duration_seconds_count", hello) ?? -1)
+            inFlight.append(Self.sample(text, "porter_requests_in_flight") ?? -1)
+        }
+        #expect(counts == Array(repeating: 300, count: 12), "\(counts)")
+        #expect(inFlight.allSatisfy { $0 >= 1 && $0 <= 3 }, "\(inFlight)")
+        #expect(text.components(separatedBy: "# TYPE porter_request_duration_seconds ").count == 2, "one family:\n\(text)")
+
+        // kill -9 the busiest worker: the master folds what it published; the pool's count does not go down.
+        let victim = try #require(processes.max { ($0["requests"] as? Int ?? 0) < ($1["requests"] as? Int ?? 0) }?["pid"] as? Int)
+        kill(pid_t(victim), SIGKILL)
+        try await waitUntil("a new worker to replace \(victim)") {
+            let live = (try await Self.status(site, "full&json")["processes"] as? [[String: Any]] ?? []).compactMap { $0["pid"] as? Int }
+            return live.count == 3 && !live.contains(victim)
+        }
+        for _ in 0..<6 {
+            text = try await scrape()
+            #expect(Self.sample(text, "porter_request_duration_seconds_count", hello) == 300, "after the kill:\n\(text)")
+        }
+
+        // A reload drains every worker (each publishes once more after draining) and starts new ones: still 300,
+        // and 10 more hellos served by the new generation add up to 310.
+        let old = Set((try await Self.status(site, "full&json")["processes"] as? [[String: Any]] ?? []).compactMap { $0["pid"] as? Int })
+        porter.signal(SIGHUP)
+        try await waitUntil("the reload to replace every worker") {
+            let live = (try await Self.status(site, "full&json")["processes"] as? [[String: Any]] ?? []).compactMap { $0["pid"] as? Int }
+            return live.count == 3 && old.isDisjoint(with: live)
+        }
+        for _ in 0..<10 { #expect(try await site.client().fetch("/hello").status == 200) }
+        try await waitUntil("the hello count to reach 310 after the reload: \(Self.sample(text, "porter_request_duration_seconds_count", hello) ?? -1)") {
+            text = try await scrape()
+            let count = Self.sample(text, "porter_request_duration_seconds_count", hello) ?? -1
+            #expect(count >= 300, "a count went down after the reload: \(count)")
+            return count == 310
+        }
         porter.signal(SIGTERM)
         #expect(await porter.exitStatus() == 0)
         site.stop()

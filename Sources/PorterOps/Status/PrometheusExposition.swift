@@ -1,4 +1,5 @@
 import Foundation
+import PorterFastCGI
 public import Prometheus
 
 /// Writes a status snapshot in the Prometheus text exposition format (version 0.0.4).
@@ -7,11 +8,12 @@ public enum PrometheusExposition {
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
     /// The exposition text for `snapshot`, metric names prefixed with `prefix` (e.g. `porter`), followed by
-    /// everything in `registry` (what was recorded through swift-metrics). A family the registry has replaces the
+    /// everything in `registry` (what was recorded through swift-metrics; for Porter's own registry in a worker
+    /// process, the whole pool's: `PorterMetrics.exposition(of:)`). A family the registry has replaces the
     /// status-derived one of the same name (e.g. `porter_request_duration_seconds` once Porter's timer feeds it).
     public static func render(_ snapshot: ServerStatusSnapshot, prefix: String = "porter",
                               registry: PrometheusCollectorRegistry? = nil) -> String {
-        let recorded = registry?.emitToString() ?? ""
+        let recorded = registry.map(PorterMetrics.exposition(of:)) ?? ""
         let replaced = Set(recorded.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("# TYPE ") else { return nil }
             return line.dropFirst(7).split(separator: " ").first.map(String.init)
@@ -62,10 +64,10 @@ public enum PrometheusExposition {
                 var cumulative = 0
                 for (i, bound) in h.bounds.enumerated() {
                     cumulative += s.bucketCounts[i]
-                    out += "\(name)_bucket\(labels(base + [("le", number(bound))])) \(cumulative)\n"
+                    out += "\(name)_bucket\(labels(base + [("le", PrometheusText.number(bound))])) \(cumulative)\n"
                 }
                 out += "\(name)_bucket\(labels(base + [("le", "+Inf")])) \(s.count)\n"
-                out += "\(name)_sum\(labels(base)) \(number(s.sum))\n"
+                out += "\(name)_sum\(labels(base)) \(PrometheusText.number(s.sum))\n"
                 out += "\(name)_count\(labels(base)) \(s.count)\n"
             }
         }
@@ -103,12 +105,5 @@ public enum PrometheusExposition {
     /// Escapes HELP text: backslash and line feed.
     static func escapeHelp(_ s: String) -> String {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
-    }
-
-    /// A float as Prometheus writes it (`0.005`, `1.0`, `+Inf`).
-    static func number(_ d: Double) -> String {
-        if d.isInfinite { return d > 0 ? "+Inf" : "-Inf" }
-        if d.isNaN { return "NaN" }
-        return String(d)
     }
 }
