@@ -52,6 +52,8 @@ let package = Package(
         // distribution patches it, and it builds nothing (a vendored BoringSSL was a third of a cold build).
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        // The system's zlib: responses stored gzip-compressed once, sent to clients that accept it (`Gzip`).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CVipsShim"),
 
         // The FastCGI wire protocol in pure Swift (records, name-value pairs) and a client for tests and `porter request`.
@@ -60,7 +62,7 @@ let package = Package(
         // The handler model: context, handlers, registry, modules, pipeline; HTTP and security primitives
         // (conditional GET, HMAC key ring, access rules, admission). No network I/O; C only for libcrypto.
         .target(name: "Porter", dependencies: [
-            "COpenSSL", .product(name: "Logging", package: "swift-log"),
+            "COpenSSL", "CZlib", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
 
         // The transport: the only code that touches libfcgi.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A 50-item RSS feed through nginx vs hello, and the 304 path (If-None-Match), wrk -c64; the same feed cached by
+# A 50-item RSS feed through nginx vs hello, the 304 path (If-None-Match) and a gzip client's, wrk -c64; the same feed cached by
 # nginx (edge_cache = 1, big.xml) and the same bytes as a static file (the physical limit). PORTER_BIN: the binary.
 # ROUNDS rounds (default 3), each running every row in turn, so a ratio compares rows measured seconds apart; the
 # summary gives each row's ratio to hello per round and the median of those ratios, and the feed's p99/p50.
@@ -68,7 +68,7 @@ sleep 1
 mkdir -p "$W/www"; curl -s "http://127.0.0.1:$PORT/big.rss" >"$W/www/static.rss"
 ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.rss" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
 XML_ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.xml" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
-echo "feed: $(curl -s "http://127.0.0.1:$PORT/big.rss" | wc -c) bytes, ETag $ETAG, 304 check: $(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss")"
+echo "feed: $(curl -s "http://127.0.0.1:$PORT/big.rss" | wc -c) bytes ($(curl -s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT/big.rss" | wc -c) gzip), ETag $ETAG, 304 check: $(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss")"
 run() {
     local label=$1; shift
     local before; before=$(cpu_ticks "$PORTER"); local ngx_before; ngx_before=$(cpu_ticks $NGINX $(pgrep -P $NGINX))
@@ -90,6 +90,7 @@ for round in $(seq "$ROUNDS"); do
   run "hello" "http://127.0.0.1:$PORT/hello"
   run "50-item RSS" "http://127.0.0.1:$PORT/big.rss"
   run "RSS 304" -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss"
+  run "50-item RSS, gzip" -H "Accept-Encoding: gzip" "http://127.0.0.1:$PORT/big.rss"
   run "RSS, nginx cache 1s" "http://127.0.0.1:$PORT/big.xml"
   run "RSS 304, nginx cache" -H "If-None-Match: $XML_ETAG" "http://127.0.0.1:$PORT/big.xml"
   run "static file, same bytes" "http://127.0.0.1:$PORT/static.rss"

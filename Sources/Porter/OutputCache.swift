@@ -271,6 +271,12 @@ public struct OutputCacheModule: HTTPModule {
               !response.headers.contains("Set-Cookie"),
               !ctx.user.isAuthenticated || policy.cacheAuthenticated,
               case .buffer(let body) = response.body else { return }
+        // A response that varies on a request header the policy does not key on (a handler's gzip for clients that
+        // accept it) would be served to clients it does not fit: not stored.
+        if let vary = response.headers["Vary"] {
+            let names = vary.split(separator: ",").map { $0.trimmingSpaces().lowercased() }
+            guard names.allSatisfy({ $0.isEmpty || policy.varyByHeaders.contains($0) }) else { return }
+        }
         if let control = response.headers["Cache-Control"]?.lowercased(),
            control.contains("no-store") || control.contains("private") || control.contains("no-cache") { return }
         let now = cache.now()

@@ -6,7 +6,9 @@ import Foundation
 /// The channel is the last path segment without its extension (`/news.rss` and `/feeds/news.rss` → `news`);
 /// an unknown channel is a 404. The format comes from the extension (`.atom` → Atom, else RSS) unless fixed.
 /// Responses carry a strong `ETag` (a hash of the exact body), `Last-Modified` (the channel's last change)
-/// and the configured `Cache-Control`; `If-None-Match` / `If-Modified-Since` give `304` with no body.
+/// and the configured `Cache-Control`; `If-None-Match` / `If-Modified-Since` give `304` with no body. A client whose
+/// `Accept-Encoding` takes gzip gets the rendering compressed once per change (`Content-Encoding: gzip`, its own
+/// `ETag`); every response says `Vary: Accept-Encoding`.
 /// Reusable and thread-safe: one instance serves every worker thread.
 public struct FeedHandler: HTTPHandler {
     /// The database.
@@ -120,17 +122,22 @@ public struct FeedHandler: HTTPHandler {
                 throw HTTPError(.notFound, message: "No such feed")
             }
             let body = FeedRenderer.render(snapshot, as: format, context: FeedRenderContext(siteURL: siteURL, selfURL: selfURL))
-            entry = .init(generation: generation, body: body,
-                          validators: Validators(etag: EntityTag(hashing: body), lastModified: snapshot.channel.updatedAt.unixSeconds),
+            entry = .init(generation: generation, body: body, lastModified: snapshot.channel.updatedAt.unixSeconds,
                           contentType: format.contentType)
             cache.store(request.path, entry)
         }
 
         // Module headers and cookies set earlier in the pipeline stay: only this handler's own fields are set.
         if let cacheControl { context.response.headers["Cache-Control"] = cacheControl }
-        if context.respondNotModifiedIfCurrent(entry.validators) { return }
+        // gzip for clients that take it (feed readers do: a sixth of the bytes through nginx and the network), the
+        // rendering as is for the others; caches keep one of each (Vary), and each has its own ETag.
+        let gzip = entry.gzip.flatMap { Gzip.isAccepted(by: request.headers["Accept-Encoding"]) ? $0 : nil }
+        let representation = gzip ?? entry.identity
+        context.response.headers["Vary"] = "Accept-Encoding"
+        if context.respondNotModifiedIfCurrent(representation.validators) { return }
         context.response.status = .ok
         context.response.contentType = entry.contentType
-        context.response.body = .buffer(entry.body)
+        if gzip != nil { context.response.headers["Content-Encoding"] = "gzip" }
+        context.response.body = .buffer(representation.body)
     }
 }

@@ -18,10 +18,31 @@ extension FeedStore {
 final class FeedRenderCache: Sendable {
     struct Entry: Sendable {
         let generation: UInt64
-        let body: [UInt8]
-        /// The body's ETag and the channel's stamp as Last-Modified, header text included.
-        let validators: Validators
+        /// The rendered feed as is.
+        let identity: Representation
+        /// The same bytes gzip-compressed once here, for clients whose `Accept-Encoding` takes gzip (nil if it saved nothing).
+        let gzip: Representation?
         let contentType: String
+
+        /// A rendering of `body` (compressed once for gzip clients), last modified at the channel's `stamp`.
+        init(generation: UInt64, body: [UInt8], lastModified: Int64, contentType: String) {
+            self.generation = generation
+            identity = Representation(body: body, lastModified: lastModified)
+            gzip = Gzip.compress(body).map { Representation(body: $0, lastModified: lastModified) }
+            self.contentType = contentType
+        }
+    }
+
+    /// One encoding of a feed: its bytes, and their own ETag (RFC 9110: each representation has its own) with the
+    /// channel's stamp as Last-Modified, header text included.
+    struct Representation: Sendable {
+        let body: [UInt8]
+        let validators: Validators
+
+        init(body: [UInt8], lastModified: Int64) {
+            self.body = body
+            validators = Validators(etag: EntityTag(hashing: body), lastModified: lastModified)
+        }
     }
 
     private let entries = ReadWriteLock<[String: Entry]>([:])

@@ -9,8 +9,8 @@ import Testing
 /// personalised requests, and a write is seen once that validity has passed.
 @Suite("Edge: feeds cached by nginx (edge_cache)", .enabled(if: NginxHarness.isAvailable, "nginx is not installed"), .serialized)
 struct FeedCacheEdgeTests {
-    @Test("HIT after MISS; HEAD first never empties a GET; 304 from the cache; Cookie/Authorization bypass; revalidation; a write is seen")
-    func feedsCachedAtTheEdge() async throws {
+    /// Porter with the sample feeds on `*.rss` and `*.atom`, cached by nginx for a second, behind nginx.
+    static func start() async throws -> (PorterProcess, NginxPorterSite, FeedStore, TemporaryDirectory) {
         let dir = try TemporaryDirectory(prefix: "porter-feedcache")
         let store = try FeedStore(path: dir.path("feeds.sqlite"))
         _ = try store.seedSampleData()
@@ -28,6 +28,12 @@ struct FeedCacheEdgeTests {
         database = "feeds.sqlite"
         edge_cache = 1
         """, in: dir)
+        return (porter, site, store, dir)
+    }
+
+    @Test("HIT after MISS; HEAD first never empties a GET; 304 from the cache; Cookie/Authorization bypass; revalidation; a write is seen")
+    func feedsCachedAtTheEdge() async throws {
+        let (porter, site, store, dir) = try await Self.start()
         let http = site.client()
 
         // HEAD first: its empty body must never be served to a GET.
@@ -63,6 +69,47 @@ struct FeedCacheEdgeTests {
         try await waitUntil("the new item in Atom too") { try await http.fetch("/news.atom").text.contains("Edge fresh") }
         #expect(try await http.fetch("/nope.rss").status == 404)
         try await stopProcess(porter, site)
+        withExtendedLifetime(dir) {}
+    }
+
+    @Test("gzip through the edge cache: each client gets the representation it asked for, whichever was cached first")
+    func gzipVariantsAtTheEdge() async throws {
+        let (porter, site, _, dir) = try await Self.start()
+        let http = site.client()
+        let gzip: HTTPHeaders = ["Accept-Encoding": "gzip"]
+        // A gzip client first: nginx caches that representation; an identity client must not get it.
+        let compressed = try await http.fetch("/news.rss", headers: gzip)
+        #expect(compressed.status == 200 && compressed.headers["Content-Encoding"] == "gzip")
+        #expect(compressed.headers["Vary"]?.contains("Accept-Encoding") == true)
+        let document = try #require(Gzip.decompress(compressed.body))
+        #expect(String(decoding: document, as: UTF8.self).contains("<rss version=\"2.0\""))
+        for _ in 0..<3 {
+            let plain = try await http.fetch("/news.rss")
+            #expect(plain.status == 200 && plain.headers["Content-Encoding"] == nil && plain.body == document,
+                    "identity client got \(plain.headers["Content-Encoding"] ?? "identity"), \(plain.body.count) bytes")
+            let again = try await http.fetch("/news.rss", headers: gzip)
+            #expect(again.headers["Content-Encoding"] == "gzip" && again.body == compressed.body)
+            // A client that refuses gzip, or names another coding only, gets the document as is.
+            for refuses in ["gzip;q=0", "br", "identity"] {
+                let other = try await http.fetch("/news.rss", headers: ["Accept-Encoding": refuses])
+                #expect(other.headers["Content-Encoding"] == nil && other.body == document, "\(refuses)")
+            }
+        }
+        // Both representations are served from the cache, each with its own validator.
+        try await waitUntil("a HIT for each representation") {
+            let compressedHit = try await http.fetch("/news.rss", headers: gzip).headers["X-Cache-Status"] == "HIT"
+            let plainHit = try await http.fetch("/news.rss").headers["X-Cache-Status"] == "HIT"
+            return compressedHit && plainHit
+        }
+        let gzipTag = try #require(compressed.headers["ETag"])
+        #expect(try await http.fetch("/news.rss", headers: ["Accept-Encoding": "gzip", "If-None-Match": gzipTag]).status == 304)
+        #expect(try await http.fetch("/news.rss", headers: ["If-None-Match": gzipTag]).status == 200,
+                "the gzip ETag does not validate the identity representation")
+        // HEAD from a gzip client never empties a cached GET.
+        #expect(try await http.fetch("/news.rss", method: "HEAD", headers: gzip).body.isEmpty)
+        #expect(try await http.fetch("/news.rss", headers: gzip).body == compressed.body)
+        try await stopProcess(porter, site)
+        withExtendedLifetime(dir) {}
     }
 
     @Test("the generated location caches only when asked, keyed by method; a bad edge_cache is a configuration error")

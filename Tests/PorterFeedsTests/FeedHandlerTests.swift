@@ -77,6 +77,44 @@ import Testing
         #expect(rss1.text.contains("<lastBuildDate>\(HTTPDate.rfc1123(channel.updatedAt.unixSeconds))</lastBuildDate>"))
     }
 
+    /// gzip for clients that take it: the same document compressed, its own ETag, `Vary` on every answer, 304 per
+    /// representation, identity for everyone else (no header, q=0, other codings).
+    @Test(arguments: [
+        (nil, false), ("gzip", true), ("gzip, deflate, br", true), ("br;q=1.0, gzip;q=0.8, *;q=0.1", true), ("x-gzip", true),
+        ("*", true), ("gzip;q=0", false), ("gzip;q=0.000", false), ("*;q=0", false), ("identity", false), ("deflate, br", false),
+        ("gzip;q=0, *", false), ("GZIP", true), ("gzip;q=nan", false), ("", false), (",,;;", false),
+    ] as [(String?, Bool)])
+    func gzipForClientsThatTakeIt(_ acceptEncoding: String?, _ gzipped: Bool) async throws {
+        let feeds = try TempFeeds()
+        let pipeline = try feedPipeline(feeds.store)
+        let plain = await run(pipeline, .get, "/news.rss")
+        let headers: HTTPHeaders = acceptEncoding.map { ["Accept-Encoding": $0] } ?? [:]
+        let answer = await run(pipeline, .get, "/news.rss", headers: headers)
+        #expect(answer.status == 200)
+        #expect(answer.headers["Vary"] == "Accept-Encoding" && plain.headers["Vary"] == "Accept-Encoding")
+        #expect(answer.headers["Content-Type"] == plain.headers["Content-Type"])
+        if gzipped {
+            #expect(answer.headers["Content-Encoding"] == "gzip")
+            #expect(Gzip.decompress(answer.body) == plain.body, "the same document")
+            #expect(answer.body.count < plain.body.count, "\(answer.body.count) of \(plain.body.count) bytes")
+            let etag = try #require(answer.headers["ETag"])
+            #expect(etag != plain.headers["ETag"] && etag == EntityTag(hashing: answer.body).description)
+            // Its own validator gives 304 (without Content-Encoding: no body); the identity one does not match it.
+            func conditional(_ tag: String) -> HTTPHeaders { var h = headers; h["If-None-Match"] = tag; return h }
+            let notModified = await run(pipeline, .get, "/news.rss", headers: conditional(etag))
+            #expect(notModified.status == 304 && notModified.body.isEmpty && notModified.headers["Content-Encoding"] == nil)
+            #expect(notModified.headers["Vary"] == "Accept-Encoding" && notModified.headers["ETag"] == etag)
+            let other = await run(pipeline, .get, "/news.rss", headers: conditional(plain.headers["ETag"]!))
+            #expect(other.status == 200 && other.body == answer.body)
+            // HEAD: the GET's headers, Content-Encoding included.
+            let head = await run(pipeline, .head, "/news.rss", headers: headers)
+            #expect(head.headers["Content-Encoding"] == "gzip" && head.headers["ETag"] == etag)
+        } else {
+            #expect(answer.headers["Content-Encoding"] == nil)
+            #expect(answer.body == plain.body && answer.headers["ETag"] == plain.headers["ETag"])
+        }
+    }
+
     @Test func aNewItemChangesTheETagAndOldValidatorsGet200() async throws {
         let feeds = try TempFeeds()
         let pipeline = try feedPipeline(feeds.store)

@@ -157,6 +157,20 @@ final class ManualClock: Sendable {
         #expect(await fixture.get("/r").headers["Vary"] == "accept-language")
     }
 
+    /// A handler's own `Vary` (e.g. gzip for clients that take it) on a header the policy does not key on: storing it
+    /// would hand one client's representation to another, so it is not stored; keyed on that header, it is.
+    @Test func aResponseVaryingOnAnUnkeyedHeaderIsNotStored() async throws {
+        let varies: @Sendable (HTTPContext) -> Void = { ctx in ctx.response.headers["Vary"] = "Accept-Encoding" }
+        let unkeyed = try Fixture(policy: Self.five, handler: varies)
+        _ = await unkeyed.get("/r", headers: ["Accept-Encoding": "gzip"])
+        #expect(await unkeyed.get("/r").bodyText == "run 2")
+        #expect(unkeyed.handlerRuns == 2)
+        let keyed = try Fixture(policy: OutputCachePolicy(duration: 5, varyByHeaders: ["Accept-Encoding"]), handler: varies)
+        _ = await keyed.get("/r", headers: ["Accept-Encoding": "gzip"])
+        #expect(await keyed.get("/r", headers: ["Accept-Encoding": "gzip"]).bodyText == "run 1")
+        #expect(await keyed.get("/r").bodyText == "run 2")
+    }
+
     @Test func headIsServedFromTheGetEntryAndNeverStores() async throws {
         let fixture = try Fixture(policy: Self.five)
         _ = await fixture.get("/r", .head)
