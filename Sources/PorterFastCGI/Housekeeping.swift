@@ -32,7 +32,8 @@ extension FastCGIServer {
                 // kept connections (woken by the drain) are closed by a worker thread before the threads stop.
                 let parked = statistics.parkedConnections.load(ordering: .relaxed)
                 let awaitingFirst = active == 0 && connectionTable.all.contains { $0.isAwaitingFirstRequest }
-                if (active == 0 && !awaitingFirst && parked == 0) || now > drainDeadline {
+                let deadline = drainDeadline
+                if (active == 0 && !awaitingFirst && parked == 0) || (deadline != 0 && now > deadline) {
                     if active > 0 { logger.warning("drain timeout: abandoning in-flight requests", metadata: ["active": .stringConvertible(active)]) }
                     finish()
                     return
