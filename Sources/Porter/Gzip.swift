@@ -55,22 +55,8 @@ public enum Gzip {
     /// Whether a request's `Accept-Encoding` takes gzip: `gzip` or `x-gzip` with a non-zero q-value, or `*` when gzip is
     /// not named. No header means identity only (the safe reading for a stored, compressed body).
     public static func isAccepted(by acceptEncoding: String?) -> Bool {
-        guard let acceptEncoding else { return false }
-        var named: Bool?, star: Bool?
-        for item in acceptEncoding.split(separator: ",") {
-            let parts = item.split(separator: ";")
-            guard let coding = parts.first?.trimmingSpaces().lowercased(), !coding.isEmpty else { continue }
-            var q = 1.0
-            for parameter in parts.dropFirst() {
-                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }
-                if pair.count == 2, pair[0].lowercased() == "q" { q = Double(pair[1]).flatMap { $0.isFinite ? $0 : nil } ?? 0 }
-            }
-            switch coding {
-            case "gzip", "x-gzip": named = (named ?? false) || q > 0
-            case "*": star = q > 0
-            default: break
-            }
-        }
-        return named ?? star ?? false
+        let named = [QualityList.quality(of: "gzip", in: acceptEncoding), QualityList.quality(of: "x-gzip", in: acceptEncoding)]
+            .compactMap { $0 }.max()
+        return (named ?? QualityList.quality(of: "*", in: acceptEncoding) ?? 0) > 0
     }
 }

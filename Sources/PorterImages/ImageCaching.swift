@@ -15,18 +15,3 @@ struct ImageValidators: Sendable {
         lastModified = Int64(file.modifiedSeconds)
     }
 }
-
-/// Content negotiation on `Accept`.
-enum AcceptHeader {
-    /// Whether `accept` lists `mediaType` (exactly, not through wildcards) with a non-zero q.
-    static func accepts(_ accept: String?, _ mediaType: String) -> Bool {
-        guard let accept else { return false }
-        for range in accept.split(separator: ",") {
-            let parts = range.split(separator: ";").map { $0.trimmingSpaces() }
-            guard let type = parts.first, type.lowercased() == mediaType else { continue }
-            let q = parts.dropFirst().first { $0.lowercased().hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
-            if q > 0 { return true }
-        }
-        return false
-    }
-}

@@ -136,7 +136,7 @@ public final class ImageHandler: AsyncHTTPHandler {
     /// The format when `fmt` is absent: WebP if the client accepts it (and it is allowed), else the source's own.
     func negotiatedFormat(source: SourceFormat, accept: String?) -> ImageFormat {
         let formats = configuration.formats
-        if formats.contains(.webp), AcceptHeader.accepts(accept, "image/webp") { return .webp }
+        if formats.contains(.webp), QualityList.accepts("image/webp", in: accept) { return .webp }
         let own = source.defaultOutput
         if formats.contains(own), own != .avif || supportsAVIF { return own }
         for fallback in [ImageFormat.jpeg, .png, .webp] where formats.contains(fallback) { return fallback }

@@ -50,6 +50,38 @@ struct ImageEdgeTests {
         await running.stop()
     }
 
+    @Test("every spelling of Accept shares one of two nginx cache entries: a flood of new spellings resizes nothing, and each entry holds what its key says")
+    func acceptSpellingsShareTwoEntries() async throws {
+        let dir = try TemporaryDirectory(prefix: "porter-accept")
+        _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
+        var images = ImageServerConfiguration(root: dir.path("images"))
+        images.presets = ["thumb": ImageParameters(width: 200, height: 200, fit: .cover)]
+        let handler = try ImageHandler(images)
+        var app = PorterApplication(name: "edge")
+        app.map("GET,HEAD", "/images/*", handler, name: "image", edge: EdgePolicy(staticUnlessQuery: "@porter_image"))
+        let running = try await InProcessSite.start(app, ServerConfiguration())
+        let http = running.site.client(timeout: .seconds(30))
+        // nginx decides (its map in nginx/porter.conf) and Porter answers what it was told: an unreadable q for WebP
+        // comes first, so a Porter reading the raw header would store a JPEG in the WebP entry.
+        let webp = ["image/webp;q=abc", "image/webp", "image/avif,image/webp,*/*;q=0.8", "IMAGE/WEBP", "text/html, image/webp;q=0.5",
+                    "image/webp;level=1"]
+        let other: [String?] = [nil, "text/html", "*/*", "image/*", "image/webp;q=0", "image/webp;q=0.0, */*", "image/webpx",
+                                "image/png;q=0.9, image/webp ;q=0", String(repeating: "x", count: 2000)]
+        let before = handler.statistics.resizes
+        for (spellings, type) in [(webp.map(Optional.some), "image/webp"), (other, "image/jpeg")] {
+            for (index, accept) in spellings.enumerated() {
+                var headers = HTTPHeaders()
+                if let accept { headers["Accept"] = accept }
+                let answer = try await http.fetch("/images/sunset.jpg?p=thumb", headers: headers)
+                #expect(answer.status == 200 && answer.headers["Content-Type"] == type, "Accept: \(accept ?? "none")")
+                #expect(answer.headers["X-Cache-Status"] == (index == 0 ? "MISS" : "HIT"), "Accept: \(accept ?? "none")")
+                #expect(answer.headers["Vary"] == "Accept", "clients' own caches still vary on Accept")
+            }
+        }
+        #expect(handler.statistics.resizes == before + 2, "one resize per entry, not one per spelling")
+        await running.stop()
+    }
+
     @Test("resizing needs a preset or a signature: unsigned sizes 403, signed 200, presets 200; porter image-url; no key and no presets refuses to start")
     func signedOrPreset() async throws {
         let dir = try TemporaryDirectory(prefix: "porter-sign")
