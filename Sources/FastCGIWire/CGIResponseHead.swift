@@ -1,6 +1,7 @@
 // Porter — FastCGIWire: the FastCGI 1.0 wire protocol in pure Swift.
 
 public import Porter
+import Glibc
 
 /// The encoding side of the CGI response format that `CGIResponse(parsing:)` reads: one place for both.
 extension HTTPResponse {
@@ -54,8 +55,9 @@ enum CGIHead {
     static func appendSanitized(_ text: String, to head: inout [UInt8]) {
         var text = text
         text.withUTF8 { bytes in
-            // One bulk copy unless the text really holds a CR or LF.
-            if !bytes.contains(where: { $0 == 13 || $0 == 10 }) {
+            // One bulk copy unless the text really holds a CR or LF (memchr looks at many bytes per step).
+            guard let base = bytes.baseAddress else { return }
+            if memchr(base, 13, bytes.count) == nil && memchr(base, 10, bytes.count) == nil {
                 head.append(contentsOf: bytes)
             } else {
                 for byte in bytes where byte != 13 && byte != 10 { head.append(byte) }

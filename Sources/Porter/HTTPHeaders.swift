@@ -24,8 +24,17 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
             return nil
         }
         set {
-            remove(name)
-            if let newValue { add(name, newValue) }
+            // Usually the name is not there yet (a response being built): one scan, then an append.
+            guard let first = fields.firstIndex(where: { $0.name.equalsIgnoringASCIICase(name) }) else {
+                if let newValue { add(name, newValue) }
+                return
+            }
+            // Replaced where the first one was; later fields of the same name go.
+            if fields[(first + 1)...].contains(where: { $0.name.equalsIgnoringASCIICase(name) }) {
+                let later = fields[(first + 1)...].filter { !$0.name.equalsIgnoringASCIICase(name) }
+                fields.replaceSubrange((first + 1)..., with: later)
+            }
+            if let newValue { fields[first] = (name, newValue) } else { fields.remove(at: first) }
         }
     }
 
@@ -36,6 +45,8 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// Appends a field, keeping existing fields of the same name.
     public mutating func add(_ name: String, _ value: String) {
+        // A response gets several fields one by one: room for 8 at once rather than growing 1, 2, 4, 8.
+        if fields.capacity == 0 { fields.reserveCapacity(8) }
         fields.append((name, value))
     }
 

@@ -67,20 +67,22 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether the last segment of `path` ends in `.` + `ext` (`ext` lowercase; the path's case is ignored) with
+    /// something before the dot. On contiguous bytes: every request to an extension route asks this.
     static func hasExtension(_ path: String, _ ext: String) -> Bool {
-        let p = path.utf8, e = ext.utf8
-        guard p.count > e.count + 1 else { return false }
-        var pi = p.index(p.endIndex, offsetBy: -e.count)
-        guard p[p.index(before: pi)] == UInt8(ascii: "."), p[p.index(pi, offsetBy: -2)] != UInt8(ascii: "/") else {
-            return false
+        var path = path, ext = ext
+        return path.withUTF8 { p in
+            ext.withUTF8 { e in
+                guard p.count > e.count + 1 else { return false }
+                let dot = p.count - e.count - 1
+                guard p[dot] == UInt8(ascii: "."), p[dot - 1] != UInt8(ascii: "/") else { return false }
+                for i in 0..<e.count {
+                    let c = p[dot + 1 + i]
+                    if ((c &- 65 < 26) ? c | 0x20 : c) != e[i] { return false }
+                }
+                return true
+            }
         }
-        for byte in e {
-            let c = p[pi]
-            let lower = (c >= 65 && c <= 90) ? c | 0x20 : c
-            if lower != byte { return false }
-            pi = p.index(after: pi)
-        }
-        return true
     }
 
     static func isValidExtension(_ ext: String) -> Bool {

@@ -16,7 +16,8 @@ extension FeedStore {
 /// An entry is tagged with the generation read *before* its snapshot was loaded, so a write that lands while it
 /// is rendered makes it stale at once.
 final class FeedRenderCache: Sendable {
-    struct Entry: Sendable {
+    /// A class, so a hit costs one retain rather than one per field.
+    final class Entry: Sendable {
         let generation: UInt64
         /// The rendered feed as is.
         let identity: Representation
@@ -35,7 +36,7 @@ final class FeedRenderCache: Sendable {
 
     /// One encoding of a feed: its bytes, and their own ETag (RFC 9110: each representation has its own) with the
     /// channel's stamp as Last-Modified, header text included.
-    struct Representation: Sendable {
+    final class Representation: Sendable {
         let body: [UInt8]
         let validators: Validators
 

@@ -164,6 +164,32 @@ struct RequestTests {
     }
 }
 
+/// Setting a header through the subscript: replaces the first field of that name where it stands, removes later
+/// repeats (any case), appends a new name, and `nil` removes them all.
+@Suite("Header subscript set")
+struct HeaderSetTests {
+    typealias Row = (start: [(String, String)], name: String, value: String?, expected: [String])
+    static let rows: [Row] = [
+        ([], "Vary", "Accept", ["Vary: Accept"]),
+        ([], "Vary", nil, []),
+        ([("A", "1")], "Vary", "Accept", ["A: 1", "Vary: Accept"]),
+        ([("Vary", "x"), ("A", "1")], "vary", "y", ["vary: y", "A: 1"]),
+        ([("A", "1"), ("Vary", "x"), ("B", "2"), ("VARY", "z"), ("C", "3")], "Vary", "y", ["A: 1", "Vary: y", "B: 2", "C: 3"]),
+        ([("A", "1"), ("Vary", "x"), ("B", "2"), ("vary", "z")], "Vary", nil, ["A: 1", "B: 2"]),
+        ([("Vary", "x")], "Vary", nil, []),
+        ([("Varz", "x")], "Vary", "y", ["Varz: x", "Vary: y"]),
+        ((0..<20).map { ("H\($0)", "\($0)") }, "H19", "new", (0..<19).map { "H\($0): \($0)" } + ["H19: new"]),
+    ]
+
+    @Test("set replaces in place, drops repeats, appends or removes", arguments: rows)
+    func set(_ row: Row) {
+        var headers = HTTPHeaders(row.start)
+        headers[row.name] = row.value
+        #expect(headers.fields.map { "\($0.name): \($0.value)" } == row.expected)
+        #expect(headers[row.name] == row.value)
+    }
+}
+
 /// Header names compare without regard to ASCII case, and only ASCII letters fold.
 @Suite("Header name comparison")
 struct HeaderNameComparisonTests {
