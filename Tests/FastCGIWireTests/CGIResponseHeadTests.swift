@@ -37,6 +37,10 @@ import Testing
                 body: [9], headers: [("Content-Type", "a/b"), ("Content-Length", "1")]),
         Example(name: "CR and LF are removed (no header injection)", response: response(.ok, ["X-Evil": "a\r\nSet-Cookie: pwned=1"]),
                 body: [], headers: [("X-Evil", "aSet-Cookie: pwned=1"), ("Content-Length", "0")]),
+        Example(name: "a lone LF, a lone CR, one in a name", response: response(.ok, ["X-A": "1\nX-B: 2", "X-C": "3\rX-D: 4", "X-E\n": "5"]),
+                body: [], headers: [("X-A", "1X-B: 2"), ("X-C", "3X-D: 4"), ("X-E", "5"), ("Content-Length", "0")]),
+        Example(name: "an LF at the end of a long value", response: response(.ok, ["X-Long": String(repeating: "v", count: 200) + "\nSet-Cookie: x=1"]),
+                body: [], headers: [("X-Long", String(repeating: "v", count: 200) + "Set-Cookie: x=1"), ("Content-Length", "0")]),
     ]
 
     @Test("encode then parse gives the same response", arguments: examples)
