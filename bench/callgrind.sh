@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per request (valgrind callgrind, deterministic on a shared machine) for hello through Porter's whole
-# pipeline vs the C libfcgi peer (bench/peers/backends/hello.c), each behind the same nginx with upstream keepalive.
+# pipeline vs the C libfcgi peer (bench/peers/backends/hello.c), each behind the same nginx with upstream keepalive,
+# and Porter's 50-item RSS feed (16.9 KB, served from its render cache) on the same setup.
 #
 #   bench/callgrind.sh                 PORTER_BIN (default /tmp/porter-bench, a release build), N=2000 requests
 #
@@ -24,6 +25,14 @@ command -v valgrind >/dev/null || { echo "valgrind missing (apt-get install -y v
 rm -rf "$W"
 source bench/hello-setup.sh
 hello_setup "$W" "$PORT"
+# The feed route: bench/feeds.sh's 50-item channel, and the 32 KiB response buffer the generated feed rules use.
+"$PORTER_BIN" feed add-channel big --title "Fifty items" -d "$W/feeds.sqlite" >/dev/null
+for i in $(seq 50); do
+  "$PORTER_BIN" feed add big --title "Item $i & more <news>" --link "https://example.org/$i" \
+    --description "<p>Body of item $i with some text to make it realistic: lorem ipsum dolor sit amet.</p>" -d "$W/feeds.sqlite" >/dev/null
+done
+printf '[[handlers]]\nverb = "GET,HEAD"\npath = "*.rss"\nhandler = "feed"\ndatabase = "%s"\nlimit = 50\n' "$W/feeds.sqlite" >>"$W/porter.toml"
+sed -i 's|location / {|location / { fastcgi_buffer_size 32k; fastcgi_buffers 4 16k; fastcgi_busy_buffers_size 32k;|' "$W/nginx/nginx.conf"
 cc -shared -fPIC -O2 -o "$W/valgrind-sigsuspend.so" bench/valgrind-sigsuspend.c
 cp "$PORTER_BIN" "$W/porter" && strip --strip-debug "$W/porter"
 nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!
@@ -34,13 +43,14 @@ trap 'kill $NGINX ${BACKEND:-} 2>/dev/null; wait 2>/dev/null' EXIT
 # run) while it served COUNT requests
 measure() {
     local name=$1 count=$2 serving=$3; shift 3
+    local path=${URL_PATH:-/hello}
     rm -f "$W/backend.sock"
     LD_PRELOAD="$W/valgrind-sigsuspend.so" valgrind --tool=callgrind --toggle-collect="$serving" --callgrind-out-file="$W/$name-$count.out" --trace-children=no "$@" \
         >"$W/$name-$count.log" 2>&1 & BACKEND=$!
     for _ in $(seq 600); do [[ -S $W/backend.sock ]] && break; sleep 0.1; done
     # first answer (start-up under valgrind is slow)
-    for _ in $(seq 300); do [[ $(curl -s -m 2 "http://127.0.0.1:$PORT/hello") == "Hello, world"* ]] && break; sleep 0.2; done
-    [[ $count -gt 1 ]] && curl -s "http://127.0.0.1:$PORT/hello?n=[2-$count]" >/dev/null
+    for _ in $(seq 300); do [[ $(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$PORT$path") == 200 ]] && break; sleep 0.2; done
+    [[ $count -gt 1 ]] && curl -s "http://127.0.0.1:$PORT$path?n=[2-$count]" >/dev/null
     kill -TERM $BACKEND; wait $BACKEND 2>/dev/null || true; BACKEND=
     awk '/^(summary|totals):/{print $2; exit}' "$W/$name-$count.out"
 }
@@ -55,7 +65,9 @@ per_request() {  # NAME SERVING CMD...
 # slows time 50-fold) enters the figure.
 C=$(per_request c worker "$W/hello-c" 8 "$W/backend.sock")
 P=$(per_request porter '*CGIServer*workerLoop*' "$W/porter" serve --config "$W/porter.toml")
+F=$(URL_PATH=/big.rss per_request porter-feed '*CGIServer*workerLoop*' "$W/porter" serve --config "$W/porter.toml")
 RATIO=$(awk -v p="$P" -v c="$C" 'BEGIN{printf "%.2f", p / c}')
+FEED_RATIO=$(awk -v f="$F" -v p="$P" 'BEGIN{printf "%.2f", f / p}')
 mkdir -p bench/results
 {
     echo "# Instructions per request (callgrind), hello behind nginx with upstream keepalive"
@@ -66,5 +78,6 @@ mkdir -p bench/results
     echo "|---|---:|"
     echo "| C libfcgi (8 threads) | $C |"
     echo "| Porter | $P ($RATIO x C) |"
+    echo "| Porter, 50-item RSS from its render cache (16.9 KB) | $F ($FEED_RATIO x Porter's hello) |"
 } | tee bench/results/callgrind.md
 echo "profiles: $W/*.out (callgrind_annotate $W/porter-$N.out | head -60)"
