@@ -24,15 +24,12 @@ PORT=${PORT:-18590}
 command -v valgrind >/dev/null || { echo "valgrind missing (apt-get install -y valgrind)" >&2; exit 1; }
 rm -rf "$W"
 source bench/hello-setup.sh
+source bench/lib.sh
 hello_setup "$W" "$PORT"
-# The feed route: bench/feeds.sh's 50-item channel, and the 32 KiB response buffer the generated feed rules use.
-"$PORTER_BIN" feed add-channel big --title "Fifty items" -d "$W/feeds.sqlite" >/dev/null
-for i in $(seq 50); do
-  "$PORTER_BIN" feed add big --title "Item $i & more <news>" --link "https://example.org/$i" \
-    --description "<p>Body of item $i with some text to make it realistic: lorem ipsum dolor sit amet.</p>" -d "$W/feeds.sqlite" >/dev/null
-done
+# The feed route: bench/feeds.sh's 50-item channel, and the response buffers the generated feed rules use.
+seed_feed "$PORTER_BIN" "$W/feeds.sqlite"
 printf '[[handlers]]\nverb = "GET,HEAD"\npath = "*.rss"\nhandler = "feed"\ndatabase = "%s"\nlimit = 50\n' "$W/feeds.sqlite" >>"$W/porter.toml"
-sed -i 's|location / {|location / { fastcgi_buffer_size 32k; fastcgi_buffers 4 16k; fastcgi_busy_buffers_size 32k;|' "$W/nginx/nginx.conf"
+sed -i "s|location / {|location / { $FEED_BUFFERS|" "$W/nginx/nginx.conf"
 cc -shared -fPIC -O2 -o "$W/valgrind-sigsuspend.so" bench/valgrind-sigsuspend.c
 cp "$PORTER_BIN" "$W/porter" && strip --strip-debug "$W/porter"
 nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!

@@ -13,11 +13,7 @@ PORT=18580
 PORTER_BIN=${PORTER_BIN:-/tmp/porter-bench}
 [[ -x $PORTER_BIN ]] || { swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter $PORTER_BIN; }
 rm -rf "$W"; mkdir -p "$W"/{nginx/logs,nginx/tmp}
-$PORTER_BIN feed add-channel big --title "Fifty items" -d "$W/feeds.sqlite" >/dev/null
-for i in $(seq 50); do
-  $PORTER_BIN feed add big --title "Item $i & more <news>" --link "https://example.org/$i" \
-    --description "<p>Body of item $i with some text to make it realistic: lorem ipsum dolor sit amet.</p>" -d "$W/feeds.sqlite" >/dev/null
-done
+seed_feed "$PORTER_BIN" "$W/feeds.sqlite"
 cat >"$W/porter.toml" <<TOML
 listen = "$W/p.sock"
 socket_mode = "0666"
@@ -44,7 +40,6 @@ TOML
 $PORTER_BIN serve --config "$W/porter.toml" 2>"$W/porter.log" & PORTER=$!
 trap 'kill $PORTER ${NGINX:-} 2>/dev/null; wait 2>/dev/null' EXIT
 for _ in $(seq 100); do [[ -S $W/p.sock ]] && break; sleep 0.1; done
-BUFFERS="fastcgi_buffer_size 32k; fastcgi_buffers 4 16k; fastcgi_busy_buffers_size 32k;"
 cat >"$W/nginx/nginx.conf" <<CONF
 daemon off; worker_processes auto; pid $W/nginx/nginx.pid; error_log $W/nginx/logs/error.log warn;
 $([[ $(id -u) -eq 0 ]] && echo "user root;")
@@ -58,9 +53,9 @@ http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/
     # The feed routes as \`porter nginx-config\` generates them: nginx reads a feed in one 32 KiB buffer; big.xml has
     # edge_cache = 1 (nginx caches it for a second).
     location ~ "\\.rss\$" { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter;
-      $BUFFERS }
+      $FEED_BUFFERS }
     location ~ "\\.xml\$" { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter;
-      $BUFFERS $(printf '%s ' "fastcgi_cache porter_pages;" "fastcgi_cache_key \"\$request_method|\$scheme|\$host|\$request_uri\";" "fastcgi_cache_valid 200 1s;" "fastcgi_cache_revalidate on;" "fastcgi_cache_lock on;" "fastcgi_cache_lock_timeout 0;") }
+      $FEED_BUFFERS $(printf '%s ' "fastcgi_cache porter_pages;" "fastcgi_cache_key \"\$request_method|\$scheme|\$host|\$request_uri\";" "fastcgi_cache_valid 200 1s;" "fastcgi_cache_revalidate on;" "fastcgi_cache_lock on;" "fastcgi_cache_lock_timeout 0;") }
     location / { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter; } } }
 CONF
 nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!

@@ -24,3 +24,16 @@ stat_ticks() {
 cpu_us_per_request() {
     awk -v t="$1" -v n="$2" -v d="${3:-1}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.*f", d, (n > 0 ? t * 1e6 / hz / n : 0)}'
 }
+
+# The feed both feeds.sh and callgrind.sh measure.
+# seed_feed PORTER_BIN DB -> channel "big" in DB with 50 items (16,868 bytes as RSS)
+seed_feed() {
+    local bin=$1 db=$2 i
+    "$bin" feed add-channel big --title "Fifty items" -d "$db" >/dev/null
+    for i in $(seq 50); do
+        "$bin" feed add big --title "Item $i & more <news>" --link "https://example.org/$i" \
+            --description "<p>Body of item $i with some text to make it realistic: lorem ipsum dolor sit amet.</p>" -d "$db" >/dev/null
+    done
+}
+# The response buffers `porter nginx-config` generates for a feed route: nginx reads a feed in one 32 KiB buffer.
+FEED_BUFFERS="fastcgi_buffer_size 32k; fastcgi_buffers 4 16k; fastcgi_busy_buffers_size 32k;"

@@ -30,10 +30,7 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
                 return
             }
             // Replaced where the first one was; later fields of the same name go.
-            if fields[(first + 1)...].contains(where: { $0.name.equalsIgnoringASCIICase(name) }) {
-                let later = fields[(first + 1)...].filter { !$0.name.equalsIgnoringASCIICase(name) }
-                fields.replaceSubrange((first + 1)..., with: later)
-            }
+            fields[(first + 1)...].removeAll { $0.name.equalsIgnoringASCIICase(name) }
             if let newValue { fields[first] = (name, newValue) } else { fields.remove(at: first) }
         }
     }
@@ -94,13 +91,14 @@ extension String {
         var a = self, b = other
         return a.withUTF8 { x in
             b.withUTF8 { y in
-                for i in 0..<x.count where x[i] != y[i] {
-                    let lx = x[i] &- 65 < 26 ? x[i] | 0x20 : x[i]
-                    let ly = y[i] &- 65 < 26 ? y[i] | 0x20 : y[i]
-                    if lx != ly { return false }
-                }
+                for i in 0..<x.count where x[i] != y[i] && x[i].asciiLowercased != y[i].asciiLowercased { return false }
                 return true
             }
         }
     }
+}
+
+extension UInt8 {
+    /// The byte with an ASCII capital letter folded to lower case; every other byte as it is.
+    @inlinable var asciiLowercased: UInt8 { self &- 65 < 26 ? self | 0x20 : self }
 }

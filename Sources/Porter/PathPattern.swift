@@ -76,10 +76,7 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
                 guard p.count > e.count + 1 else { return false }
                 let dot = p.count - e.count - 1
                 guard p[dot] == UInt8(ascii: "."), p[dot - 1] != UInt8(ascii: "/") else { return false }
-                for i in 0..<e.count {
-                    let c = p[dot + 1 + i]
-                    if ((c &- 65 < 26) ? c | 0x20 : c) != e[i] { return false }
-                }
+                for i in 0..<e.count where p[dot + 1 + i].asciiLowercased != e[i] { return false }
                 return true
             }
         }
