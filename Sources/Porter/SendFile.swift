@@ -3,6 +3,11 @@
 /// for routes whose edge policy names it (`EdgePolicy.sendFileLocation`). nginx serves the file from the directory
 /// in the site file (`$porter_files`, `--files-directory`), with `Range` (206), `HEAD` and conditional requests;
 /// clients cannot fetch the internal location themselves (404).
+///
+/// The cost: nginx stops reading Porter's answer at the `X-Accel-Redirect` header and closes the FastCGI connection
+/// instead of keeping it (`keepalive` in the upstream), so every `sendFile` is a new upstream connection (measured with
+/// strace: 10,276 accepts for ~10,000 redirected requests, 34 for as many inline ones). Right for files; wrong for bodies of
+/// a few tens of KB that Porter already holds in memory (a 17 KB feed redirected to a file: 0.49x hello, inline 0.79x).
 public enum SendFile {
     /// The internal location `sendFile` redirects to unless told otherwise.
     public static let defaultLocation = "/_porter/files/"
