@@ -51,7 +51,7 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { text }
 
-    /// Whether `path` (decoded, without query) matches.
+    /// Whether `path` (decoded, without query) matches: bytes compared as nginx compares them (see `PathBytes`).
     public func matches(_ path: String) -> Bool {
         switch kind {
         case .any:
@@ -59,11 +59,11 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
         case .fileExtension(let ext):
             return PathPattern.hasExtension(path, ext)
         case .directoryExtension(let dir, let ext):
-            return path.hasPrefix(dir) && PathPattern.hasExtension(path, ext)
+            return PathBytes.hasPrefix(path, dir) && PathPattern.hasExtension(path, ext)
         case .directory(let dir):
-            return path.hasPrefix(dir)
+            return PathBytes.hasPrefix(path, dir)
         case .exact(let exact):
-            return path == exact
+            return PathBytes.equals(path, exact)
         }
     }
 

@@ -20,7 +20,7 @@ struct StaticAuthorizationNginxTests {
 
         [[modules]]
         name = "authorization"
-        rules = [ { path = "/private/", allow_roles = ["admin"], deny_users = ["*"] } ]
+        rules = [ { path = "/private/", allow_roles = ["admin"], deny_users = ["*"] }, { path = "/members/", deny_users = ["?"] } ]
         \(loginURL ? "login_url = \"/login\"" : "www_authenticate = \"Cookie\"")
 
         [[modules]]
@@ -33,6 +33,16 @@ struct StaticAuthorizationNginxTests {
         path = "/login"
         handler = "login"
         rate_limit_zone = ""
+
+        [[handlers]]
+        verb = "GET,HEAD"
+        path = "/members/*"
+        handler = "hello"
+
+        [[handlers]]
+        verb = "GET,HEAD"
+        path = "*.hello"
+        handler = "hello"
 
         """
     }
@@ -60,10 +70,21 @@ struct StaticAuthorizationNginxTests {
         // Path tricks and case: nginx normalises before choosing the location; Porter normalises the same way.
         for attack in ["/private/../private/note.txt", "/x/../private/note.txt", "/private/%2e%2e/private/note.txt",
                        "/%70rivate/note.txt", "//private/note.txt", "/private//note.txt", "/PRIVATE/note.txt",
-                       "/Private/Note.txt", "/private/./note.txt", "/public.txt/../private/note.txt", "/private/note.txt?x=1"] {
+                       "/Private/Note.txt", "/private/./note.txt", "/public.txt/../private/note.txt", "/private/note.txt?x=1",
+                       // A combining mark, ZWJ or variation selector after a slash (percent-encoded and raw UTF-8): nginx
+                       // still resolves the `..` at that slash and serves /private/note.txt, so Porter must decide for it.
+                       "/private/%CC%81/../note.txt", "/private/%E2%80%8D/../note.txt", "/private/%E2%80%8C/../note.txt",
+                       "/private/%EF%B8%8F/../note.txt", "/private/\u{301}/../note.txt", "/x/%CC%81/../../private/note.txt"] {
             let response = try await anonymous.fetch(attack)
             #expect(!response.text.contains("admins only"), "\(attack): \(response.status)")
             #expect([302, 400, 404].contains(response.status), "\(attack): \(response.status)")
+        }
+        // A handler route under a rule-protected directory: nginx sends /members/<mark>/x.hello through `^~ /members/`; Porter
+        // must route and authorize it as under /members/ too (String.hasPrefix had sent it to `*.hello`, unprotected).
+        #expect(try await anonymous.fetch("/x.hello").text.contains("Hello"), "the extension route itself is public")
+        for attack in ["/members/x.hello", "/members/%CC%81/x.hello", "/members/%E2%80%8D/x.hello", "/members/\u{FE0F}/x.hello"] {
+            let response = try await anonymous.fetch(attack)
+            #expect(response.status == 302 && !response.text.contains("Hello"), "\(attack): \(response.status)")
         }
         // Forged identities: no header or Basic credentials make an anonymous request someone.
         for forged in [["X-Remote-User": "demo"], ["Remote-User": "demo"], basic("demo", "right"), ["Cookie": "porter_auth=demo"],

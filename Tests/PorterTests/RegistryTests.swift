@@ -32,6 +32,13 @@ struct RegistryTests {
         ("/hello", "/hello/", false),
         ("/hello", "/Hello", false),
         ("/hello", "/hello.txt", false),
+        // Bytes, as nginx compares them: "/" followed by a combining mark (U+0301), a ZWJ or a variation selector is one
+        // Swift Character that is not "/", so String.hasPrefix said no and the request fell through to `*.ext` routes.
+        ("/admin/*", "/admin/\u{301}/x.hello", true),
+        ("/admin/*", "/admin/\u{200D}", true),
+        ("/admin/*.hello", "/admin/\u{FE0F}/x.hello", true),
+        ("/caf\u{E9}", "/cafe\u{301}", false),  // canonically equivalent, different bytes: nginx's `= /café` would not match
+        ("/caf\u{E9}", "/caf\u{E9}", true),
     ]
 
     @Test("pattern matching table", arguments: matching)

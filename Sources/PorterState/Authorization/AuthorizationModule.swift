@@ -61,8 +61,8 @@ public struct AuthorizationModule: HTTPModule {
             return
         }
         guard !ctx.skipAuthorization else { return }
-        if let loginURL, AuthorizationPolicy.normalize(ctx.request.path).lowercased()
-            == AuthorizationPolicy.normalize(String(loginURL.split(separator: "?", maxSplits: 1).first ?? "")).lowercased() {
+        if let loginURL, AuthorizationPolicy.normalize(ctx.request.path)
+            .equalsIgnoringASCIICase(AuthorizationPolicy.normalize(String(loginURL.split(separator: "?", maxSplits: 1).first ?? ""))) {
             return
         }
         guard policy.decide(path: ctx.request.path, method: ctx.request.method.rawValue, user: ctx.user,

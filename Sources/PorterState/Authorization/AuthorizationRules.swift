@@ -13,17 +13,18 @@ public struct AuthorizationLocation: Sendable, Equatable {
         self.rules = rules
     }
 
+    /// Whether the location applies to `normalizedPath`: ASCII case ignored, compared as bytes (`PathBytes`).
     func covers(_ normalizedPath: String) -> Bool {
         if path == "/" { return true }
-        let p = normalizedPath.lowercased(), prefix = path.lowercased()
-        return p == prefix || p.hasPrefix(prefix + "/")
+        return normalizedPath.equalsIgnoringASCIICase(path) || PathBytes.hasPrefixIgnoringASCIICase(normalizedPath, path + "/")
     }
 }
 
 /// URL authorization rules (ASP.NET's `UrlAuthorizationModule` with `<location>` inheritance): the rules of the
 /// most specific location covering the path are checked first, then those of the enclosing locations; the first
 /// matching rule wins; when no rule matches, access is allowed (ASP.NET's root `<allow users="*"/>`).
-/// Paths are compared case-insensitively (as handler paths are), after collapsing repeated slashes.
+/// Paths are compared as bytes with ASCII case ignored, after collapsing repeated slashes and resolving dot segments
+/// at every `/` byte, as nginx does (see `PathBytes`: a `String` would not split `/` followed by a combining mark).
 public struct AuthorizationPolicy: Sendable, Equatable {
     /// Locations, most specific (longest path) first.
     public let locations: [AuthorizationLocation]
@@ -32,7 +33,7 @@ public struct AuthorizationPolicy: Sendable, Equatable {
     public init(_ locations: [AuthorizationLocation]) {
         var merged: [AuthorizationLocation] = []
         for location in locations {
-            if let i = merged.firstIndex(where: { $0.path.lowercased() == location.path.lowercased() }) {
+            if let i = merged.firstIndex(where: { $0.path.equalsIgnoringASCIICase(location.path) }) {
                 merged[i].rules += location.rules
             } else {
                 merged.append(location)
@@ -81,33 +82,6 @@ public struct AuthorizationPolicy: Sendable, Equatable {
     }
 
     /// Collapses repeated slashes, resolves `.` and `..` segments (as nginx does before choosing a location)
-    /// and drops a trailing slash (except for `/`).
-    static func normalize(_ path: String) -> String {
-        let collapsed = collapse(path)
-        guard collapsed.contains("/.") else { return collapsed }
-        var segments: [Substring] = []
-        for segment in collapsed.split(separator: "/") {
-            if segment == "." { continue }
-            if segment == ".." { _ = segments.popLast(); continue }
-            segments.append(segment)
-        }
-        return "/" + segments.joined(separator: "/")
-    }
-
-    static func collapse(_ path: String) -> String {
-        var out = ""
-        out.reserveCapacity(path.utf8.count)
-        var lastSlash = false
-        for ch in path {
-            if ch == "/" {
-                if lastSlash { continue }
-                lastSlash = true
-            } else {
-                lastSlash = false
-            }
-            out.append(ch)
-        }
-        if out.count > 1, out.hasSuffix("/") { out.removeLast() }
-        return out.isEmpty ? "/" : out
-    }
+    /// and drops a trailing slash (except for `/`), on bytes (`PathBytes.normalize`).
+    static func normalize(_ path: String) -> String { PathBytes.normalize(path) }
 }

@@ -1,0 +1,63 @@
+/// Request paths compared the way nginx compares them: as bytes, with `/` (0x2F) the only separator and only ASCII
+/// letters folded for case.
+///
+/// Swift's `String` operations (`hasPrefix`, `==`, `split(separator:)`) work on grapheme clusters under canonical
+/// equivalence: `/` followed by a combining mark (U+0301, a ZWJ, a variation selector) is one `Character` that is not
+/// `"/"`. A path nginx splits at that slash (`/private/%CC%81/../note.txt` is `/private/note.txt` to nginx) would not
+/// be split by them, so a routing or authorization decision made on `String`s can differ from the file nginx serves.
+/// Every decision about where a path leads uses these instead.
+public enum PathBytes {
+    /// Whether `path` starts with `prefix`, byte for byte.
+    public static func hasPrefix(_ path: String, _ prefix: String) -> Bool {
+        withBytes(path) { p in withBytes(prefix) { q in p.count >= q.count && p.prefix(q.count).elementsEqual(q) } }
+    }
+
+    /// Whether `path` and `other` are the same bytes.
+    public static func equals(_ path: String, _ other: String) -> Bool {
+        withBytes(path) { p in withBytes(other) { q in p.count == q.count && p.elementsEqual(q) } }
+    }
+
+    /// Whether `path` starts with `prefix`, ASCII letters compared without case (other bytes exactly).
+    public static func hasPrefixIgnoringASCIICase(_ path: String, _ prefix: String) -> Bool {
+        withBytes(path) { p in
+            withBytes(prefix) { q in
+                guard p.count >= q.count else { return false }
+                for i in 0..<q.count where p[i] != q[i] && p[i].asciiLowercased != q[i].asciiLowercased { return false }
+                return true
+            }
+        }
+    }
+
+    /// `path` with ASCII letters lower-cased and every other byte as it is.
+    public static func asciiLowercased(_ path: String) -> String {
+        withBytes(path) { p in String(decoding: p.map(\.asciiLowercased), as: UTF8.self) }
+    }
+
+    /// Collapses repeated slashes, resolves `.` and `..` segments (as nginx does before choosing a location; `..` above
+    /// the root stays at the root) and drops a trailing slash (except for `/`). Splits at every 0x2F byte.
+    public static func normalize(_ path: String) -> String {
+        withBytes(path) { p in
+            var segments: [ArraySlice<UInt8>] = []
+            let bytes = Array(p)
+            for segment in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+                if segment.elementsEqual([UInt8(ascii: ".")]) { continue }
+                if segment.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) { _ = segments.popLast(); continue }
+                segments.append(segment)
+            }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count + 1)
+            for segment in segments {
+                out.append(UInt8(ascii: "/"))
+                out.append(contentsOf: segment)
+            }
+            return out.isEmpty ? "/" : String(decoding: out, as: UTF8.self)
+        }
+    }
+
+    /// Runs `body` on the string's UTF-8 bytes (contiguous for native strings; a copy otherwise).
+    static func withBytes<R>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = string.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = string
+        return copy.withUTF8(body)
+    }
+}
