@@ -21,6 +21,11 @@ public struct FeedHandler: HTTPHandler {
     public let cacheControl: String?
     /// The site's base URL for absolute links (`http://127.0.0.1:8080`).
     public let siteURL: String
+    /// How long nginx may keep a copy (`edge_cache`): sent as `X-Accel-Expires`, which nginx obeys before the
+    /// response's `Cache-Control` (written for browsers: `max-age=60` would otherwise hold the edge copy for a minute)
+    /// and never passes on to clients.
+    public let edgeCacheSeconds: Int?
+    private let edgeExpires: String?
     /// Renderings reused while the channel is unchanged.
     let cache = FeedRenderCache()
 
@@ -35,8 +40,10 @@ public struct FeedHandler: HTTPHandler {
 
     /// A handler over `store`.
     public init(store: FeedStore, format: FeedFormat? = nil, limit: Int = FeedHandler.defaultLimit,
-                cacheControl: String? = nil, siteURL: String = FeedHandler.defaultSiteURL) {
+                cacheControl: String? = nil, siteURL: String = FeedHandler.defaultSiteURL, edgeCacheSeconds: Int? = nil) {
         self.store = store
+        self.edgeCacheSeconds = edgeCacheSeconds
+        edgeExpires = edgeCacheSeconds.map(String.init)
         self.format = format
         self.limit = min(max(limit, 1), FeedHandler.maximumLimit)
         self.cacheControl = cacheControl
@@ -47,7 +54,7 @@ public struct FeedHandler: HTTPHandler {
     /// `limit` (1…1000, default 50), `cache_control`, `site_url` (http(s) URL, default `http://127.0.0.1:8080`),
     /// `format` (`auto` by extension, `rss` or `atom`), `edge_cache` (seconds nginx may cache the feed, 0…3600, default 0).
     public init(options: Options) throws {
-        _ = try FeedHandler.edgeCacheSeconds(options)
+        let edgeCacheSeconds = try FeedHandler.edgeCacheSeconds(options)
         let path = try options.string("database", default: FeedHandler.defaultDatabasePath)
         let limit = try options.int("limit", default: FeedHandler.defaultLimit)
         guard (1...FeedHandler.maximumLimit).contains(limit) else {
@@ -76,7 +83,7 @@ public struct FeedHandler: HTTPHandler {
             throw ConfigurationError("\(options.origin): cannot open feeds database \"\(path)\": \(error)")
         }
         self.init(store: store, format: format, limit: limit, cacheControl: cacheControl?.isEmpty == true ? nil : cacheControl,
-                  siteURL: siteURL)
+                  siteURL: siteURL, edgeCacheSeconds: edgeCacheSeconds)
     }
 
     /// The largest accepted `edge_cache`.
@@ -92,6 +99,15 @@ public struct FeedHandler: HTTPHandler {
             throw ConfigurationError("\(options.origin): edge_cache must be between 0 and \(maximumEdgeCacheSeconds) seconds, got \(seconds)")
         }
         return seconds == 0 ? nil : seconds
+    }
+
+    /// Whether a `Cache-Control` value keeps a response out of shared caches (`private`, `no-store`, `no-cache`).
+    static func forbidsSharedCaching(_ cacheControl: String?) -> Bool {
+        guard let cacheControl else { return false }
+        return cacheControl.split(separator: ",").contains { directive in
+            let name = directive.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            return name == "private" || name == "no-store" || name == "no-cache"
+        }
     }
 
     /// The channel slug a path names: its last segment without the extension, if that is a valid slug.
@@ -129,6 +145,11 @@ public struct FeedHandler: HTTPHandler {
 
         // Module headers and cookies set earlier in the pipeline stay: only this handler's own fields are set.
         if let cacheControl { context.response.headers["Cache-Control"] = cacheControl }
+        // nginx's copy lives `edge_cache` seconds whatever max-age browsers get (on 200 and on the 304 that revalidates
+        // it); never for a response its Cache-Control keeps out of shared caches (X-Accel-Expires would override that).
+        if let edgeExpires, !FeedHandler.forbidsSharedCaching(context.response.headers["Cache-Control"]) {
+            context.response.headers["X-Accel-Expires"] = edgeExpires
+        }
         // gzip for clients that take it (feed readers do: a sixth of the bytes through nginx and the network), the
         // rendering as is for the others; caches keep one of each (Vary), and each has its own ETag.
         let gzip = entry.gzip.flatMap { Gzip.isAccepted(by: request.headers["Accept-Encoding"]) ? $0 : nil }

@@ -20,6 +20,7 @@ struct FeedCacheEdgeTests {
         path = "*.rss"
         handler = "feed"
         database = "feeds.sqlite"
+        cache_control = "public, max-age=60"
         edge_cache = 1
         [[handlers]]
         verb = "GET,HEAD"
@@ -58,8 +59,13 @@ struct FeedCacheEdgeTests {
         // Personalised requests go to Porter and are not stored.
         #expect(try await http.fetch("/news.rss", headers: ["Cookie": "s=1"]).headers["X-Cache-Status"] == "BYPASS")
         #expect(try await http.fetch("/news.rss", headers: ["Authorization": "Basic eDp5"]).headers["X-Cache-Status"] == "BYPASS")
-        // Once stale, nginx revalidates with Porter (a 304 from Porter refreshes the entry).
+        // Once stale, nginx revalidates with Porter (a 304 from Porter refreshes the entry): after edge_cache's second,
+        // not after the browsers' max-age=60 (nginx obeys Porter's X-Accel-Expires first, and keeps it from clients).
+        #expect(hit.headers["Cache-Control"] == "public, max-age=60" && hit.headers["X-Accel-Expires"] == nil)
         try await waitUntil("a REVALIDATED entry") { try await http.fetch("/news.rss").headers["X-Cache-Status"] == "REVALIDATED" }
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await http.fetch("/news.rss").headers["X-Cache-Status"] == "REVALIDATED",
+                "a revalidated copy lives edge_cache seconds too (the 304 carries X-Accel-Expires)")
 
         // A write by another process (this test's connection) reaches readers within Porter's check + nginx's validity.
         try store.addItem(FeedItem(title: "Edge fresh", link: "/news/edge.html", description: "x"), to: "news")

@@ -257,3 +257,30 @@ import Testing
 }
 
 import Synchronization
+
+/// `edge_cache` reaches nginx as `X-Accel-Expires` (which it obeys before a browser's `max-age`), on 200 and on the
+/// 304 that revalidates nginx's copy; never when the response's Cache-Control keeps it out of shared caches.
+@Suite struct FeedEdgeExpiryTests {
+    @Test(arguments: [
+        (1, "public, max-age=60", "1"), (30, nil, "30"), (nil, "public, max-age=60", nil), (1, "private, max-age=60", nil),
+        (1, "no-store", nil), (1, "public, No-Cache", nil), (1, "public, max-age=60, no-cache=\"Set-Cookie\"", nil),
+        (1, "public, x-private-thing=1", "1"),
+    ] as [(Int?, String?, String?)])
+    func edgeCacheSecondsBecomeXAccelExpires(_ edge: Int?, _ cacheControl: String?, _ expected: String?) async throws {
+        let feeds = try TempFeeds()
+        var registry = HandlerRegistry()
+        try registry.add(name: "rss", verbs: "GET,HEAD", path: "*.rss",
+                         handler: FeedHandler(store: feeds.store, cacheControl: cacheControl, edgeCacheSeconds: edge))
+        let pipeline = Pipeline(registry: registry, modules: [])
+        let ok = await run(pipeline, .get, "/news.rss")
+        #expect(ok.status == 200 && ok.headers["X-Accel-Expires"] == expected)
+        let revalidation = await run(pipeline, .get, "/news.rss", headers: ["If-None-Match": try #require(ok.headers["ETag"])])
+        #expect(revalidation.status == 304 && revalidation.headers["X-Accel-Expires"] == expected)
+    }
+
+    @Test func theOptionSetsIt() throws {
+        let feeds = try TempFeeds()
+        #expect(try FeedHandler(options: Options(["database": .string(feeds.path), "edge_cache": .int(5)])).edgeCacheSeconds == 5)
+        #expect(try FeedHandler(options: Options(["database": .string(feeds.path)])).edgeCacheSeconds == nil)
+    }
+}
