@@ -76,6 +76,18 @@ public final class ImageHandler: AsyncHTTPHandler {
         let (parameters, signed) = try authorize(query, path: request.path)
         let box = try ResizePlan.box(for: parameters, limits: configuration)
         if let format = parameters.format { try checkAvailable(format) }
+        // One spelling per preset or signed resize: nginx caches on the raw URI, so `?p=thumb&`, `%73unset.jpg` or
+        // `w=%33%30%30` (the same resize under the same signature) were each a cache MISS and a fresh resize (a flood
+        // past the cache). Another spelling is redirected to the canonical one: no resize, and the one nginx caches.
+        // (With `allow_unsigned` any size is open anyway: a development setting.)
+        if query.preset != nil || signed {
+            let canonical = query.canonicalURI(path: request.path)
+            guard PathBytes.equals(request.uri, canonical) else {
+                context.response.redirect(to: canonical, status: .movedPermanently)
+                context.response.headers["Cache-Control"] = configuration.cacheControlUnsigned
+                return
+            }
+        }
 
         let file = try directory.open(relative)
         guard file.size <= configuration.maxSourceBytes else {

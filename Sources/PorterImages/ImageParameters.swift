@@ -61,6 +61,21 @@ struct ParsedImageQuery: Sendable {
     /// The `p=` value: a configured preset's name (given alone).
     var preset: String?
 
+    /// The one URI spelling of this request for `path` (decoded): the path percent-encoded as `encodePath` does, then
+    /// `p=NAME` alone, or the items in signing order (sorted by name, values encoded) with `sig` last, as
+    /// `ImageURLSigner.signedURL` writes them (keeping the given signature: a rotated key's stays valid).
+    func canonicalURI(path: String) -> String {
+        var uri = PercentEncoding.encodePath(path) + "?"
+        if let preset { return uri + "p=" + preset }
+        let items = signedItems.sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
+        for (index, item) in items.enumerated() {
+            if index > 0 { uri += "&" }
+            uri += item.name + "=" + PercentEncoding.encode(item.value)
+        }
+        if let signature { uri += (items.isEmpty ? "" : "&") + "sig=" + PercentEncoding.encode(signature) }
+        return uri
+    }
+
     /// The recognised query keys.
     static let keys: Set<String> = ["w", "h", "fit", "fmt", "q", "dpr", "sig", "p"]
 

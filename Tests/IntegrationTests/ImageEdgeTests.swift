@@ -82,6 +82,40 @@ struct ImageEdgeTests {
         await running.stop()
     }
 
+    @Test("every spelling of a preset or signed URI is redirected to the one nginx caches: a flood of spellings resizes nothing")
+    func uriSpellingsShareOneEntry() async throws {
+        let dir = try TemporaryDirectory(prefix: "porter-spelling")
+        _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
+        var images = ImageServerConfiguration(root: dir.path("images"))
+        images.presets = ["thumb": ImageParameters(width: 200, height: 200, fit: .cover)]
+        images.signingKeys = try KeyRing(secrets: ["text:" + Self.key])
+        let handler = try ImageHandler(images)
+        var app = PorterApplication(name: "edge")
+        app.map("GET,HEAD", "/images/*", handler, name: "image", edge: EdgePolicy(staticUnlessQuery: "@porter_image"))
+        let running = try await InProcessSite.start(app, ServerConfiguration())
+        let http = running.site.client(timeout: .seconds(30))
+        let signed = handler.url(path: "/images/sunset.jpg", parameters: ImageParameters(width: 300, format: .jpeg))
+        let query = String(signed.split(separator: "?")[1])
+        for (canonical, spellings) in [
+            ("/images/sunset.jpg?p=thumb", ["/images/sunset.jpg?p=thumb&", "/images/sunset.jpg?&p=thumb", "/images/%73unset.jpg?p=thumb",
+                                             "/images/sunset.jpg?p=th%75mb", "/images/sunset.jpg?p=thumb&&&"]),
+            (signed, ["/images/sunset.jpg?" + query.replacingOccurrences(of: "w=300", with: "w=%33%30%30"), signed + "&",
+                      "/images/sunset.jpg?" + query.split(separator: "&").reversed().joined(separator: "&"), "/images/sunse%74.jpg?" + query]),
+        ] {
+            let first = try await http.fetch(canonical)
+            #expect(first.status == 200 && first.headers["X-Cache-Status"] == "MISS", "\(canonical)")
+            let resizes = handler.statistics.resizes
+            for spelling in spellings {
+                let redirected = try await http.fetch(spelling)
+                #expect(redirected.status == 301 && redirected.headers["Location"] == canonical, "\(spelling): \(redirected.status)")
+                #expect(try await http.fetch(spelling, method: "HEAD").status == 301)
+            }
+            #expect(try await http.fetch(canonical).headers["X-Cache-Status"] == "HIT")
+            #expect(handler.statistics.resizes == resizes, "no spelling resized")
+        }
+        await running.stop()
+    }
+
     @Test("resizing needs a preset or a signature: unsigned sizes 403, signed 200, presets 200; porter image-url; no key and no presets refuses to start")
     func signedOrPreset() async throws {
         let dir = try TemporaryDirectory(prefix: "porter-sign")

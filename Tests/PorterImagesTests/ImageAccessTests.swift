@@ -80,6 +80,17 @@ import Testing
             #expect(await client.execute(.get, uri).response.status == status, "\(uri)")
         }
         #expect(handler.statistics.resizes == 2)
+        // Other spellings of a preset request are redirected to `?p=NAME` (nginx caches the raw URI: each spelling was a
+        // MISS and a resize) and cost no resize; HEAD likewise.
+        for spelling in ["/images/photo.jpg?p=thumb&", "/images/photo.jpg?&p=thumb", "/images/photo.jpg?p=th%75mb", "/images/%70hoto.jpg?p=thumb",
+                         "/images/photo.jpg?p=%74humb&&"] {
+            for method in [HTTPMethod.get, .head] {
+                let redirected = await client.execute(method, spelling)
+                #expect(redirected.response.status == .movedPermanently, "\(method) \(spelling)")
+                #expect(redirected.response.headers["Location"] == "/images/photo.jpg?p=thumb", "\(spelling)")
+            }
+        }
+        #expect(handler.statistics.resizes == 2)
         // The original needs nothing.
         #expect(await client.execute(.get, "/images/photo.jpg").response.status == .ok)
     }
