@@ -8,7 +8,20 @@ public enum ErrorResponder {
         let status: HTTPStatus
         let message: String
         var headers: HTTPHeaders = [:]
-        if let e = error as? any HTTPResponseError {
+        if error is CancellationError && Task.isCancelled {
+            // The server cancelled the request's task: past its deadline (504, which the transport logs), or because
+            // nginx aborted it when the client went away — not a server error: nginx's 499, logged at info.
+            if let deadline = ctx.timeoutDeadline, MonotonicClock.nanoseconds() >= deadline {
+                status = .gatewayTimeout
+                message = "Gateway Timeout"
+            } else {
+                status = .clientClosedRequest
+                message = "Client Closed Request"
+                ctx.logger.info("request cancelled: the client went away", metadata: [
+                    "handler": .string(ctx.handler?.name ?? "-"), "event": .string(ctx.currentEvent.description),
+                ])
+            }
+        } else if let e = error as? any HTTPResponseError {
             status = e.status
             message = e.publicMessage
             headers = e.headers

@@ -39,6 +39,8 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     public static let unsupportedMediaType = HTTPStatus(code: 415)
     public static let unprocessableContent = HTTPStatus(code: 422)
     public static let tooManyRequests = HTTPStatus(code: 429)
+    /// nginx's 499: the client closed the connection before the answer (logs and metrics only: nobody receives it).
+    public static let clientClosedRequest = HTTPStatus(code: 499)
     public static let internalServerError = HTTPStatus(code: 500)
     public static let notImplemented = HTTPStatus(code: 501)
     public static let badGateway = HTTPStatus(code: 502)
@@ -54,6 +56,7 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         410: "Gone", 411: "Length Required", 412: "Precondition Failed", 413: "Content Too Large",
         414: "URI Too Long", 415: "Unsupported Media Type", 416: "Range Not Satisfiable",
         422: "Unprocessable Content", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
+        499: "Client Closed Request",
         500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
         503: "Service Unavailable", 504: "Gateway Timeout",
     ]

@@ -46,7 +46,7 @@ extension FastCGIServer {
             // generation counts them) the peer may not have read earlier responses (nginx has; a raw client need
             // not): then the I/O timeouts are needed before reading on.
             if !bodyBuffered || generation > 1 { armTimeouts(conn) }
-            process(conn, consume request, generation: generation, worker: worker)
+            process(conn, consume request, generation: generation, worker: worker, startedAt: now)
         } else {
             perform(action, conn)
         }

@@ -4,7 +4,8 @@ import Porter
 extension FastCGIServer {
     /// Runs a request whose head libfcgi has read: looks up its route, reads the body within the route's limit
     /// (413 without reading when the declared length is too large), then runs the pipeline.
-    func process(_ conn: Connection, _ request: consuming HTTPRequest, generation: UInt64, worker: WorkerState) {
+    /// `startedAt` is when the head was complete (the state machine's clock for the request timeout).
+    func process(_ conn: Connection, _ request: consuming HTTPRequest, generation: UInt64, worker: WorkerState, startedAt: UInt64) {
         let serving = worker.enter(self)
         let pipeline = serving.pipeline
         let declared = request.parameters["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0
@@ -33,6 +34,7 @@ extension FastCGIServer {
         let context = HTTPContext(request: consume request, application: serving.application, logger: logger)
         context.syncExecutor = executor
         context.route = route
+        context.timeoutDeadline = connectionLimits.requestTimeout.map { startedAt &+ $0 }
         switch pipeline.start(context) {
         case .finished:
             respond(conn, context, serving: serving, generation: generation)

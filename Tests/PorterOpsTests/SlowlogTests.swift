@@ -118,3 +118,50 @@ struct CapturingLogHandler: LogHandler {
         }
     }
 }
+
+/// A request whose task is cancelled (nginx aborted it: the client went away) is nginx's 499 at info level, counted as
+/// 4xx, not an "unhandled error" 500 (a client hanging up on purpose filled the error log and the 5xx series);
+/// a `CancellationError` thrown by a handler whose request was not cancelled is still a 500.
+@Suite struct ClientGoneTests {
+    @Test func aCancelledRequestIs499AtInfo() async throws {
+        let gate = TestGate()
+        var registry = HandlerRegistry()
+        try registry.add(name: "waits", verbs: "GET", path: "/waits", handler: AsyncClosureHandler { ctx in
+            try await gate.pass()
+            ctx.response.setText("done", status: .ok)
+        })
+        try registry.add(name: "throws", verbs: "GET", path: "/throws", handler: AsyncClosureHandler { _ in throw CancellationError() })
+        let statistics = RequestStatistics()
+        let pipeline = Pipeline(registry: registry, modules: [MetricsModule(statistics: statistics)])
+        let store = CapturingLogHandler.Store()
+        let logger = Logger(label: "client-gone") { _ in CapturingLogHandler(store: store) }
+
+        let ctx = HTTPContext(request: HTTPRequest(uri: "/waits"), application: ApplicationState(), logger: logger)
+        let request = Task { await pipeline.run(ctx) }
+        try await waitUntil("the handler waits") { gate.waiting == 1 }
+        request.cancel()
+        await request.value
+        #expect(ctx.response.status.code == 499)
+        #expect(!store.all.contains { $0.level >= .error }, "\(store.all.map { "\($0.level) \($0.message)" })")
+        #expect(store.all.contains { $0.level == .info && $0.message == "request cancelled: the client went away" })
+
+        let thrown = HTTPContext(request: HTTPRequest(uri: "/throws"), application: ApplicationState(), logger: logger)
+        await pipeline.run(thrown)
+        #expect(thrown.response.status.code == 500, "not cancelled: a handler's own CancellationError is its failure")
+        #expect(store.all.contains { $0.level == .error && $0.message == "unhandled error" })
+
+        // Cancelled past the deadline the server set: a timeout, 504 (5xx), not the client's doing.
+        let late = HTTPContext(request: HTTPRequest(uri: "/waits"), application: ApplicationState(), logger: logger)
+        late.timeoutDeadline = MonotonicClock.nanoseconds()
+        let informed = store.all.count
+        let timedOut = Task { await pipeline.run(late) }
+        try await waitUntil("the handler waits again") { gate.waiting == 1 }
+        timedOut.cancel()
+        await timedOut.value
+        #expect(late.response.status.code == 504)
+        #expect(!store.all.dropFirst(informed).contains { $0.message == "request cancelled: the client went away" })
+
+        let classes = statistics.snapshot().requestDurations?.series.keys.map { "\($0.handler) \($0.statusClass)" }.sorted()
+        #expect(classes == ["throws 5xx", "waits 4xx", "waits 5xx"])
+    }
+}
