@@ -26,25 +26,38 @@ public struct EchoHandler: HTTPHandler {
     /// An echo handler.
     public init() {}
 
+    /// Credentials are never echoed (a script on the page could read HttpOnly cookies through it): these header and
+    /// parameter values, and every cookie value, are replaced by their length.
+    static let hiddenHeaders: Set<String> = ["cookie", "authorization", "proxy-authorization"]
+    static let hiddenParameters: Set<String> = ["HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION"]
+
+    static func hidden(_ value: String) -> String { "(hidden, \(value.utf8.count) bytes)" }
+
     public func processRequest(_ context: HTTPContext) throws {
         let r = context.request
         func pairs(_ list: some Sequence<(name: String, value: String)>) -> JSONValue {
             .array(list.map { JSONValue.array([.string($0.name), .string($0.value)]) })
         }
+        let headers = r.headers.fields.map { field in
+            (name: field.name, value: Self.hiddenHeaders.contains(field.name.lowercased()) ? Self.hidden(field.value) : field.value)
+        }
+        context.response.headers["X-Content-Type-Options"] = "nosniff"
         context.response.setJSON([
             "method": .string(r.method.rawValue),
             "path": .string(r.path),
             "uri": .string(r.uri),
             "query": pairs(r.query.pairs),
-            "headers": pairs(r.headers.fields),
-            "cookies": .object(r.cookies.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }),
+            "headers": pairs(headers),
+            "cookies": .object(r.cookies.sorted { $0.key < $1.key }.map { ($0.key, .string(Self.hidden($0.value))) }),
             "form": pairs(r.form.pairs),
             "body": .string(r.bodyText),
             "bodyLength": .int(r.body.count),
             "remoteAddress": .string(r.remoteAddress),
             "user": .string(context.user.name),
             "requestID": .string(context.requestID),
-            "params": .object(r.parameters.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }),
+            "params": .object(r.parameters.sorted { $0.key < $1.key }.map {
+                ($0.key, .string(Self.hiddenParameters.contains($0.key) ? Self.hidden($0.value) : $0.value))
+            }),
             "workerThread": .bool(FastCGIWorkerCheck.isWorkerThread()),
         ])
     }
