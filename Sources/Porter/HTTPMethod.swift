@@ -16,4 +16,7 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, ExpressibleByStr
     public static let delete: HTTPMethod = "DELETE"
     public static let patch: HTTPMethod = "PATCH"
     public static let options: HTTPMethod = "OPTIONS"
+
+    /// Whether the method is safe (RFC 9110 9.2.1: GET, HEAD, OPTIONS, TRACE): it asks, it changes nothing.
+    public var isSafe: Bool { self == .get || self == .head || self == .options || rawValue == "TRACE" }
 }

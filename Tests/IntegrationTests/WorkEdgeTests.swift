@@ -71,6 +71,16 @@ struct WorkEdgeTests {
             #expect(r.status == 405 && r.headers["Allow"] == "POST", "\(method) → \(r.status)")
         }
         #expect(try await Self.itemCount(database) == 0)
+        // Cross-site POSTs with the user's cookie (a page elsewhere, a sibling subdomain past SameSite=Lax) order nothing
+        // in the user's name: the login cookie does not sign them in, so the rules send them to the login page.
+        for forged: HTTPHeaders in [["Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"],
+                                    ["Origin": "http://sibling.127.0.0.1.nip.io", "Sec-Fetch-Site": "same-site"], ["Origin": "null"]] {
+            var headers = forged
+            headers["Cookie"] = demo
+            let r = try await http.fetch("/report", method: "POST", headers: headers)
+            #expect(r.status == 302 && r.headers["Location"]?.hasPrefix("/login?") == true, "\(forged) → \(r.status)")
+        }
+        #expect(try await Self.itemCount(database) == 0)
 
         for n in 1...3 {
             let r = try await http.fetch("/report", method: "POST", headers: ["Cookie": demo])

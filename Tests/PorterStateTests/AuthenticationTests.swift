@@ -95,6 +95,34 @@ struct AuthenticationTests {
         #expect(cookie.headerValue.contains("HttpOnly"))
     }
 
+    /// A request that changes something, sent by a browser from another site, is not signed in by the (ambient) login
+    /// cookie; safe requests (a link from elsewhere) and clients that send no origin information are.
+    @Test(arguments: [
+        ("POST", ["Sec-Fetch-Site": "cross-site"], "anonymous"), ("POST", ["Sec-Fetch-Site": "same-site"], "anonymous"),
+        ("DELETE", ["Origin": "https://evil.example"], "anonymous"), ("PUT", ["Origin": "null"], "anonymous"),
+        ("POST", ["Origin": "http://sibling.site.test", "Sec-Fetch-Site": "same-site"], "anonymous"),
+        ("POST", ["Origin": "http://site.test:8080", "Sec-Fetch-Site": "same-origin"], "erin|cookie|"),
+        ("POST", ["Origin": "https://partner.example"], "erin|cookie|"),  // allowed_origins
+        ("POST", [:], "erin|cookie|"), ("POST", ["Sec-Fetch-Site": "none"], "erin|cookie|"),
+        ("GET", ["Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"], "erin|cookie|"),
+        ("HEAD", ["Sec-Fetch-Site": "cross-site"], "erin|cookie|"), ("OPTIONS", ["Sec-Fetch-Site": "cross-site"], "erin|cookie|"),
+    ] as [(String, [String: String], String)])
+    func crossSiteUnsafeRequestsAreNotSignedIn(_ method: String, _ headers: [String: String], _ expected: String) async throws {
+        let auth = try CookieAuthentication(keys: [keyA])
+        let module = AuthenticationModule(cookie: auth, csrf: CSRFProtection(authentication: auth, allowedOrigins: ["https://partner.example"]))
+        var registry = HandlerRegistry()
+        try registry.add(name: "whoami", verbs: "*", path: "/whoami", handler: ClosureHandler { ctx in
+            let u = ctx.user
+            ctx.response.write(u.isAuthenticated ? "\(u.name)|\(u.authenticationType ?? "")|" : "anonymous")
+        })
+        let pipeline = Pipeline(registry: registry, modules: [module])
+        var all: HTTPHeaders = ["Cookie": "porter_auth=\(auth.issueCookie(for: "erin").value)", "Host": "site.test:8080"]
+        for (name, value) in headers { all[name] = value }
+        let ctx = makeContext(HTTPMethod(rawValue: method), "/whoami", headers: all)
+        await pipeline.run(ctx)
+        #expect(bodyText(ctx) == expected, "\(method) \(headers)")
+    }
+
     @Test func cookieLoginAndRejectedCookiesAreCleared() async throws {
         let clock = ManualClock()
         let auth = try CookieAuthentication(keys: [keyA], clock: clock.wallClock)

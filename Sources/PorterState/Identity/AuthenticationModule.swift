@@ -58,7 +58,8 @@ public struct AuthenticationModule: HTTPModule {
     /// nginx includes it: see `NginxIdentity`), `users_database` (an SQLite file: users, roles, ticket generations),
     /// `roles_file` (a group file), `kdf_iterations` (600000, min 210000) for new password hashes, `kdf_threads` (2)
     /// and `kdf_queue` (64) for the password-hashing executor, `allowed_origins` (origins besides the request's host
-    /// whose login/logout posts are accepted).
+    /// whose login/logout posts are accepted, and whose POST/PUT/PATCH/DELETE requests the login cookie signs in: from
+    /// any other origin such a request is anonymous).
     public init(options: Options) throws {
         var sources: [any RoleSource] = []
         var users: (any UserStore)?
@@ -122,6 +123,16 @@ public struct AuthenticationModule: HTTPModule {
             }
         }
         guard let cookie, let value = ctx.request.cookies[cookie.cookieName], !value.isEmpty else { return }
+        // A browser's cross-site request that changes something does not carry the user (SameSite=Lax leaves gaps: a
+        // sibling subdomain, older browsers): the login cookie is ambient, so it only speaks for requests from this
+        // site. Links from elsewhere (GET) still arrive signed in; clients that send no Origin/Sec-Fetch-Site too.
+        if !ctx.request.method.isSafe,
+           let reason = CSRFProtection.foreignOrigin(ctx.request, allowedOrigins: csrf?.allowedOrigins ?? []) {
+            ctx.logger.notice("login cookie ignored on a cross-site request", metadata: [
+                "method": .string(ctx.request.method.rawValue), "reason": .string(reason),
+            ])
+            return
+        }
         switch cookie.validate(value) {
         case .valid(let ticket, let keyIndex):
             if let generations {

@@ -77,6 +77,12 @@ public struct CSRFProtection: Sendable {
 
     /// Why the request's origin is not this site's, or `nil` when it is (or the browser said nothing).
     func foreignOrigin(_ request: HTTPRequest) -> String? {
+        Self.foreignOrigin(request, allowedOrigins: allowedOrigins)
+    }
+
+    /// Why the request's origin is neither its own host nor one of `allowedOrigins` (`Sec-Fetch-Site` cross-site or
+    /// same-site, or an `Origin` for another host), or `nil` when it is (or the browser said nothing).
+    static func foreignOrigin(_ request: HTTPRequest, allowedOrigins: Set<String>) -> String? {
         let origin = request.headers["Origin"]?.trimmingSpaces()
         if let origin, allowedOrigins.contains(origin) { return nil }
         switch request.headers["Sec-Fetch-Site"]?.lowercased() {
