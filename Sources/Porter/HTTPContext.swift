@@ -64,7 +64,7 @@ public final class HTTPContext: @unchecked Sendable {
     public var route: RequestRoute?
     /// When the server cancels this request for running past its `request_timeout` (monotonic nanoseconds, see
     /// `MonotonicClock`); nil when nothing times it out. Tells a timeout (504) from a client that went away (499).
-    public var timeoutDeadline: UInt64?
+    @exclusivity(unchecked) public var timeoutDeadline: UInt64?
 
     /// A context for `request`; `requestID` defaults to the `REQUEST_ID` parameter or a fresh random id.
     public init(request: HTTPRequest, application: ApplicationState, logger: Logger, requestID: String? = nil) {

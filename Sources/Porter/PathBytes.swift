@@ -1,3 +1,5 @@
+import Glibc
+
 /// Request paths compared the way nginx compares them: as bytes, with `/` (0x2F) the only separator and only ASCII
 /// letters folded for case.
 ///
@@ -9,12 +11,18 @@
 public enum PathBytes {
     /// Whether `path` starts with `prefix`, byte for byte.
     public static func hasPrefix(_ path: String, _ prefix: String) -> Bool {
-        withBytes(path) { p in withBytes(prefix) { q in p.count >= q.count && p.prefix(q.count).elementsEqual(q) } }
+        withBytes(path) { p in withBytes(prefix) { q in p.count >= q.count && same(p, q, q.count) } }
     }
 
     /// Whether `path` and `other` are the same bytes.
     public static func equals(_ path: String, _ other: String) -> Bool {
-        withBytes(path) { p in withBytes(other) { q in p.count == q.count && p.elementsEqual(q) } }
+        // Lengths first (constant time for native strings); every request to an exact route asks this.
+        path.utf8.count == other.utf8.count && withBytes(path) { p in withBytes(other) { q in same(p, q, q.count) } }
+    }
+
+    /// Whether the first `count` bytes of `a` and `b` are equal (memcmp: a generic `elementsEqual` steps an iterator).
+    private static func same(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, _ count: Int) -> Bool {
+        count == 0 || memcmp(a.baseAddress!, b.baseAddress!, count) == 0
     }
 
     /// Whether `path` starts with `prefix`, ASCII letters compared without case (other bytes exactly).
