@@ -65,15 +65,8 @@ struct ParsedImageQuery: Sendable {
     /// `p=NAME` alone, or the items in signing order (sorted by name, values encoded) with `sig` last, as
     /// `ImageURLSigner.signedURL` writes them (keeping the given signature: a rotated key's stays valid).
     func canonicalURI(path: String) -> String {
-        var uri = PercentEncoding.encodePath(path) + "?"
-        if let preset { return uri + "p=" + preset }
-        let items = signedItems.sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
-        for (index, item) in items.enumerated() {
-            if index > 0 { uri += "&" }
-            uri += item.name + "=" + PercentEncoding.encode(item.value)
-        }
-        if let signature { uri += (items.isEmpty ? "" : "&") + "sig=" + PercentEncoding.encode(signature) }
-        return uri
+        if let preset { return PercentEncoding.encodePath(path) + "?p=" + preset }
+        return ImageURLSigner.url(path: path, query: signedItems, signature: signature)
     }
 
     /// The recognised query keys.

@@ -19,11 +19,14 @@ public struct ImageURLSigner: Sendable {
         self.keys = keys
     }
 
+    /// `query` without `sig`, in the order the signature covers them (by name, then value).
+    public static func signingOrder(_ query: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        query.filter { $0.name != "sig" }.sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
+    }
+
     /// The exact text that is signed for `path` and `query` (`sig` is left out).
     public static func canonicalMessage(path: String, query: [(name: String, value: String)]) -> String {
-        let items = query.filter { $0.name != "sig" }
-            .sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
-            .map { "\($0.name)=\($0.value)" }
+        let items = signingOrder(query).map { "\($0.name)=\($0.value)" }
         return path + "?" + items.joined(separator: "&")
     }
 
@@ -42,13 +45,17 @@ public struct ImageURLSigner: Sendable {
 
     /// A signed URL (path segments percent-encoded, items in signing order, `sig` last) for `path` + `query`.
     public func signedURL(path: String, query: [(name: String, value: String)]) -> String {
-        let items = query.filter { $0.name != "sig" }
-            .sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
+        Self.url(path: path, query: query, signature: signature(path: path, query: Self.signingOrder(query)))
+    }
+
+    /// The one spelling of a URL for `path` + `query`: the path percent-encoded (`encodePath`), the items in signing
+    /// order (names and values percent-encoded), `sig=signature` last when given.
+    public static func url(path: String, query: [(name: String, value: String)], signature: String?) -> String {
         var url = PercentEncoding.encodePath(path) + "?"
-        for item in items {
-            url += PercentEncoding.encode(item.name) + "=" + PercentEncoding.encode(item.value) + "&"
-        }
-        return url + "sig=" + signature(path: path, query: items)
+        var items = signingOrder(query).map { PercentEncoding.encode($0.name) + "=" + PercentEncoding.encode($0.value) }
+        if let signature { items.append("sig=" + PercentEncoding.encode(signature)) }
+        url += items.joined(separator: "&")
+        return url
     }
 
     /// A signed URL asking for `parameters` of the image at `path` (e.g. `/images/cat.jpg`).
