@@ -85,6 +85,9 @@ public final class ImageHandler: AsyncHTTPHandler {
             guard PathBytes.equals(request.uri, canonical) else {
                 context.response.redirect(to: canonical, status: .movedPermanently)
                 context.response.headers["Cache-Control"] = configuration.cacheControlUnsigned
+                // Browsers may keep it; nginx must not (an entry per spelling would let a flood push resized images
+                // out of its cache): X-Accel-Expires 0 is nginx's "do not store", never passed on.
+                context.response.headers["X-Accel-Expires"] = "0"
                 return
             }
         }
