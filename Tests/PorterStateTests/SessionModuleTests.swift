@@ -411,3 +411,56 @@ actor Gate {
         list = []
     }
 }
+
+/// A client that never returns the cookie starts a session per request: `new_sessions_per_client` bounds how many one
+/// address stores per window (found attacking the demo: 77,000 rows in 10 s against /visits). Past the limit requests
+/// are still served, without a stored session or a cookie; other addresses and the next window are unaffected.
+@Suite("New sessions per client")
+struct NewSessionLimitTests {
+    @Test func oneAddressStoresAtMostTheLimitPerWindow() async throws {
+        let clock = ManualClock()
+        let store = MemorySessionStore()
+        var configuration = SessionConfiguration()
+        configuration.newSessionsPerClient = 3
+        var registry = HandlerRegistry()
+        try registry.add(name: "visit", path: "/visit", handler: ClosureHandler(sessionState: .exclusive) { ctx in
+            let n = (ctx.session?.int("n") ?? 0) + 1
+            ctx.session?["n"] = String(n)
+            ctx.response.write(String(n))
+        })
+        let pipeline = Pipeline(registry: registry, modules: [SessionModule(store: store, configuration: configuration, clock: clock.wallClock)])
+        func visit(from address: String, sid: String? = nil) async -> HTTPContext {
+            let ctx = makeContext(.get, "/visit", headers: sid.map { ["Cookie": "porter_session=\($0)"] } ?? [:])
+            ctx.request.remoteAddress = address
+            await pipeline.run(ctx)
+            return ctx
+        }
+        var cookies: [String] = []
+        for _ in 0..<10 {
+            let ctx = await visit(from: "203.0.113.7")
+            #expect(ctx.response.status == .ok && bodyText(ctx) == "1", "still served")
+            if let cookie = setCookie(ctx, "porter_session") { cookies.append(cookie.value) }
+        }
+        #expect(cookies.count == 3 && store.count == 3, "\(cookies.count) cookies, \(store.count) stored")
+        // A stored session keeps working for its client; another address starts its own.
+        #expect(bodyText(await visit(from: "203.0.113.7", sid: cookies[0])) == "2")
+        #expect(setCookie(await visit(from: "198.51.100.2"), "porter_session") != nil)
+        #expect(store.count == 4)
+        // The next window admits the address again.
+        clock.advance(by: .seconds(601))
+        #expect(setCookie(await visit(from: "203.0.113.7"), "porter_session") != nil)
+        #expect(store.count == 5)
+    }
+
+    @Test func theOptionAndItsDefault() throws {
+        #expect(SessionConfiguration().newSessionsPerClient == 1000)
+        #expect(try SessionConfiguration(options: Options(["new_sessions_per_client": .int(0)])).newSessionsPerClient == 0)
+        #expect(throws: ConfigurationError.self) { try SessionConfiguration(options: Options(["new_sessions_per_client": .int(-1)])) }
+        let unlimited = NewSessionLimit(limit: 0)
+        #expect((0..<5000).allSatisfy { _ in unlimited.admit("a").admitted })
+        // The table stays bounded: a flood of addresses never grows it past its capacity.
+        let bounded = NewSessionLimit(limit: 1, capacity: 16)
+        for i in 0..<1000 { _ = bounded.admit("10.0.\(i / 256).\(i % 256)") }
+        #expect(bounded.admit("10.9.9.9").admitted)
+    }
+}

@@ -23,12 +23,15 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var readersWaitForWriter = false
     /// How often the `SessionPurger` service purges expired sessions; zero disables it.
     public var purgeInterval: Duration = .seconds(60)
+    /// New sessions one client address may start per 10 minutes, per process (`NewSessionLimit`); 0: no limit.
+    public var newSessionsPerClient = 1000
 
     /// The defaults.
     public init() {}
 
     /// Reads the options `cookie_name`, `cookie_path`, `cookie_secure`, `cookie_same_site`, `timeout_minutes`,
-    /// `max_bytes`, `lock_timeout_ms`, `lock_lease_seconds`, `purge_interval_seconds`, `readers_wait_for_writer`.
+    /// `max_bytes`, `lock_timeout_ms`, `lock_lease_seconds`, `purge_interval_seconds`, `readers_wait_for_writer`,
+    /// `new_sessions_per_client` (per 10 minutes, default 1000, 0 for no limit).
     public init(options: Options) throws {
         cookieName = try options.string("cookie_name", default: cookieName)
         cookiePath = try options.string("cookie_path", default: cookiePath)
@@ -40,6 +43,8 @@ public struct SessionConfiguration: Sendable, Equatable {
         let leaseSeconds = try options.int("lock_lease_seconds", default: 120)
         let purgeSeconds = try options.int("purge_interval_seconds", default: 60)
         readersWaitForWriter = try options.bool("readers_wait_for_writer", default: false)
+        newSessionsPerClient = try options.int("new_sessions_per_client", default: newSessionsPerClient)
+        guard newSessionsPerClient >= 0 else { throw ConfigurationError("\(options.origin): new_sessions_per_client must not be negative") }
         guard minutes >= 1 else { throw ConfigurationError("\(options.origin): timeout_minutes must be at least 1") }
         guard maxBytes >= 2 else { throw ConfigurationError("\(options.origin): max_bytes must be positive") }
         guard lockMillis >= 0, leaseSeconds >= 1, purgeSeconds >= 0 else {

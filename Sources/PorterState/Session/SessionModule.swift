@@ -24,6 +24,8 @@ public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
     public let configuration: SessionConfiguration
     /// Purges expired sessions every `configuration.purgeInterval` (nil when it is 0); one of `services`.
     public let purger: SessionPurger?
+    /// How many new sessions a client address may start (`new_sessions_per_client`).
+    public let newSessions: NewSessionLimit
     let clock: WallClock
 
     /// A module over `store`; `events` receives Session_End for sessions the purger removes. `app.use(module)`
@@ -33,6 +35,7 @@ public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
         self.store = store
         self.configuration = configuration
         self.clock = clock
+        self.newSessions = NewSessionLimit(limit: configuration.newSessionsPerClient, clock: clock)
         self.purger = configuration.purgeInterval > .zero
             ? SessionPurger(store: store, interval: configuration.purgeInterval, events: events) : nil
     }
@@ -230,6 +233,17 @@ public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
                 try await store.touch(id: session.id, timeoutSeconds: seconds)
             }
         } else if writes && !session.values.isEmpty {
+            // A client that never sends the cookie back starts a session per request: bounded per address.
+            let (admitted, firstRefusal) = newSessions.admit(ctx.request.remoteAddress)
+            guard admitted else {
+                if firstRefusal {
+                    ctx.logger.notice("new sessions from this client address are over the limit; this window's are not stored",
+                                      metadata: ["address": .string(ctx.request.remoteAddress),
+                                                 "limit": .stringConvertible(configuration.newSessionsPerClient)])
+                }
+                ctx.trace("new session not stored: the client address is over new_sessions_per_client", category: "session")
+                return
+            }
             try await store.insert(id: session.id, data: data, timeoutSeconds: seconds, lockOwner: nil, lease: configuration.lockLease)
             ctx.response.cookies.append(cookie(value: session.id, maxAge: nil))
         }
