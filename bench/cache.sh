@@ -4,6 +4,7 @@
 # in /tmp/porter-bench, built on first use); the ratio cached/hello is the figure to quote.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/lib.sh
 DURATION=${DURATION:-8s}
 W=/tmp/porter-cache-bench
 PORT=18680
@@ -30,19 +31,14 @@ path = "/clock"
 handler = "clock"
 output_cache = { duration = 60, vary_by_query = ["tz"] }
 TOML
-"$BIN" serve --config "$W/porter.toml" 2>"$W/porter.log" & PORTER=$!
-trap 'kill $PORTER $NGINX 2>/dev/null; wait 2>/dev/null' EXIT
-for _ in $(seq 100); do [[ -S $W/p.sock ]] && break; sleep 0.1; done
+start_porter "$BIN" "$W"
 cat >"$W/nginx/nginx.conf" <<CONF
-daemon off; worker_processes auto; pid $W/nginx/nginx.pid; error_log $W/nginx/logs/error.log warn;
-$([[ $(id -u) -eq 0 ]] && echo "user root;")
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/nginx/tmp;
+$(nginx_preamble "$W")
   upstream porter { server unix:$W/p.sock; keepalive 32; }
   server { listen 127.0.0.1:$PORT;
     location / { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter; } } }
 CONF
-nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!
+start_nginx "$W"
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/hello" && break; sleep 0.1; done
 a=$(curl -s "http://127.0.0.1:$PORT/clock?tz=UTC"); b=$(curl -s "http://127.0.0.1:$PORT/clock?tz=UTC")
 [[ $a == "$b" ]] || { echo "clock not replayed: $a vs $b" >&2; exit 1; }

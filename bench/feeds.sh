@@ -37,14 +37,9 @@ database = "$W/feeds.sqlite"
 limit = 50
 edge_cache = 1
 TOML
-$PORTER_BIN serve --config "$W/porter.toml" 2>"$W/porter.log" & PORTER=$!
-trap 'kill $PORTER ${NGINX:-} 2>/dev/null; wait 2>/dev/null' EXIT
-for _ in $(seq 100); do [[ -S $W/p.sock ]] && break; sleep 0.1; done
+start_porter "$PORTER_BIN" "$W"
 cat >"$W/nginx/nginx.conf" <<CONF
-daemon off; worker_processes auto; pid $W/nginx/nginx.pid; error_log $W/nginx/logs/error.log warn;
-$([[ $(id -u) -eq 0 ]] && echo "user root;")
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/nginx/tmp;
+$(nginx_preamble "$W")
   fastcgi_cache_path $W/nginx/cache levels=1:2 keys_zone=porter_pages:10m max_size=64m inactive=10m use_temp_path=off;
   upstream porter { server unix:$W/p.sock; keepalive 32; }
   server { listen 127.0.0.1:$PORT; root $W/www;
@@ -58,7 +53,7 @@ http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/
       $FEED_BUFFERS $(printf '%s ' "fastcgi_cache porter_pages;" "fastcgi_cache_key \"\$request_method|\$scheme|\$host|\$request_uri\";" "fastcgi_cache_valid 200 1s;" "fastcgi_cache_revalidate on;" "fastcgi_cache_lock on;" "fastcgi_cache_lock_timeout 0;") }
     location / { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter; } } }
 CONF
-nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!
+start_nginx "$W"
 sleep 1
 mkdir -p "$W/www"; curl -s "http://127.0.0.1:$PORT/big.rss" >"$W/www/static.rss"
 ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.rss" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')

@@ -6,6 +6,7 @@
 # PORTER_BIN picks the binary (default: a release build in /tmp/porter-bench, built on first use).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/lib.sh
 REPO=$(pwd)
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-8}
@@ -34,17 +35,10 @@ allow_unsigned = true   # the benchmark orders arbitrary sizes on purpose (never
 threads = 2
 queue_limit = 64
 TOML
-"$BIN" serve --config "$W/porter.toml" 2>"$W/porter.log" &
-PORTER=$!
-trap 'kill $PORTER $NGINX 2>/dev/null; wait 2>/dev/null' EXIT
-for _ in $(seq 100); do [[ -S $W/p.sock ]] && break; sleep 0.1; done
+start_porter "$BIN" "$W"
 cat >"$W/nginx/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_http_image_filter_module.so;
-daemon off; worker_processes auto; pid $W/nginx/nginx.pid; error_log $W/nginx/logs/error.log warn;
-$([[ $(id -u) -eq 0 ]] && echo "user root;")
-events { worker_connections 1024; }
-http {
-  access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/nginx/tmp;
+$(nginx_preamble "$W")
   upstream porter { server unix:$W/p.sock; keepalive 32; }
   server { listen 127.0.0.1:$PORT;
     location /nginx-img/ { alias $W/img/; image_filter resize 300 -; image_filter_jpeg_quality 80; image_filter_buffer 20M; }
@@ -52,7 +46,7 @@ http {
   }
 }
 CONF
-nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!
+start_nginx "$W"
 sleep 1
 cat >"$W/widths.lua" <<'LUA'
 local n = 0

@@ -37,3 +37,26 @@ seed_feed() {
 }
 # The response buffers `porter nginx-config` generates for a feed route: nginx reads a feed in one 32 KiB buffer.
 FEED_BUFFERS="fastcgi_buffer_size 32k; fastcgi_buffers 4 16k; fastcgi_busy_buffers_size 32k;"
+
+# start_porter BIN W -> BIN serving $W/porter.toml (log $W/porter.log) in the background as $PORTER, killed with
+# $NGINX when the script exits; returns once $W/p.sock exists (or after 10 s)
+start_porter() {
+    "$1" serve --config "$2/porter.toml" 2>"$2/porter.log" & PORTER=$!
+    trap 'kill $PORTER ${NGINX:-} 2>/dev/null; wait 2>/dev/null' EXIT
+    local _
+    for _ in $(seq 100); do [[ -S $2/p.sock ]] && break; sleep 0.1; done
+}
+
+# nginx_preamble W -> the first lines of every bench nginx.conf under $W/nginx, ending inside `http {` after the
+# access log and temp paths (the caller writes its upstream and server, then closes http)
+nginx_preamble() {
+    cat <<CONF
+daemon off; worker_processes auto; pid $1/nginx/nginx.pid; error_log $1/nginx/logs/error.log warn;
+$([[ $(id -u) -eq 0 ]] && echo "user root;")
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $1/nginx/tmp; fastcgi_temp_path $1/nginx/tmp;
+CONF
+}
+
+# start_nginx W -> nginx on $W/nginx/nginx.conf in the background as $NGINX
+start_nginx() { nginx -p "$1/nginx/" -c "$1/nginx/nginx.conf" & NGINX=$!; }

@@ -6,6 +6,7 @@
 # same cores), not Porter's code. ROUNDS (3), DURATION (8s); PORTER_BIN: the binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/lib.sh
 DURATION=${DURATION:-8s}
 ROUNDS=${ROUNDS:-3}
 W=/tmp/porter-tail-bench
@@ -30,20 +31,15 @@ verb = "GET,HEAD"
 path = "/metrics"
 handler = "metrics"
 TOML
-$PORTER_BIN serve --config "$W/porter.toml" 2>"$W/porter.log" & PORTER=$!
-trap 'kill $PORTER ${NGINX:-} 2>/dev/null; wait 2>/dev/null' EXIT
-for _ in $(seq 100); do [[ -S $W/p.sock ]] && break; sleep 0.1; done
+start_porter "$PORTER_BIN" "$W"
 cat >"$W/nginx/nginx.conf" <<CONF
-daemon off; worker_processes auto; pid $W/nginx/nginx.pid; error_log $W/nginx/logs/error.log warn;
-$([[ $(id -u) -eq 0 ]] && echo "user root;")
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $W/nginx/tmp; fastcgi_temp_path $W/nginx/tmp;
+$(nginx_preamble "$W")
   upstream porter { server unix:$W/p.sock; keepalive 32; }
   server { listen 127.0.0.1:$PORT;
     location = /static { return 200 "Hello, world\n"; }
     location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass porter; } } }
 CONF
-nginx -p "$W/nginx/" -c "$W/nginx/nginx.conf" & NGINX=$!
+start_nginx "$W"
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/hello" >/dev/null && break; sleep 0.1; done
 # pipeline QUANTILE BEFORE AFTER -> the upper bound (µs) of the bucket holding that quantile of hello's requests between
 # two /metrics scrapes
