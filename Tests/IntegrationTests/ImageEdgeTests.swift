@@ -10,16 +10,24 @@ import Testing
 struct ImageEdgeTests {
     static let key = "edge-test-signing-key-0123456789abcdef"
 
-    @Test("a HEAD first does not poison nginx's cache: the GET after it gets the whole image, and the HEAD resized nothing")
-    func headThenGet() async throws {
-        let dir = try TemporaryDirectory(prefix: "porter-head")
+    /// The image handler over the sample images at `/images/*` (nginx serves originals, resizes go through the cached
+    /// named location), in process behind real nginx; `configure` adds presets or keys. The directory lives as long as
+    /// the caller keeps it.
+    static func startSite(_ prefix: String, _ configure: (inout ImageServerConfiguration) throws -> Void) async throws
+        -> (handler: ImageHandler, running: InProcessSite, dir: TemporaryDirectory) {
+        let dir = try TemporaryDirectory(prefix: prefix)
         _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
         var images = ImageServerConfiguration(root: dir.path("images"))
-        images.signingKeys = try KeyRing(secrets: ["text:" + Self.key])
+        try configure(&images)
         let handler = try ImageHandler(images)
         var app = PorterApplication(name: "edge")
         app.map("GET,HEAD", "/images/*", handler, name: "image", edge: EdgePolicy(staticUnlessQuery: "@porter_image"))
-        let running = try await InProcessSite.start(app, ServerConfiguration())
+        return (handler, try await InProcessSite.start(app, ServerConfiguration()), dir)
+    }
+
+    @Test("a HEAD first does not poison nginx's cache: the GET after it gets the whole image, and the HEAD resized nothing")
+    func headThenGet() async throws {
+        let (handler, running, dir) = try await Self.startSite("porter-head") { $0.signingKeys = try KeyRing(secrets: ["text:" + Self.key]) }
         // Hang guard: an empty cached body never completes. Generous: on a 2-core machine with one core busy, a
         // request here took over 5 s twice in three full runs, each time ~35 s into the run, while ImageConcurrencyTests
         // floods resizes in the same process.
@@ -48,18 +56,14 @@ struct ImageEdgeTests {
             #expect(try await http.fetch(url).body == get.body, "a HEAD after the GET does not replace its cache entry")
         }
         await running.stop()
+        withExtendedLifetime(dir) {}
     }
 
     @Test("every spelling of Accept shares one of two nginx cache entries: a flood of new spellings resizes nothing, and each entry holds what its key says")
     func acceptSpellingsShareTwoEntries() async throws {
-        let dir = try TemporaryDirectory(prefix: "porter-accept")
-        _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
-        var images = ImageServerConfiguration(root: dir.path("images"))
-        images.presets = ["thumb": ImageParameters(width: 200, height: 200, fit: .cover)]
-        let handler = try ImageHandler(images)
-        var app = PorterApplication(name: "edge")
-        app.map("GET,HEAD", "/images/*", handler, name: "image", edge: EdgePolicy(staticUnlessQuery: "@porter_image"))
-        let running = try await InProcessSite.start(app, ServerConfiguration())
+        let (handler, running, dir) = try await Self.startSite("porter-accept") {
+            $0.presets = ["thumb": ImageParameters(width: 200, height: 200, fit: .cover)]
+        }
         let http = running.site.client(timeout: .seconds(30))
         // nginx decides (its map in nginx/porter.conf) and Porter answers what it was told: an unreadable q for WebP
         // comes first, so a Porter reading the raw header would store a JPEG in the WebP entry.
@@ -80,19 +84,15 @@ struct ImageEdgeTests {
         }
         #expect(handler.statistics.resizes == before + 2, "one resize per entry, not one per spelling")
         await running.stop()
+        withExtendedLifetime(dir) {}
     }
 
     @Test("every spelling of a preset or signed URI is redirected to the one nginx caches: a flood of spellings resizes nothing")
     func uriSpellingsShareOneEntry() async throws {
-        let dir = try TemporaryDirectory(prefix: "porter-spelling")
-        _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
-        var images = ImageServerConfiguration(root: dir.path("images"))
-        images.presets = ["thumb": ImageParameters(width: 200, height: 200, fit: .cover)]
-        images.signingKeys = try KeyRing(secrets: ["text:" + Self.key])
-        let handler = try ImageHandler(images)
-        var app = PorterApplication(name: "edge")
-        app.map("GET,HEAD", "/images/*", handler, name: "image", edge: EdgePolicy(staticUnlessQuery: "@porter_image"))
-        let running = try await InProcessSite.start(app, ServerConfiguration())
+        let (handler, running, dir) = try await Self.startSite("porter-spelling") {
+            $0.presets = ["thumb": ImageParameters(width: 200, height: 200, fit: .cover)]
+            $0.signingKeys = try KeyRing(secrets: ["text:" + Self.key])
+        }
         let http = running.site.client(timeout: .seconds(30))
         let signed = handler.url(path: "/images/sunset.jpg", parameters: ImageParameters(width: 300, format: .jpeg))
         let query = String(signed.split(separator: "?")[1])
@@ -117,6 +117,7 @@ struct ImageEdgeTests {
             #expect(handler.statistics.resizes == resizes, "no spelling resized")
         }
         await running.stop()
+        withExtendedLifetime(dir) {}
     }
 
     @Test("resizing needs a preset or a signature: unsigned sizes 403, signed 200, presets 200; porter image-url; no key and no presets refuses to start")
