@@ -36,11 +36,6 @@ public enum PathBytes {
         }
     }
 
-    /// `path` with ASCII letters lower-cased and every other byte as it is.
-    public static func asciiLowercased(_ path: String) -> String {
-        withBytes(path) { p in String(decoding: p.map(\.asciiLowercased), as: UTF8.self) }
-    }
-
     /// Collapses repeated slashes, resolves `.` and `..` segments (as nginx does before choosing a location; `..` above
     /// the root stays at the root) and drops a trailing slash (except for `/`). Splits at every 0x2F byte.
     public static func normalize(_ path: String) -> String {
