@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # A 50-item RSS feed through nginx vs hello, the 304 path (If-None-Match) and a gzip client's, wrk -c64; the same feed cached by
-# nginx (edge_cache = 1, big.xml) and the same bytes as a static file (the physical limit). PORTER_BIN: the binary.
+# nginx (edge_cache = 1, big.xml) and the same bytes as a static file (the physical limit); and the C libfcgi peer
+# (bench/peers/backends/hello.c) sending its hello and the same feed bytes, so the feed's cost over hello for a plain C
+# responder is measured next to Porter's. PORTER_BIN: the binary.
 # ROUNDS rounds (default 3), each running every row in turn, so a ratio compares rows measured seconds apart; the
-# summary gives each row's ratio to hello per round and the median of those ratios, and the feed's p99/p50.
+# summary gives each row's ratio to hello per round (the C rows': to the C peer's hello) and the median of those ratios,
+# and each row's p99/p50.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source bench/lib.sh
@@ -42,6 +45,7 @@ cat >"$W/nginx/nginx.conf" <<CONF
 $(nginx_preamble "$W")
   fastcgi_cache_path $W/nginx/cache levels=1:2 keys_zone=porter_pages:10m max_size=64m inactive=10m use_temp_path=off;
   upstream porter { server unix:$W/p.sock; keepalive 32; }
+  upstream cpeer { server unix:$W/c.sock; keepalive 32; }
   server { listen 127.0.0.1:$PORT; root $W/www;
     # The physical limit: nginx serving the same bytes as a static file.
     location = /static.rss { default_type application/rss+xml; }
@@ -51,26 +55,35 @@ $(nginx_preamble "$W")
       $FEED_BUFFERS }
     location ~ "\\.xml\$" { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter;
       $FEED_BUFFERS $(printf '%s ' "fastcgi_cache porter_pages;" "fastcgi_cache_key \"\$request_method|\$scheme|\$host|\$request_uri\";" "fastcgi_cache_valid 200 1s;" "fastcgi_cache_revalidate on;" "fastcgi_cache_lock on;" "fastcgi_cache_lock_timeout 0;") }
+    # The C peer: its hello as Porter's is routed, its feed with the feed routes' buffers.
+    location = /c/hello { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass cpeer; }
+    location = /c/big.rss { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass cpeer; $FEED_BUFFERS }
     location / { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter; } } }
 CONF
 start_nginx "$W"
 sleep 1
 mkdir -p "$W/www"; curl -s "http://127.0.0.1:$PORT/big.rss" >"$W/www/static.rss"
+gcc -O2 -Wall -o "$W/hello-c" bench/peers/backends/hello.c -lfcgi -lpthread
+HELLO_FEED="$W/www/static.rss" "$W/hello-c" 256 "$W/c.sock" & CPEER=$!   # 256 threads: one for each kept connection (peers.sh's best C row)
+trap 'kill $PORTER $NGINX $CPEER 2>/dev/null; wait 2>/dev/null' EXIT
+for _ in $(seq 100); do [[ -S $W/c.sock ]] && break; sleep 0.1; done
+cmp -s <(curl -s "http://127.0.0.1:$PORT/c/big.rss") "$W/www/static.rss" || { echo "the C peer's feed differs from Porter's" >&2; exit 1; }
 ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.rss" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
 XML_ETAG=$(curl -sI "http://127.0.0.1:$PORT/big.xml" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
 echo "feed: $(curl -s "http://127.0.0.1:$PORT/big.rss" | wc -c) bytes ($(curl -s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT/big.rss" | wc -c) gzip), ETag $ETAG, 304 check: $(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "http://127.0.0.1:$PORT/big.rss")"
 run() {
     local label=$1; shift
-    local before; before=$(cpu_ticks "$PORTER"); local ngx_before; ngx_before=$(cpu_ticks $NGINX $(pgrep -P $NGINX))
+    local backend=$PORTER; [[ $label == C* ]] && backend=$CPEER
+    local before; before=$(cpu_ticks "$backend"); local ngx_before; ngx_before=$(cpu_ticks $NGINX $(pgrep -P $NGINX))
     local out; out=$(wrk -t2 -c64 -d"$DURATION" --latency "$@")
-    local after; after=$(cpu_ticks "$PORTER"); local ngx_after; ngx_after=$(cpu_ticks $NGINX $(pgrep -P $NGINX))
+    local after; after=$(cpu_ticks "$backend"); local ngx_after; ngx_after=$(cpu_ticks $NGINX $(pgrep -P $NGINX))
     local requests; requests=$(awk '/requests in/{print $1}' <<<"$out")
     # Porter's and nginx's CPU time (user + system, from /proc) per request: steadier than req/s on a shared machine.
     local cpu; cpu=$(cpu_us_per_request $((after - before)) "$requests")
     local ngx_cpu; ngx_cpu=$(cpu_us_per_request $((ngx_after - ngx_before)) "$requests")
     local rate p50 p99
     rate=$(awk '/Requests\/sec/{print $2}' <<<"$out"); p50=$(awk '/ 50%/{print $2}' <<<"$out"); p99=$(awk '/ 99%/{print $2}' <<<"$out")
-    printf '%-32s %10s req/s  p50 %s  p99 %s  CPU µs/req: porter %s, nginx %s\n' "$label (round $round)" "$rate" "$p50" "$p99" "$cpu" "$ngx_cpu"
+    printf '%-32s %10s req/s  p50 %s  p99 %s  CPU µs/req: backend %s, nginx %s\n' "$label (round $round)" "$rate" "$p50" "$p99" "$cpu" "$ngx_cpu"
     grep -E "Non-2xx|Socket errors" <<<"$out" || true
     printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$rate" "$(to_ms "$p50")" "$(to_ms "$p99")" >>"$W/rows.tsv"
 }
@@ -84,6 +97,8 @@ for round in $(seq "$ROUNDS"); do
   run "RSS, nginx cache 1s" "http://127.0.0.1:$PORT/big.xml"
   run "RSS 304, nginx cache" -H "If-None-Match: $XML_ETAG" "http://127.0.0.1:$PORT/big.xml"
   run "static file, same bytes" "http://127.0.0.1:$PORT/static.rss"
+  run "C hello" "http://127.0.0.1:$PORT/c/hello"
+  run "C 50-item RSS" "http://127.0.0.1:$PORT/c/big.rss"
 done
 # The summary: each row's req/s over the same round's hello, per round and the median; p99/p50 per round.
 echo
@@ -94,10 +109,10 @@ awk -F'\t' '
   }
   { rate[$1, $2] = $3; tail[$1, $2] = ($4 > 0 ? $5 / $4 : 0); if (!($2 in seen)) { seen[$2] = 1; order[++rows] = $2 } ; if ($1 > rounds) rounds = $1 }
   END {
-      printf "%-26s %-28s %-8s %s\n", "row", "ratio to hello, per round", "median", "p99/p50 per round"
+      printf "%-26s %-28s %-8s %s\n", "row", "ratio to (C) hello, per round", "median", "p99/p50 per round"
       for (r = 1; r <= rows; r++) {
-          label = order[r]; ratios = ""; tails = ""
-          for (k = 1; k <= rounds; k++) { ratios = ratios sprintf("%.2f ", rate[k, label] / rate[k, "hello"]); tails = tails sprintf("%.1f ", tail[k, label]) }
+          label = order[r]; ratios = ""; tails = ""; base = (label ~ /^C / ? "C hello" : "hello")
+          for (k = 1; k <= rounds; k++) { ratios = ratios sprintf("%.2f ", rate[k, label] / rate[k, base]); tails = tails sprintf("%.1f ", tail[k, label]) }
           printf "%-26s %-28s %-8.2f %s\n", label, ratios, median(ratios), tails
       }
   }' "$W/rows.tsv"
