@@ -12,65 +12,126 @@ extension HTTPResponse {
     ///
     /// A HEAD response passes the length its GET would have: the head is the same, only the body is left out.
     public func cgiHead(bodyLength: Int?) -> [UInt8] {
-        var head: [UInt8] = []
-        head.reserveCapacity(96 + headers.count * 48 + cookies.count * 64)
-        head.append(contentsOf: "Status: ".utf8)
-        CGIHead.appendDecimal(status.code, to: &head)
-        head.append(0x20)
-        CGIHead.appendSanitized(status.reasonPhrase, to: &head)
-        CGIHead.appendLineEnd(to: &head)
+        withCGIHead(bodyLength: bodyLength) { Array($0) }
+    }
+
+    /// Calls `body` with the bytes `cgiHead(bodyLength:)` returns, encoded in one temporary buffer sized up front
+    /// (on the stack for a usual head): what a response writer uses, so a head costs no array and no regrowth.
+    @discardableResult
+    public func withCGIHead<R>(bodyLength: Int?, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let cookieLines = cookies.map(\.headerValue)
         var hasContentType = false
+        var capacity = CGIHead.fixedBytes + status.reasonPhrase.utf8.count
         for field in headers.fields {
-            if bodyLength != nil, field.name.equalsIgnoringASCIICase("Content-Length") { continue }
+            capacity += field.name.utf8.count + field.value.utf8.count + 4
             if field.name.equalsIgnoringASCIICase("Content-Type") { hasContentType = true }
-            CGIHead.appendField(field.name, field.value, to: &head)
         }
-        for cookie in cookies {
-            CGIHead.appendField("Set-Cookie", cookie.headerValue, to: &head)
+        for line in cookieLines { capacity += CGIHead.setCookie.utf8CodeUnitCount + line.utf8.count + 2 }
+        let defaultContentType = !hasContentType && !status.forbidsBody && (bodyLength ?? 1) > 0
+        return try withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 1) { buffer in
+            var head = CGIHead(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), capacity: capacity)
+            head.append(CGIHead.status)
+            head.appendDecimal(status.code)
+            head.append(UInt8(ascii: " "))
+            head.appendSanitized(status.reasonPhrase)
+            head.appendLineEnd()
+            for field in headers.fields {
+                if bodyLength != nil, field.name.equalsIgnoringASCIICase("Content-Length") { continue }
+                head.appendField(field.name, field.value)
+            }
+            for line in cookieLines {
+                head.append(CGIHead.setCookie)
+                head.appendSanitized(line)
+                head.appendLineEnd()
+            }
+            if defaultContentType { head.append(CGIHead.defaultContentType) }
+            if let bodyLength, !status.forbidsBody {
+                head.append(CGIHead.contentLength)
+                head.appendDecimal(bodyLength)
+                head.appendLineEnd()
+            }
+            head.appendLineEnd()
+            return try body(UnsafeRawBufferPointer(start: buffer.baseAddress, count: head.count))
         }
-        if !hasContentType && !status.forbidsBody && (bodyLength ?? 1) > 0 {
-            CGIHead.appendField("Content-Type", "application/octet-stream", to: &head)
-        }
-        if let bodyLength, !status.forbidsBody {
-            head.append(contentsOf: "Content-Length: ".utf8)
-            CGIHead.appendDecimal(bodyLength, to: &head)
-            CGIHead.appendLineEnd(to: &head)
-        }
-        CGIHead.appendLineEnd(to: &head)
-        return head
     }
 }
 
-/// Byte-level helpers of the head encoder.
-enum CGIHead {
-    static func appendField(_ name: String, _ value: String, to head: inout [UInt8]) {
-        appendSanitized(name, to: &head)
-        head.append(UInt8(ascii: ":"))
-        head.append(0x20)
-        appendSanitized(value, to: &head)
-        appendLineEnd(to: &head)
+/// Writes a head into memory sized for it (`withCGIHead` counts every byte it may write before it starts).
+struct CGIHead {
+    static let status: StaticString = "Status: "
+    static let setCookie: StaticString = "Set-Cookie: "
+    static let defaultContentType: StaticString = "Content-Type: application/octet-stream\r\n"
+    static let contentLength: StaticString = "Content-Length: "
+    /// Every byte a head may hold besides its reason phrase, fields and cookies: the status line (a number of up
+    /// to 20 characters, a space, CRLF), a default Content-Type, Content-Length (up to 20), and the closing CRLF.
+    static let fixedBytes = status.utf8CodeUnitCount + 20 + 1 + 2 + defaultContentType.utf8CodeUnitCount
+        + contentLength.utf8CodeUnitCount + 20 + 2 + 2
+
+    private let base: UnsafeMutablePointer<UInt8>
+    /// The bytes at `base`: every append asserts (in debug builds, where the tests run) that it stays inside.
+    private let capacity: Int
+    /// Bytes written so far.
+    private(set) var count = 0
+
+    init(_ base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
     }
 
-    /// Appends `text` without its CR and LF bytes.
-    static func appendSanitized(_ text: String, to head: inout [UInt8]) {
+    mutating func appendField(_ name: String, _ value: String) {
+        appendSanitized(name)
+        append(UInt8(ascii: ":"))
+        append(UInt8(ascii: " "))
+        appendSanitized(value)
+        appendLineEnd()
+    }
+
+    /// Appends `text` without its CR and LF bytes: one copy unless it really holds one (memchr looks at many bytes
+    /// per step; a byte loop costs several instructions a byte).
+    mutating func appendSanitized(_ text: String) {
         var text = text
         text.withUTF8 { bytes in
-            // One bulk copy unless the text really holds a CR or LF (memchr looks at many bytes per step).
-            guard let base = bytes.baseAddress else { return }
-            if memchr(base, 13, bytes.count) == nil && memchr(base, 10, bytes.count) == nil {
-                head.append(contentsOf: bytes)
+            guard let source = bytes.baseAddress else { return }
+            assert(count + bytes.count <= capacity, "CGI head sized too small")
+            if memchr(source, 13, bytes.count) == nil && memchr(source, 10, bytes.count) == nil {
+                (base + count).update(from: source, count: bytes.count)
+                count += bytes.count
             } else {
-                for byte in bytes where byte != 13 && byte != 10 { head.append(byte) }
+                for byte in bytes where byte != 13 && byte != 10 { append(byte) }
             }
         }
     }
 
-    static func appendDecimal(_ value: Int, to head: inout [UInt8]) {
-        head.append(contentsOf: String(value).utf8)
+    mutating func append(_ text: StaticString) {
+        assert(count + text.utf8CodeUnitCount <= capacity, "CGI head sized too small")
+        (base + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        count += text.utf8CodeUnitCount
     }
 
-    static func appendLineEnd(to head: inout [UInt8]) {
-        head.append(13)
-        head.append(10)
+    mutating func append(_ byte: UInt8) {
+        assert(count < capacity, "CGI head sized too small")
+        base[count] = byte
+        count += 1
+    }
+
+    /// Appends a decimal number (a status code or a length): at most 20 characters, a sign included.
+    mutating func appendDecimal(_ value: Int) {
+        if value < 0 { append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var digits = 1
+        var rest = magnitude / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        assert(count + digits <= capacity, "CGI head sized too small")
+        var v = magnitude
+        for i in stride(from: digits - 1, through: 0, by: -1) {
+            base[count + i] = UInt8(truncatingIfNeeded: 48 + v % 10)
+            v /= 10
+        }
+        count += digits
+    }
+
+    mutating func appendLineEnd() {
+        append(13)
+        append(10)
     }
 }

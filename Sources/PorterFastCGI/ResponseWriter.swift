@@ -25,7 +25,7 @@ extension ResponseOutput {
 
 extension FCGIRequest: ResponseOutput {}
 
-/// Writes every response, FastCGI and CGI alike: one head encoding (`HTTPResponse.cgiHead`) and one HEAD rule:
+/// Writes every response, FastCGI and CGI alike: one head encoding (`HTTPResponse.withCGIHead`) and one HEAD rule:
 /// a HEAD response has exactly the head its GET would have, `Content-Length` of a buffered body included, and
 /// no body.
 enum ResponseWriter {
@@ -38,8 +38,7 @@ enum ResponseWriter {
         let sendsBody = method != .head && !response.status.forbidsBody
         switch response.body {
         case .buffer(let bytes):
-            let head = response.cgiHead(bodyLength: bytes.count)
-            head.withUnsafeBytes { head in
+            response.withCGIHead(bodyLength: bytes.count) { head in
                 if sendsBody {
                     bytes.withUnsafeBytes { output.writeResponse(head, $0) }
                 } else {
@@ -49,7 +48,7 @@ enum ResponseWriter {
             return nil
         case .stream(let produce):
             let length = response.headers["Content-Length"].flatMap { Int($0) }
-            response.cgiHead(bodyLength: length).withUnsafeBytes { output.write($0) }
+            response.withCGIHead(bodyLength: length) { output.write($0) }
             return sendsBody ? produce : nil
         }
     }

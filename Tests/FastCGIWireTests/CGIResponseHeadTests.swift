@@ -41,6 +41,14 @@ import Testing
                 body: [], headers: [("X-A", "1X-B: 2"), ("X-C", "3X-D: 4"), ("X-E", "5"), ("Content-Length", "0")]),
         Example(name: "an LF at the end of a long value", response: response(.ok, ["X-Long": String(repeating: "v", count: 200) + "\nSet-Cookie: x=1"]),
                 body: [], headers: [("X-Long", String(repeating: "v", count: 200) + "Set-Cookie: x=1"), ("Content-Length", "0")]),
+        Example(name: "forty long fields, a reason phrase with CRLF (the head is sized before it is written)",
+                response: response(HTTPStatus(code: 599, reasonPhrase: "Odd\r\nX-Bad: 1"),
+                                   HTTPHeaders((0..<40).map { ("X-Field-\($0)", String(repeating: "v", count: 300)) }),
+                                   cookies: [SetCookie(name: "c", value: String(repeating: "z", count: 3000))]),
+                body: Array(repeating: 7, count: 100),
+                headers: (0..<40).map { ("X-Field-\($0)", String(repeating: "v", count: 300)) }
+                    + [("Set-Cookie", "c=\(String(repeating: "z", count: 3000)); Path=/; HttpOnly; SameSite=Lax"),
+                       ("Content-Type", "application/octet-stream"), ("Content-Length", "100")]),
     ]
 
     @Test("encode then parse gives the same response", arguments: examples)
@@ -48,9 +56,20 @@ import Testing
         let output = example.response.cgiHead(bodyLength: example.body.count) + example.body
         let parsed = try CGIResponse(parsing: output)
         #expect(parsed.status == example.response.status.code)
-        #expect(parsed.reason == example.response.status.reasonPhrase)
+        #expect(parsed.reason == String(decoding: example.response.status.reasonPhrase.utf8.filter { $0 != 13 && $0 != 10 }, as: UTF8.self))
         #expect(parsed.headers.fields.map { "\($0.name): \($0.value)" } == example.headers.map { "\($0.0): \($0.1)" })
         #expect(parsed.body == example.body)
+    }
+
+    @Test("status codes and lengths of any size are written whole", arguments: [
+        (1_234_567, Int.max, "Status: 1234567 Status\r\nContent-Type: application/octet-stream\r\nContent-Length: 9223372036854775807\r\n\r\n"),
+        (-42, 0, "Status: -42 Status\r\n\r\n"),
+        (Int.min, 5, "Status: -9223372036854775808 Status\r\n\r\n"),
+        (204, 10, "Status: 204 No Content\r\n\r\n"),
+        (200, 0, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ])
+    func numbers(_ code: Int, _ length: Int, _ expected: String) {
+        #expect(String(decoding: Self.response(HTTPStatus(code: code)).cgiHead(bodyLength: length), as: UTF8.self) == expected)
     }
 
     @Test("a head for a HEAD request: the GET's length, no body")
