@@ -277,8 +277,7 @@ public struct OutputCacheModule: HTTPModule {
             let names = vary.split(separator: ",").map { $0.trimmingSpaces().lowercased() }
             guard names.allSatisfy({ $0.isEmpty || policy.varyByHeaders.contains($0) }) else { return }
         }
-        if let control = response.headers["Cache-Control"]?.lowercased(),
-           control.contains("no-store") || control.contains("private") || control.contains("no-cache") { return }
+        if CacheControl.forbidsSharedCaching(response.headers["Cache-Control"]) { return }
         let now = cache.now()
         let expires = now + Double(policy.duration)
         var headers = response.headers

@@ -101,15 +101,6 @@ public struct FeedHandler: HTTPHandler {
         return seconds == 0 ? nil : seconds
     }
 
-    /// Whether a `Cache-Control` value keeps a response out of shared caches (`private`, `no-store`, `no-cache`).
-    static func forbidsSharedCaching(_ cacheControl: String?) -> Bool {
-        guard let cacheControl else { return false }
-        return cacheControl.split(separator: ",").contains { directive in
-            let name = directive.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-            return name == "private" || name == "no-store" || name == "no-cache"
-        }
-    }
-
     /// The channel slug a path names: its last segment without the extension, if that is a valid slug.
     public static func channelSlug(forPath path: String) -> String? {
         let segment = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
@@ -147,7 +138,7 @@ public struct FeedHandler: HTTPHandler {
         if let cacheControl { context.response.headers["Cache-Control"] = cacheControl }
         // nginx's copy lives `edge_cache` seconds whatever max-age browsers get (on 200 and on the 304 that revalidates
         // it); never for a response its Cache-Control keeps out of shared caches (X-Accel-Expires would override that).
-        if let edgeExpires, !FeedHandler.forbidsSharedCaching(context.response.headers["Cache-Control"]) {
+        if let edgeExpires, !CacheControl.forbidsSharedCaching(context.response.headers["Cache-Control"]) {
             context.response.headers["X-Accel-Expires"] = edgeExpires
         }
         // gzip for clients that take it (feed readers do: a sixth of the bytes through nginx and the network), the

@@ -113,6 +113,8 @@ final class ManualClock: Sendable {
         Case("404 stored when asked", OutputCachePolicy(duration: 5, statuses: [200, 404]), "/r?status=404", "/r?status=404", replayed: true),
         Case("handler says no-store", five, "/r?cc=no-store", "/r?cc=no-store", replayed: false),
         Case("handler says private", five, "/r?cc=private,%20max-age=9", "/r?cc=private,%20max-age=9", replayed: false),
+        Case("handler says No-Cache", five, "/r?cc=public,%20No-Cache", "/r?cc=public,%20No-Cache", replayed: false),
+        Case("an extension directive that only contains no-store", five, "/r?cc=x-no-store-ext", "/r?cc=x-no-store-ext", replayed: true),
     ]
 
     @Test(arguments: cases)
