@@ -201,7 +201,7 @@ public final class NginxHarness: Sendable {
         error_log \(prefix)/logs/error.log \(errorLogLevel);
 
         events {
-            worker_connections 512;
+            worker_connections 1024;
         }
 
         http {
