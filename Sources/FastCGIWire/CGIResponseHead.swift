@@ -22,9 +22,11 @@ extension HTTPResponse {
         let cookieLines = cookies.map(\.headerValue)
         var hasContentType = false
         var capacity = CGIHead.fixedBytes + status.reasonPhrase.utf8.count
-        for field in headers.fields {
-            capacity += field.name.utf8.count + field.value.utf8.count + 4
-            if field.name.equalsIgnoringASCIICase("Content-Type") { hasContentType = true }
+        let fields = headers.fields
+        // By index, so no field is copied (a copy retains and releases each long name and value).
+        for i in fields.indices {
+            capacity += fields[i].name.utf8.count + fields[i].value.utf8.count + 4
+            if fields[i].name.equalsIgnoringASCIICase("Content-Type") { hasContentType = true }
         }
         for line in cookieLines { capacity += CGIHead.setCookie.utf8CodeUnitCount + line.utf8.count + 2 }
         let defaultContentType = !hasContentType && !status.forbidsBody && (bodyLength ?? 1) > 0
@@ -35,9 +37,9 @@ extension HTTPResponse {
             head.append(UInt8(ascii: " "))
             head.appendSanitized(status.reasonPhrase)
             head.appendLineEnd()
-            for field in headers.fields {
-                if bodyLength != nil, field.name.equalsIgnoringASCIICase("Content-Length") { continue }
-                head.appendField(field.name, field.value)
+            for i in fields.indices {
+                if bodyLength != nil, fields[i].name.equalsIgnoringASCIICase("Content-Length") { continue }
+                head.appendField(fields[i].name, fields[i].value)
             }
             for line in cookieLines {
                 head.append(CGIHead.setCookie)
@@ -89,16 +91,20 @@ struct CGIHead {
     /// Appends `text` without its CR and LF bytes: one copy unless it really holds one (memchr looks at many bytes
     /// per step; a byte loop costs several instructions a byte).
     mutating func appendSanitized(_ text: String) {
+        // Borrowed in place (a `var` copy to call `withUTF8` costs a retain and a release of every long string).
+        if let done: Void = text.utf8.withContiguousStorageIfAvailable({ appendSanitized($0) }) { return done }
         var text = text
-        text.withUTF8 { bytes in
-            guard let source = bytes.baseAddress else { return }
-            assert(count + bytes.count <= capacity, "CGI head sized too small")
-            if memchr(source, 13, bytes.count) == nil && memchr(source, 10, bytes.count) == nil {
-                (base + count).update(from: source, count: bytes.count)
-                count += bytes.count
-            } else {
-                for byte in bytes where byte != 13 && byte != 10 { append(byte) }
-            }
+        text.withUTF8 { appendSanitized($0) }
+    }
+
+    private mutating func appendSanitized(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress else { return }
+        assert(count + bytes.count <= capacity, "CGI head sized too small")
+        if memchr(source, 13, bytes.count) == nil && memchr(source, 10, bytes.count) == nil {
+            (base + count).update(from: source, count: bytes.count)
+            count += bytes.count
+        } else {
+            for byte in bytes where byte != 13 && byte != 10 { append(byte) }
         }
     }
 

@@ -24,8 +24,14 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
             return nil
         }
         set {
-            // Usually the name is not there yet (a response being built): one scan, then an append.
-            guard let first = fields.firstIndex(where: { $0.name.equalsIgnoringASCIICase(name) }) else {
+            // Usually the name is not there yet (a response being built): one scan, then an append. By index, so no
+            // field is copied (a copy retains and releases each long name and value).
+            var found: Int?
+            for i in fields.indices where fields[i].name.equalsIgnoringASCIICase(name) {
+                found = i
+                break
+            }
+            guard let first = found else {
                 if let newValue { add(name, newValue) }
                 return
             }
@@ -87,14 +93,20 @@ extension String {
     public func equalsIgnoringASCIICase(_ other: String) -> Bool {
         // Lengths first (constant time for native strings): most names compared differ in length.
         guard utf8.count == other.utf8.count else { return false }
-        // Compared as contiguous bytes (a header name is a small string, copied to the stack for this).
+        // Compared as contiguous bytes, borrowed in place (a `var` copy to call `withUTF8` would retain and release
+        // each long string); a small string's bytes are copied to the stack for this.
+        if let equal = utf8.withContiguousStorageIfAvailable({ x in
+            other.utf8.withContiguousStorageIfAvailable { y in String.asciiCaseInsensitiveEqual(x, y) }
+        }), let equal { return equal }
         var a = self, b = other
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                for i in 0..<x.count where x[i] != y[i] && x[i].asciiLowercased != y[i].asciiLowercased { return false }
-                return true
-            }
-        }
+        return a.withUTF8 { x in b.withUTF8 { y in String.asciiCaseInsensitiveEqual(x, y) } }
+    }
+
+    /// Byte-wise ASCII case-insensitive equality of two buffers of the same length.
+    @inlinable
+    static func asciiCaseInsensitiveEqual(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        for i in 0..<x.count where x[i] != y[i] && x[i].asciiLowercased != y[i].asciiLowercased { return false }
+        return true
     }
 }
 
