@@ -91,10 +91,7 @@ struct CGIHead {
     /// Appends `text` without its CR and LF bytes: one copy unless it really holds one (memchr looks at many bytes
     /// per step; a byte loop costs several instructions a byte).
     mutating func appendSanitized(_ text: String) {
-        // Borrowed in place (a `var` copy to call `withUTF8` costs a retain and a release of every long string).
-        if let done: Void = text.utf8.withContiguousStorageIfAvailable({ appendSanitized($0) }) { return done }
-        var text = text
-        text.withUTF8 { appendSanitized($0) }
+        text.withUTF8Bytes { appendSanitized($0) }
     }
 
     private mutating func appendSanitized(_ bytes: UnsafeBufferPointer<UInt8>) {

@@ -153,8 +153,7 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
     /// The value of `name` (the last one sent), or nil; setting replaces every entry of that name, nil removes them.
     public subscript(name: String) -> String? {
         get {
-            var name = name
-            return name.withUTF8 { key in
+            name.withUTF8Bytes { key in
                 guard let range = lastValueRange(of: key) else { return nil }
                 return storage.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
             }
@@ -167,14 +166,12 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
 
     /// Whether `name` was sent.
     public func contains(_ name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { lastValueRange(of: $0) != nil }
+        name.withUTF8Bytes { lastValueRange(of: $0) != nil }
     }
 
     /// Whether the value of `name` was sent and is not empty, without making a `String` of it.
     public func hasValue(_ name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { key in lastValueRange(of: key).map { !$0.isEmpty } ?? false }
+        name.withUTF8Bytes { key in lastValueRange(of: key).map { !$0.isEmpty } ?? false }
     }
 
     /// The number of distinct names.
@@ -230,8 +227,7 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
     // MARK: - Storage
 
     private mutating func append(_ name: String, _ value: String) {
-        var name = name, value = value
-        name.withUTF8 { n in value.withUTF8 { v in appendBytes(n, v) } }
+        name.withUTF8Bytes { n in value.withUTF8Bytes { v in appendBytes(n, v) } }
     }
 
     private mutating func appendBytes(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
@@ -268,8 +264,7 @@ public struct CGIParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral,
         guard contains(name) else { return }
         var kept = CGIParameters()
         storage.withUnsafeBufferPointer { bytes in
-            var key = name
-            key.withUTF8 { key in
+            name.withUTF8Bytes { key in
                 forEachEntry { n, v, _ in
                     let entryName = UnsafeBufferPointer(rebasing: bytes[n])
                     if !Self.same(entryName, key) { kept.appendBytes(entryName, UnsafeBufferPointer(rebasing: bytes[v])) }

@@ -93,19 +93,13 @@ extension String {
     public func equalsIgnoringASCIICase(_ other: String) -> Bool {
         // Lengths first (constant time for native strings): most names compared differ in length.
         guard utf8.count == other.utf8.count else { return false }
-        // Compared as contiguous bytes, borrowed in place (a `var` copy to call `withUTF8` would retain and release
-        // each long string); a small string's bytes are copied to the stack for this.
-        if let equal = utf8.withContiguousStorageIfAvailable({ x in
-            other.utf8.withContiguousStorageIfAvailable { y in String.asciiCaseInsensitiveEqual(x, y) }
-        }), let equal { return equal }
-        var a = self, b = other
-        return a.withUTF8 { x in b.withUTF8 { y in String.asciiCaseInsensitiveEqual(x, y) } }
+        return withUTF8Bytes { x in other.withUTF8Bytes { y in String.asciiCaseInsensitiveEqual(x, y, count: x.count) } }
     }
 
-    /// Byte-wise ASCII case-insensitive equality of two buffers of the same length.
+    /// Whether the first `count` bytes of `x` and `y` are equal with ASCII letters folded (other bytes exactly).
     @inlinable
-    static func asciiCaseInsensitiveEqual(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
-        for i in 0..<x.count where x[i] != y[i] && x[i].asciiLowercased != y[i].asciiLowercased { return false }
+    static func asciiCaseInsensitiveEqual(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>, count: Int) -> Bool {
+        for i in 0..<count where x[i] != y[i] && x[i].asciiLowercased != y[i].asciiLowercased { return false }
         return true
     }
 }

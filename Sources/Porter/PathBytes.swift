@@ -11,13 +11,13 @@ import Glibc
 public enum PathBytes {
     /// Whether `path` starts with `prefix`, byte for byte.
     public static func hasPrefix(_ path: String, _ prefix: String) -> Bool {
-        withBytes(path) { p in withBytes(prefix) { q in p.count >= q.count && same(p, q, q.count) } }
+        path.withUTF8Bytes { p in prefix.withUTF8Bytes { q in p.count >= q.count && same(p, q, q.count) } }
     }
 
     /// Whether `path` and `other` are the same bytes.
     public static func equals(_ path: String, _ other: String) -> Bool {
         // Lengths first (constant time for native strings); every request to an exact route asks this.
-        path.utf8.count == other.utf8.count && withBytes(path) { p in withBytes(other) { q in same(p, q, q.count) } }
+        path.utf8.count == other.utf8.count && path.withUTF8Bytes { p in other.withUTF8Bytes { q in same(p, q, q.count) } }
     }
 
     /// Whether the first `count` bytes of `a` and `b` are equal (memcmp: a generic `elementsEqual` steps an iterator).
@@ -27,19 +27,15 @@ public enum PathBytes {
 
     /// Whether `path` starts with `prefix`, ASCII letters compared without case (other bytes exactly).
     public static func hasPrefixIgnoringASCIICase(_ path: String, _ prefix: String) -> Bool {
-        withBytes(path) { p in
-            withBytes(prefix) { q in
-                guard p.count >= q.count else { return false }
-                for i in 0..<q.count where p[i] != q[i] && p[i].asciiLowercased != q[i].asciiLowercased { return false }
-                return true
-            }
+        path.withUTF8Bytes { p in
+            prefix.withUTF8Bytes { q in p.count >= q.count && String.asciiCaseInsensitiveEqual(p, q, count: q.count) }
         }
     }
 
     /// Collapses repeated slashes, resolves `.` and `..` segments (as nginx does before choosing a location; `..` above
     /// the root stays at the root) and drops a trailing slash (except for `/`). Splits at every 0x2F byte.
     public static func normalize(_ path: String) -> String {
-        withBytes(path) { p in
+        path.withUTF8Bytes { p in
             var segments: [ArraySlice<UInt8>] = []
             let bytes = Array(p)
             for segment in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
@@ -55,12 +51,5 @@ public enum PathBytes {
             }
             return out.isEmpty ? "/" : String(decoding: out, as: UTF8.self)
         }
-    }
-
-    /// Runs `body` on the string's UTF-8 bytes (contiguous for native strings; a copy otherwise).
-    static func withBytes<R>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        if let result = string.utf8.withContiguousStorageIfAvailable(body) { return result }
-        var copy = string
-        return copy.withUTF8(body)
     }
 }

@@ -70,9 +70,8 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
     /// Whether the last segment of `path` ends in `.` + `ext` (`ext` lowercase; the path's case is ignored) with
     /// something before the dot. On contiguous bytes: every request to an extension route asks this.
     static func hasExtension(_ path: String, _ ext: String) -> Bool {
-        var path = path, ext = ext
-        return path.withUTF8 { p in
-            ext.withUTF8 { e in
+        path.withUTF8Bytes { p in
+            ext.withUTF8Bytes { e in
                 guard p.count > e.count + 1 else { return false }
                 let dot = p.count - e.count - 1
                 guard p[dot] == UInt8(ascii: "."), p[dot - 1] != UInt8(ascii: "/") else { return false }

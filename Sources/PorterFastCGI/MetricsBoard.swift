@@ -113,8 +113,7 @@ public final class MetricsBoard: @unchecked Sendable {
 
     /// Writes `text` into the region's spare half and makes it current (one writer per region at a time).
     private func write(_ text: String, region index: Int) -> Bool {
-        var text = text
-        return text.withUTF8 { utf8 in
+        return text.withUTF8Bytes { utf8 in
             guard utf8.count <= capacity else { return false }
             let r = region(index)
             let spare = porter_atomic_load(r.current) == 0 ? 1 : 0

@@ -164,8 +164,7 @@ public final class Scoreboard: @unchecked Sendable {
 
     private func write(_ s: String, to p: UnsafeMutablePointer<UInt8>, capacity: Int) {
         // Whole scalars only: never cut a UTF-8 sequence in half. One copy of the bytes (this runs for every request).
-        var s = s
-        let n = s.withUTF8 { utf8 -> Int in
+        let n = s.withUTF8Bytes { utf8 -> Int in
             var n = min(utf8.count, capacity - 1)
             if n < utf8.count { while n > 0 && utf8[n] & 0xC0 == 0x80 { n -= 1 } } // utf8[n] would start the next scalar
             if n > 0 { p.update(from: utf8.baseAddress!, count: n) }

@@ -67,8 +67,7 @@ public struct XMLWriter: Sendable {
     }
 
     static func appendEscaped(_ text: String, attribute: Bool, to out: inout [UInt8]) {
-        var text = text
-        text.withUTF8 { utf8 in
+        text.withUTF8Bytes { utf8 in
             var i = 0
             let n = utf8.count
             while i < n {
