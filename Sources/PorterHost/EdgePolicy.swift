@@ -23,6 +23,12 @@ public struct EdgePolicy: Sendable, Equatable {
     /// `Cache-Control: max-age`, `private`, `no-store`, `Set-Cookie` or `Vary` is honoured by nginx. Requests carrying a
     /// `Cookie` or `Authorization` header bypass the cache. `nil`: no nginx cache.
     public var cacheSeconds: Int?
+    /// The cached response varies only on whether the client takes gzip (a feed, `Vary: Accept-Encoding`): nginx reduces
+    /// `Accept-Encoding` to `gzip` or nothing (`$porter_accept_gzip`, mapped in the site file), keys the cache on that,
+    /// passes Porter only that, and does not make a cache variant per raw header value (the response's `Vary` still
+    /// reaches clients). Without it every spelling of the header was a MISS and a new cache file. Used with
+    /// ``cacheSeconds``.
+    public var cacheKeyedOnGzip = false
     /// Extra nginx snippets this location includes after `porter-fastcgi.conf` (e.g. one that sets a trusted identity).
     public var includes: [String] = []
     /// The response size nginx should read from Porter in one piece (`fastcgi_buffer_size`, with `fastcgi_buffers` and
@@ -36,8 +42,10 @@ public struct EdgePolicy: Sendable, Equatable {
 
     /// No special treatment.
     public init(staticUnlessQuery: String? = nil, maxBodyBytes: Int? = nil, localOnly: Bool = false, rateLimit: RateLimit? = nil,
-                streaming: Bool = false, includes: [String] = [], cacheSeconds: Int? = nil, responseBufferBytes: Int? = nil) {
+                streaming: Bool = false, includes: [String] = [], cacheSeconds: Int? = nil, cacheKeyedOnGzip: Bool = false,
+                responseBufferBytes: Int? = nil) {
         self.cacheSeconds = cacheSeconds
+        self.cacheKeyedOnGzip = cacheKeyedOnGzip
         self.responseBufferBytes = responseBufferBytes
         self.staticUnlessQuery = staticUnlessQuery
         self.maxBodyBytes = maxBodyBytes
@@ -56,6 +64,7 @@ public struct EdgePolicy: Sendable, Equatable {
         rateLimit = rateLimit ?? other.rateLimit
         streaming = streaming || other.streaming
         if let seconds = other.cacheSeconds { cacheSeconds = min(cacheSeconds ?? seconds, seconds) }
+        cacheKeyedOnGzip = cacheKeyedOnGzip || other.cacheKeyedOnGzip
         if let bytes = other.responseBufferBytes { responseBufferBytes = max(responseBufferBytes ?? bytes, bytes) }
         for include in other.includes where !includes.contains(include) { includes.append(include) }
         sendFileLocation = sendFileLocation ?? other.sendFileLocation
@@ -82,10 +91,11 @@ public struct EdgePolicy: Sendable, Equatable {
     /// fills an empty entry (the lock); the others arriving meanwhile go to Porter uncached instead of waiting
     /// (`fastcgi_cache_lock_timeout 0`): nginx's lock waiters poll every 500 ms, which made every cold start's
     /// concurrent requests take half a second (`bench/feeds.sh`, first round: p99 ≈ 450 ms with a plain lock).
-    static func cacheDirectives(seconds: Int) -> [String] {
-        [
+    static func cacheDirectives(seconds: Int, keyedOnGzip: Bool = false) -> [String] {
+        let gzip = keyedOnGzip ? ["fastcgi_param HTTP_ACCEPT_ENCODING $porter_accept_gzip;", "fastcgi_ignore_headers Vary;"] : []
+        return gzip + [
             "fastcgi_cache \(cacheZone);",
-            "fastcgi_cache_key \"$request_method|$scheme|$host|$request_uri\";",
+            "fastcgi_cache_key \"$request_method|$scheme|$host|$request_uri\(keyedOnGzip ? "|$porter_accept_gzip" : "")\";",
             "fastcgi_cache_valid 200 \(seconds)s;",
             "fastcgi_cache_revalidate on;",
             "fastcgi_cache_lock on;",
@@ -118,7 +128,7 @@ public struct EdgePolicy: Sendable, Equatable {
         var after: [String] = []
         if streaming { after.append("fastcgi_buffering off;") }
         if let responseBufferBytes { after += EdgePolicy.bufferDirectives(bytes: responseBufferBytes) }
-        if let cacheSeconds, cacheSeconds > 0 { after += EdgePolicy.cacheDirectives(seconds: cacheSeconds) }
+        if let cacheSeconds, cacheSeconds > 0 { after += EdgePolicy.cacheDirectives(seconds: cacheSeconds, keyedOnGzip: cacheKeyedOnGzip) }
         for include in includes { after.append("include \(include);") }
         return (before, after)
     }
