@@ -105,6 +105,7 @@ public final class ImageHandler: AsyncHTTPHandler {
 
         let validators = ImageValidators(relative: relative, file: file, variant: "\(plan.key)&vips=\(vipsVersion)")
         context.response.headers["Cache-Control"] = signed ? configuration.cacheControl : configuration.cacheControlUnsigned
+        context.response.headers["X-Accel-Expires"] = String(configuration.edgeCacheSeconds)
         if parameters.format == nil { context.response.headers["Vary"] = "Accept" }
         context.response.headers["X-Content-Type-Options"] = "nosniff"
         if context.respondNotModifiedIfCurrent(etag: validators.etag, lastModified: validators.lastModified) { return }
@@ -175,6 +176,7 @@ public final class ImageHandler: AsyncHTTPHandler {
         }
         let validators = ImageValidators(relative: relative, file: file, variant: "original")
         context.response.headers["Cache-Control"] = configuration.cacheControlUnsigned
+        context.response.headers["X-Accel-Expires"] = String(configuration.edgeCacheSeconds)
         context.response.headers["X-Content-Type-Options"] = "nosniff"
         if context.respondNotModifiedIfCurrent(etag: validators.etag, lastModified: validators.lastModified) { return }
         if context.request.method == .head {

@@ -33,6 +33,10 @@ public struct ImageServerConfiguration: Sendable {
     public var cacheControl: String = "public, max-age=31536000, immutable"
     /// `Cache-Control` for originals and for resized images when signing is off (`cache_control_unsigned`).
     public var cacheControlUnsigned: String = "public, max-age=3600"
+    /// How long nginx's image cache keeps an image this handler serves (`edge_cache`, seconds, default 7 days; 0: not
+    /// at all), sent as `X-Accel-Expires` on 200 and 304. The site's image location stores only what says so: it
+    /// serves whichever route Porter picks for a URI, and another handler's answer must not fill the image cache.
+    public var edgeCacheSeconds: Int = 604_800
     /// Resize jobs that may wait for a busy thread; more get 503 + `Retry-After` (`queue_limit`, default 32).
     public var queueLimit: Int = 32
     /// OS threads that resize (`threads`, default 2); never Swift's cooperative pool.
@@ -78,6 +82,7 @@ public struct ImageServerConfiguration: Sendable {
         allowUnsigned = try options.bool("allow_unsigned", default: allowUnsigned)
         cacheControl = try options.string("cache_control", default: cacheControl)
         cacheControlUnsigned = try options.string("cache_control_unsigned", default: cacheControlUnsigned)
+        edgeCacheSeconds = try options.int("edge_cache", default: edgeCacheSeconds)
         queueLimit = try options.int("queue_limit", default: queueLimit)
         threads = try options.int("threads", default: threads)
         vipsCacheMB = try options.int("vips_cache_mb", default: vipsCacheMB)
@@ -93,6 +98,7 @@ public struct ImageServerConfiguration: Sendable {
         }
         try require(prefix.hasPrefix("/") && !prefix.hasSuffix("/") || prefix.isEmpty,
                     "prefix must start with / and not end with / (e.g. /images), or be empty")
+        try require(edgeCacheSeconds >= 0, "edge_cache must be 0 or more seconds")
         try require(maxSourcePixels > 0, "max_source_pixels must be positive")
         try require(maxSourceBytes > 0, "max_source_bytes must be positive")
         try require((1...100_000).contains(maxWidth), "max_width must be from 1 to 100000")

@@ -13,7 +13,8 @@ struct ImageEdgeTests {
     /// The image handler over the sample images at `/images/*` (nginx serves originals, resizes go through the cached
     /// named location), in process behind real nginx; `configure` adds presets or keys. The directory lives as long as
     /// the caller keeps it.
-    static func startSite(_ prefix: String, _ configure: (inout ImageServerConfiguration) throws -> Void) async throws
+    static func startSite(_ prefix: String, routesFirst: (inout PorterApplication) -> Void = { _ in },
+                          _ configure: (inout ImageServerConfiguration) throws -> Void) async throws
         -> (handler: ImageHandler, running: InProcessSite, dir: TemporaryDirectory) {
         let dir = try TemporaryDirectory(prefix: prefix)
         _ = try await ConcurrentClients.offPool { try SampleImages.write(to: dir.path("images")) }
@@ -21,6 +22,7 @@ struct ImageEdgeTests {
         try configure(&images)
         let handler = try ImageHandler(images)
         var app = PorterApplication(name: "edge")
+        routesFirst(&app)
         app.map("GET,HEAD", "/images/*", handler, name: "image", edge: EdgePolicy(staticUnlessQuery: "@porter_image"))
         return (handler, try await InProcessSite.start(app, ServerConfiguration()), dir)
     }
@@ -85,6 +87,35 @@ struct ImageEdgeTests {
         #expect(handler.statistics.resizes == before + 2, "one resize per entry, not one per spelling")
         await running.stop()
         withExtendedLifetime(dir) {}
+    }
+
+    /// Answers "hi" with no caching headers: a route listed before the images, as `*.hello` is in the demo.
+    struct Hi: HTTPHandler {
+        func processRequest(_ context: HTTPContext) throws { context.response.write("hi") }
+    }
+
+    @Test("nginx's image cache stores only what the image handler marks: another route's answer under /images/ is never stored; edge_cache = 0 stores nothing")
+    func onlyImagesFillTheImageCache() async throws {
+        for edgeCache in [604_800, 0] {
+            let (_, running, dir) = try await Self.startSite("porter-imgcache", routesFirst: { $0.map("GET,HEAD", "*.hello", Hi(), name: "hi") }) {
+                $0.presets = ["thumb": ImageParameters(width: 120, height: 120, fit: .cover)]
+                $0.edgeCacheSeconds = edgeCache
+            }
+            let http = running.site.client(timeout: .seconds(30))
+            // Porter routes /images/x.hello to the first match (Hi): a new URI per request must not become a cache file.
+            for _ in 0..<3 {
+                let other = try await http.fetch("/images/x.hello?a=1")
+                #expect(other.status == 200 && other.text == "hi" && other.headers["X-Cache-Status"] == "MISS",
+                        "\(other.status) \(other.headers["X-Cache-Status"] ?? "-")")
+            }
+            let first = try await http.fetch("/images/sunset.jpg?p=thumb")
+            #expect(first.status == 200 && first.headers["X-Cache-Status"] == "MISS")
+            #expect(first.headers["X-Accel-Expires"] == nil, "nginx keeps X-Accel-Expires from clients")
+            let again = try await http.fetch("/images/sunset.jpg?p=thumb")
+            #expect(again.headers["X-Cache-Status"] == (edgeCache > 0 ? "HIT" : "MISS") && again.body == first.body, "edge_cache = \(edgeCache)")
+            await running.stop()
+            withExtendedLifetime(dir) {}
+        }
     }
 
     @Test("every spelling of a preset or signed URI is redirected to the one nginx caches: a flood of spellings resizes nothing")

@@ -37,6 +37,7 @@ struct OpsEdgeTests {
         for path in ["/status", "/metrics", "/trace.axd"] {
             let remote = try await ConcurrentClients.offPool { try SourceBoundRequest.get(port: port, path: path, from: "127.0.0.2") }
             #expect(remote.status == 403 && remote.raw.contains("nginx"), "\(path) from 127.0.0.2 → \(remote.status)")
+            #expect(!remote.raw.contains("nginx/"), "no nginx version in the Server header or the error page (server_tokens off)")
             let local = try await ConcurrentClients.offPool { try SourceBoundRequest.get(port: port, path: path, from: "127.0.0.1") }
             #expect(local.status == 200, "\(path) from 127.0.0.1 → \(local.status)")
         }
