@@ -56,8 +56,26 @@ public struct AccessPolicy: Sendable, Equatable {
 }
 
 extension HTTPRequest {
-    /// Whether the client is on this machine: `REMOTE_ADDR` is a loopback address (ASP.NET's `IsLocal`).
-    public var isLocal: Bool { HTTPRequest.isLoopback(remoteAddress) }
+    /// Whether the client is on this machine and asked for it by a loopback name: `REMOTE_ADDR` is a loopback address
+    /// (ASP.NET's `IsLocal`) and `Host`, when sent, is `localhost` or a loopback address (any port). The `Host` half
+    /// stops DNS rebinding: a page whose name its owner re-points at 127.0.0.1 is fetched by a browser on this machine,
+    /// from a loopback address, with that page's name as `Host` (the demo's trace page answered such requests).
+    public var isLocal: Bool { HTTPRequest.isLoopback(remoteAddress) && HTTPRequest.isLoopbackHost(headers["Host"]) }
+
+    /// Whether a `Host` value names this machine by loopback: `localhost`, `127.x.y.z` or `[::1]`, with or without a
+    /// port. No `Host` at all (HTTP/1.0, a FastCGI client) counts: no browser sends such a request.
+    public static func isLoopbackHost(_ host: String?) -> Bool {
+        guard let host, !host.isEmpty else { return true }
+        var name = Substring(host)
+        if name.hasPrefix("[") {
+            guard let close = name.firstIndex(of: "]") else { return false }
+            name = name[...close]
+        } else if let colon = name.firstIndex(of: ":") {
+            name = name[..<colon]
+        }
+        let lower = name.lowercased()
+        return lower == "localhost" || lower == "localhost." || isLoopback(String(name))
+    }
 
     /// Whether `address` is a loopback address: `127.0.0.0/8`, `::1`, or IPv4-mapped `::ffff:127.x.y.z`.
     /// An empty address (no `REMOTE_ADDR`) is not loopback.

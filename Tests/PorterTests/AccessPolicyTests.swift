@@ -85,4 +85,14 @@ import Testing
             AccessRule(.deny, users: ["?"], verbs: ["GET"], localOnly: true),
         ])
     }
+
+    @Test("a loopback Host: localhost or a loopback address, any port; anything else is another site's name", arguments: [
+        (nil, true), ("", true), ("localhost", true), ("LocalHost:8080", true), ("localhost.", true), ("127.0.0.1", true),
+        ("127.9.8.7:80", true), ("[::1]", true), ("[::1]:8080", true),
+        ("rebind.attacker.example", false), ("127.0.0.1.attacker.example", false), ("localhost.attacker.example", false),
+        ("10.0.0.1", false), ("[::2]:80", false), ("[::1", false), ("example.com:127", false),
+    ] as [(String?, Bool)])
+    func loopbackHost(_ host: String?, _ expected: Bool) {
+        #expect(HTTPRequest.isLoopbackHost(host) == expected, "\(host ?? "nil")")
+    }
 }
