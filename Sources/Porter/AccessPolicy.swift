@@ -1,3 +1,4 @@
+import Glibc
 /// What access rules decided.
 public enum AccessDecision: Sendable, Equatable {
     /// Access is granted.
@@ -61,6 +62,24 @@ extension HTTPRequest {
     /// stops DNS rebinding: a page whose name its owner re-points at 127.0.0.1 is fetched by a browser on this machine,
     /// from a loopback address, with that page's name as `Host` (the demo's trace page answered such requests).
     public var isLocal: Bool { HTTPRequest.isLoopback(remoteAddress) && HTTPRequest.isLoopbackHost(headers["Host"]) }
+
+    /// The client a per-client limit counts (new sessions, login failures): the IPv4 address as it is, an IPv6 address
+    /// by its /64 network (one host is given a whole /64, so counting each address let one host be millions of clients).
+    public var clientKey: String { HTTPRequest.clientKey(remoteAddress) }
+
+    /// `address` as a per-client limit counts it (see `clientKey`): IPv6 → the first 64 bits in hex with `/64`
+    /// (`2001:db8:0:1::/64`-like, as `20010db800000001/64`); IPv4, IPv4-mapped IPv6 and anything unparsable unchanged.
+    public static func clientKey(_ address: String) -> String {
+        guard address.contains(":") else { return address }
+        var raw = in6_addr()
+        let trimmed = address.hasPrefix("[") && address.hasSuffix("]") ? String(address.dropFirst().dropLast()) : address
+        guard inet_pton(AF_INET6, trimmed, &raw) == 1 else { return address }
+        let bytes = withUnsafeBytes(of: raw) { Array($0) }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes[12..<16].map(String.init).joined(separator: ".")
+        }
+        return Hex.encode(bytes[0..<8]) + "/64"
+    }
 
     /// Whether a `Host` value names this machine by loopback: `localhost`, `127.x.y.z` or `[::1]`, with or without a
     /// port. No `Host` at all (HTTP/1.0, a FastCGI client) counts: no browser sends such a request.

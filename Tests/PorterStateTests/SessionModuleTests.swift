@@ -458,9 +458,47 @@ struct NewSessionLimitTests {
         #expect(throws: ConfigurationError.self) { try SessionConfiguration(options: Options(["new_sessions_per_client": .int(-1)])) }
         let unlimited = NewSessionLimit(limit: 0)
         #expect((0..<5000).allSatisfy { _ in unlimited.admit("a").admitted })
-        // The table stays bounded: a flood of addresses never grows it past its capacity.
-        let bounded = NewSessionLimit(limit: 1, capacity: 16)
-        for i in 0..<1000 { _ = bounded.admit("10.0.\(i / 256).\(i % 256)") }
-        #expect(bounded.admit("10.9.9.9").admitted)
+    }
+
+    @Test("a full table never forgets an address at its limit early; while every remembered address is at it, new ones wait for a window to end")
+    func capsSurviveAFullTable() {
+        let clock = ManualClock()
+        let limit = NewSessionLimit(limit: 2, capacity: 16, clock: clock.wallClock)
+        #expect(limit.admit("a").admitted && limit.admit("a").admitted && !limit.admit("a").admitted)
+        // Attack pass 30: more addresses than the table holds, one session each, cleared the table and with it a's cap.
+        for i in 0..<1000 { #expect(limit.admit("10.0.\(i / 256).\(i % 256)").admitted) }
+        #expect(!limit.admit("a").admitted, "still at its limit after the table turned over")
+        // Addresses at the limit fill the table (it never grows past its capacity): a new address is refused too.
+        for i in 0..<15 { _ = limit.admit("c\(i)"); _ = limit.admit("c\(i)") }
+        #expect(!limit.admit("new").admitted)
+        // Once their window ends everyone starts afresh.
+        clock.advance(by: .seconds(601))
+        #expect(limit.admit("new").admitted && limit.admit("a").admitted)
+    }
+
+    @Test("the client a limit counts: IPv4 as it is, IPv6 by its /64", arguments: [
+        ("203.0.113.7", "203.0.113.7"), ("", ""), ("not an address", "not an address"),
+        ("2001:db8:0:1::1", "20010db800000001/64"), ("2001:db8:0:1:ffff:eeee:dddd:cccc", "20010db800000001/64"),
+        ("[2001:db8:0:1::2]", "20010db800000001/64"), ("2001:db8:0:2::1", "20010db800000002/64"), ("::1", "0000000000000000/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+    ])
+    func clientKey(_ address: String, _ key: String) {
+        #expect(HTTPRequest.clientKey(address) == key)
+    }
+
+    @Test func addressesOfOneIPv6NetworkShareALimit() async throws {
+        let store = MemorySessionStore()
+        var configuration = SessionConfiguration()
+        configuration.newSessionsPerClient = 3
+        var registry = HandlerRegistry()
+        try registry.add(name: "visit", path: "/visit", handler: ClosureHandler(sessionState: .exclusive) { ctx in ctx.session?["n"] = "1" })
+        let pipeline = Pipeline(registry: registry, modules: [SessionModule(store: store, configuration: configuration)])
+        for i in 0..<10 {
+            let ctx = makeContext(.get, "/visit")
+            ctx.request.remoteAddress = "2001:db8:0:1::\(i + 1)"
+            await pipeline.run(ctx)
+            #expect(ctx.response.status == .ok)
+        }
+        #expect(store.count == 3, "ten addresses of one /64 stored \(store.count)")
     }
 }

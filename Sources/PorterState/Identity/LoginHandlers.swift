@@ -104,7 +104,7 @@ public struct LoginHandler: AsyncHTTPHandler {
             return
         }
         let attempt: LoginThrottle.Attempt
-        switch throttle.begin(user: user, address: ctx.request.remoteAddress) {
+        switch throttle.begin(user: user, address: ctx.request.clientKey) {
         case .success(let admitted): attempt = admitted
         case .failure(let throttled):
             ctx.logger.notice("login refused: too many failures", metadata: ["user": .string(String(user.prefix(64)))])

@@ -6,8 +6,11 @@ import Synchronization
 /// against the demo's `/visits`) would otherwise fill the store for the session timeout. Past the limit the request is
 /// still served, with a session that is not stored and no cookie; the client's next window starts afresh.
 ///
-/// Fixed windows per address, in a table of at most `capacity` addresses (when full, windows that have ended go first,
-/// then everything). `limit` 0 turns it off.
+/// Fixed windows per address (the caller passes `HTTPRequest.clientKey`: an IPv6 client by its /64), in a table of at most
+/// `capacity` addresses. When it is full, windows that have ended go first, then addresses still under the limit;
+/// addresses at the limit are never forgotten early (clearing them let a flood from many addresses reset its own caps),
+/// and while every remembered address is at the limit a new one is refused too (many addresses flooding at once).
+/// `limit` 0 turns it off.
 public final class NewSessionLimit: Sendable {
     /// New sessions one address may start per window; 0: no limit.
     public let limit: Int
@@ -36,7 +39,8 @@ public final class NewSessionLimit: Sendable {
             if now - entry.start >= windowMillis { entry = (now, 0, false) }
             if table[address] == nil, table.count >= capacity {
                 table = table.filter { now - $0.value.start < windowMillis }
-                if table.count >= capacity { table.removeAll(keepingCapacity: true) }
+                if table.count >= capacity { table = table.filter { $0.value.count >= limit } }
+                if table.count >= capacity { return (false, false) }
             }
             guard entry.count < limit else {
                 let first = !entry.warned

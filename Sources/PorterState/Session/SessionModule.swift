@@ -234,11 +234,11 @@ public struct SessionModule: SessionStateProvider, ServiceProvidingModule {
             }
         } else if writes && !session.values.isEmpty {
             // A client that never sends the cookie back starts a session per request: bounded per address.
-            let (admitted, firstRefusal) = newSessions.admit(ctx.request.remoteAddress)
+            let (admitted, firstRefusal) = newSessions.admit(ctx.request.clientKey)
             guard admitted else {
                 if firstRefusal {
                     ctx.logger.notice("new sessions from this client address are over the limit; this window's are not stored",
-                                      metadata: ["address": .string(ctx.request.remoteAddress),
+                                      metadata: ["address": .string(ctx.request.clientKey),
                                                  "limit": .stringConvertible(configuration.newSessionsPerClient)])
                 }
                 ctx.trace("new session not stored: the client address is over new_sessions_per_client", category: "session")
