@@ -13,12 +13,13 @@ public enum SendFile {
     public static let defaultLocation = "/_porter/files/"
 
     /// Whether Porter lets nginx send `name`: a relative path of segments made of `A-Z a-z 0-9 . _ -` only,
-    /// no empty, `.` or `..` segment, at most 255 bytes — so it can never leave the configured directory and
-    /// needs no escaping in the redirect.
+    /// none empty and none starting with `.` (no `.`/`..`, and no hidden file or directory such as `.git/` or
+    /// `.htpasswd`, which a download route would otherwise hand to anyone signed in), at most 255 bytes — so it can
+    /// never leave the configured directory and needs no escaping in the redirect.
     public static func isSafeName(_ name: String) -> Bool {
         guard !name.isEmpty, name.utf8.count <= 255 else { return false }
         for segment in name.split(separator: "/", omittingEmptySubsequences: false) {
-            guard !segment.isEmpty, segment != ".", segment != ".." else { return false }
+            guard let first = segment.utf8.first, first != UInt8(ascii: ".") else { return false }
             guard segment.utf8.allSatisfy({ b in
                 (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x2D
             }) else { return false }

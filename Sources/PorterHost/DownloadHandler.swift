@@ -32,8 +32,9 @@ public struct DownloadHandler: HTTPHandler {
         var name = context.request.path
         if let text = context.handler?.pattern, let pattern = try? PathPattern(text), case .directory(let dir) = pattern.kind {
             let prefix = dir.hasSuffix("/") ? dir : dir + "/"
-            guard name.lowercased().hasPrefix(prefix.lowercased()) else { throw HTTPError(.notFound) }
-            name = String(name.dropFirst(prefix.count))
+            // Bytes, as routing compares them (PathBytes): `String` prefixes and counts work on grapheme clusters.
+            guard PathBytes.hasPrefixIgnoringASCIICase(name, prefix) else { throw HTTPError(.notFound) }
+            name = String(decoding: name.utf8.dropFirst(prefix.utf8.count), as: UTF8.self)
         } else {
             name = String(name.split(separator: "/", omittingEmptySubsequences: false).last ?? "")
         }

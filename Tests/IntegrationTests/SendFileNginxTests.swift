@@ -53,7 +53,8 @@ struct SendFileNginxTests {
         let dir = try TemporaryDirectory(prefix: "porter-sendfile")
         _ = try makeUsers(in: dir)
         let started = try await IdentitySite.start(sendFileSiteTOML(), in: dir,
-                                                   sendFiles: ["report.txt": Self.report, "sub/inner.txt": "inner\n"])
+                                                   sendFiles: ["report.txt": Self.report, "sub/inner.txt": "inner\n", ".htpasswd": "demo:hash\n",
+                                                               "sub/.env": "KEY=secret\n"])
         defer { Task { await started.stop() } }
         let site = started.site
         // A file next to the files directory that no request may reach.
@@ -97,6 +98,11 @@ struct SendFileNginxTests {
             let response = try await browser.fetch(attack)
             #expect(!response.text.contains("top secret") && !response.text.contains("root:"), "\(attack): \(response.status)")
             if response.status == 200 { #expect([Self.report, "inner\n"].contains(response.text) || response.text.contains("\"method\""), "\(attack)") }
+        }
+        // Hidden files in the files directory are never sent (attack pass 30: `/download/.htaccess` reached nginx).
+        for hidden in ["/download/.htpasswd", "/download/sub/.env", "/download/%2Ehtpasswd"] {
+            let response = try await browser.fetch(hidden)
+            #expect(response.status == 400 && !response.text.contains("demo:hash") && !response.text.contains("KEY="), "\(hidden): \(response.status)")
         }
         for bad in ["/download/a%20b.txt", "/download/report.txt%00.png", "/download/", "/download/.hidden%3f", "/download/caf%C3%A9.txt"] {
             let response = try await browser.fetch(bad)
