@@ -90,4 +90,64 @@ struct ConnectionLimitNginxTests {
         }
         return Outcome(answers: Array(answers.values), otherAddress: other, sameAddress: same, servedAgain: servedAgain)
     }
+
+    @Test("20 large uploads held from one address: 16 are read, 4 get 429 at once; small POSTs and another address's upload still pass")
+    func largeUploadsPerAddress() async throws {
+        let configuration = try ServerConfiguration.parse(toml: """
+        [[handlers]]
+        verb = "POST"
+        path = "/sink"
+        handler = "echo"
+        max_body = "2m"
+        """, baseDirectory: ".")
+        let running = try await InProcessSite.start(PorterApplication.porter, configuration)
+        let port = running.site.nginx.port
+        let outcome = try await ConcurrentClients.offPool { try Self.holdUploads(port: port) }
+        #expect(outcome.refused.count == 4 && outcome.refused.allSatisfy { $0 == "HTTP/1.1 429 Too Many Requests" }, "\(outcome.refused)")
+        #expect(outcome.smallPost == 200, "a small POST from the same address: \(outcome.smallPost)")
+        #expect(outcome.otherAddressUpload == 200, "a whole large upload from 127.0.0.2: \(outcome.otherAddressUpload)")
+        await running.stop()
+    }
+
+    struct UploadOutcome: Sendable {
+        var refused: [String]
+        var smallPost: Int
+        var otherAddressUpload: Int
+    }
+
+    /// Opens 20 uploads of 1,500,000 bytes from 127.0.0.1 and sends 100 KB of each (nginx spools them to disk and
+    /// waits for the rest); collects what is answered meanwhile (hang guard 120 s); then a 10-byte POST from 127.0.0.1
+    /// and a whole 1,500,000-byte upload from 127.0.0.2.
+    static func holdUploads(port: UInt16) throws -> UploadOutcome {
+        let length = 1_500_000
+        func head(_ n: Int) -> [UInt8] {
+            Array("POST /sink HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: \(n)\r\nConnection: close\r\n\r\n".utf8)
+        }
+        let sockets = try (0..<20).map { _ in
+            let socket = try RawSocket(connectingTo: .tcp(host: "127.0.0.1", port: port))
+            try socket.write(head(length) + [UInt8](repeating: 0x61, count: 100_000))
+            return socket
+        }
+        defer { for socket in sockets { socket.close() } }
+        var answers: [Int: String] = [:]
+        let deadline = ContinuousClock.now + .seconds(120)
+        while answers.count < 4 && ContinuousClock.now < deadline {
+            for (index, socket) in sockets.enumerated() where answers[index] == nil {
+                guard let bytes = try? socket.read(until: .now + .microseconds(1)), !bytes.isEmpty else { continue }
+                answers[index] = String(decoding: bytes.prefix(while: { $0 != 13 }), as: UTF8.self)
+            }
+            usleep(50_000)
+        }
+        let small = String(decoding: try SourceBoundRequest.exchange(head(10) + Array("0123456789".utf8), port: port, from: "127.0.0.1"), as: UTF8.self)
+        let whole = String(decoding: try SourceBoundRequest.exchange(head(length) + [UInt8](repeating: 0x62, count: length), port: port,
+                                                                     from: "127.0.0.2", timeoutSeconds: 60), as: UTF8.self)
+        // Nothing else answers while the 16 are held.
+        for (index, socket) in sockets.enumerated() where answers[index] == nil {
+            if let bytes = try? socket.read(until: .now + .microseconds(1)), !bytes.isEmpty {
+                answers[index] = String(decoding: bytes.prefix(while: { $0 != 13 }), as: UTF8.self)
+            }
+        }
+        func status(_ raw: String) -> Int { raw.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? -1 }
+        return UploadOutcome(refused: Array(answers.values), smallPost: status(small), otherAddressUpload: status(whole))
+    }
 }
