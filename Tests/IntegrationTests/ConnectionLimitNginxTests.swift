@@ -67,20 +67,13 @@ struct ConnectionLimitNginxTests {
         var answers: [Int: String] = [:]
         let deadline = ContinuousClock.now + .seconds(120)
         while answers.count < attackers - limit && ContinuousClock.now < deadline {
-            for (index, socket) in sockets.enumerated() where answers[index] == nil {
-                guard let bytes = try? socket.read(until: .now + .microseconds(1)), !bytes.isEmpty else { continue }
-                answers[index] = String(decoding: bytes.prefix(while: { $0 != 13 }), as: UTF8.self)
-            }
+            collectAnswers(sockets, into: &answers)
             usleep(50_000)
         }
         let other = try SourceBoundRequest.get(port: port, path: "/hello", from: "127.0.0.2").status
         let same = try SourceBoundRequest.get(port: port, path: "/hello", from: "127.0.0.1").status
         // Nothing else answers while they are held.
-        for (index, socket) in sockets.enumerated() where answers[index] == nil {
-            if let bytes = try? socket.read(until: .now + .microseconds(1)), !bytes.isEmpty {
-                answers[index] = String(decoding: bytes.prefix(while: { $0 != 13 }), as: UTF8.self)
-            }
-        }
+        collectAnswers(sockets, into: &answers)
         for socket in sockets { socket.close() }
         var servedAgain = false
         let again = ContinuousClock.now + .seconds(60)
@@ -132,22 +125,23 @@ struct ConnectionLimitNginxTests {
         var answers: [Int: String] = [:]
         let deadline = ContinuousClock.now + .seconds(120)
         while answers.count < 4 && ContinuousClock.now < deadline {
-            for (index, socket) in sockets.enumerated() where answers[index] == nil {
-                guard let bytes = try? socket.read(until: .now + .microseconds(1)), !bytes.isEmpty else { continue }
-                answers[index] = String(decoding: bytes.prefix(while: { $0 != 13 }), as: UTF8.self)
-            }
+            collectAnswers(sockets, into: &answers)
             usleep(50_000)
         }
         let small = String(decoding: try SourceBoundRequest.exchange(head(10) + Array("0123456789".utf8), port: port, from: "127.0.0.1"), as: UTF8.self)
         let whole = String(decoding: try SourceBoundRequest.exchange(head(length) + [UInt8](repeating: 0x62, count: length), port: port,
                                                                      from: "127.0.0.2", timeoutSeconds: 60), as: UTF8.self)
         // Nothing else answers while the 16 are held.
-        for (index, socket) in sockets.enumerated() where answers[index] == nil {
-            if let bytes = try? socket.read(until: .now + .microseconds(1)), !bytes.isEmpty {
-                answers[index] = String(decoding: bytes.prefix(while: { $0 != 13 }), as: UTF8.self)
-            }
-        }
+        collectAnswers(sockets, into: &answers)
         func status(_ raw: String) -> Int { raw.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? -1 }
         return UploadOutcome(refused: Array(answers.values), smallPost: status(small), otherAddressUpload: status(whole))
+    }
+
+    /// Adds the status line of every socket in `sockets` that has an answer now (by index) to `answers`.
+    static func collectAnswers(_ sockets: [RawSocket], into answers: inout [Int: String]) {
+        for (index, socket) in sockets.enumerated() where answers[index] == nil {
+            guard let bytes = try? socket.read(until: .now + .microseconds(1)), !bytes.isEmpty else { continue }
+            answers[index] = String(decoding: bytes.prefix(while: { $0 != 13 }), as: UTF8.self)
+        }
     }
 }
