@@ -129,7 +129,7 @@ struct FeedCacheEdgeTests {
         ("gzip;q=0, x-gzip", false),
     ]
 
-    @Test("every spelling of Accept-Encoding is one of two cache entries: HIT after the first of each kind, the right body")
+    @Test("every spelling of Accept-Encoding, and any query, is one of two cache entries: HIT after the first of each kind, the right body")
     func encodingSpellingsShareTheCache() async throws {
         let (porter, site, _, dir) = try await Self.start()
         let http = site.client()
@@ -152,6 +152,14 @@ struct FeedCacheEdgeTests {
                     "\(value.debugDescription): \(answer.headers["Content-Encoding"] ?? "identity")")
             #expect(answer.headers["Vary"]?.contains("Accept-Encoding") == true, "clients' own caches still vary")
         }
+        // The query is not part of a feed's key (the feed ignores it): random queries are the same entry. Another
+        // spelling of the path is its own entry (the key is the path as sent), so no entry answers a different URI.
+        for query in ["?x=1", "?utm_source=a&b=2", "?\(UInt64.random(in: 0...UInt64.max))", "?"] {
+            let answer = try await http.fetch("/news.rss" + query, headers: ["Accept-Encoding": "identity"])
+            #expect(["HIT", "REVALIDATED"].contains(answer.headers["X-Cache-Status"] ?? "-") && answer.body == document,
+                    "\(query): \(answer.headers["X-Cache-Status"] ?? "-")")
+        }
+        #expect(try await http.fetch("/%6Eews.rss", headers: ["Accept-Encoding": "identity"]).headers["X-Cache-Status"] == "MISS")
         try await stopProcess(porter, site)
         withExtendedLifetime(dir) {}
     }
@@ -165,7 +173,7 @@ struct FeedCacheEdgeTests {
         }
         let cached = try locations("edge_cache = 5\n")
         #expect(cached.contains("fastcgi_cache porter_pages;"))
-        #expect(cached.contains("fastcgi_cache_key \"$request_method|$scheme|$host|$request_uri|$porter_accept_gzip\";"))
+        #expect(cached.contains("fastcgi_cache_key \"$request_method|$scheme|$host|$porter_request_path|$porter_accept_gzip\";"))
         #expect(cached.contains("fastcgi_param HTTP_ACCEPT_ENCODING $porter_accept_gzip;") && cached.contains("fastcgi_ignore_headers Vary;"))
         #expect(cached.contains("fastcgi_cache_valid 200 5s;"))
         #expect(cached.contains("fastcgi_cache_revalidate on;"))
