@@ -236,6 +236,13 @@ public final class NginxHarness: Sendable {
         try prefix.write(configuration, to: "nginx.conf")
     }
 
+    /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+; declared only under _GNU_SOURCE, so looked up).
+    private static func addCloseFrom(_ actions: inout posix_spawn_file_actions_t, _ lowest: Int32) {
+        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
+        _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, lowest)
+    }
+
     private static func spawn(binary: String, prefix: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -243,6 +250,10 @@ public final class NginxHarness: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "\(prefix)/logs/stderr.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // nginx lives for a whole test: it must not keep other tests' descriptors open. A pipe's write end it inherited
+        // (a test reading git's output to EOF at the same moment) never closed while nginx ran, and that read held a
+        // thread of the cooperative pool until a CI run stalled. glibc's closefrom action closes every descriptor >= 3.
+        Self.addCloseFrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

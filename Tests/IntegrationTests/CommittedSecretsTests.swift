@@ -45,17 +45,25 @@ struct CommittedSecretsTests {
 
     @Test("every committed file outside Tests/ is free of key-like material",
           .enabled(if: FileManager.default.fileExists(atPath: NginxPorterSite.repositoryRoot + "/.git")))
-    func noCommittedSecrets() throws {
+    func noCommittedSecrets() async throws {
         let repo = NginxPorterSite.repositoryRoot
-        let git = Process()
-        git.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        git.arguments = ["-C", repo, "ls-files", "-z"]
-        let out = Pipe()
-        git.standardOutput = out
-        try git.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        git.waitUntilExit()
-        #expect(git.terminationStatus == 0)
+        // git's output goes to a file, not a pipe, and the wait is off the cooperative pool: a pipe's end inherited by a
+        // child another test started at the same moment (nginx) kept the read from ever seeing EOF, and that read held
+        // one of the pool's two threads (a CI run stalled on it).
+        let dir = try TemporaryDirectory(prefix: "porter-gitls")
+        let listing = dir.path("files")
+        let status = try await ConcurrentClients.offPool { () throws -> Int32 in
+            FileManager.default.createFile(atPath: listing, contents: nil)
+            let git = Process()
+            git.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            git.arguments = ["-C", repo, "ls-files", "-z"]
+            git.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: listing))
+            try git.run()
+            git.waitUntilExit()
+            return git.terminationStatus
+        }
+        #expect(status == 0)
+        let data = try Data(contentsOf: URL(fileURLWithPath: listing))
         let files = String(decoding: data, as: UTF8.self).split(separator: "\0").map(String.init).filter { !$0.hasPrefix("Tests/") }
         #expect(files.count > 50, "git ls-files listed the repository")
         var findings: [String] = []

@@ -25,7 +25,7 @@ struct ListenStartupTests {
         let config = try dir.write(text, to: "porter.toml")
         let porter = try PorterProcess(arguments: ["serve", "--config", config, "--listen", "127.0.0.1:\(port)", "--workers", "\(workers)"],
                                        logPath: dir.path("porter.log"))
-        let status = porter.waitForExit()
+        let status = await porter.exitStatus()
         #expect(status != nil && status != 0, "exit status \(String(describing: status))")
         #expect(porter.log.contains("cannot listen on 127.0.0.1:\(port): Address already in use"), "log:\n\(porter.log)")
     }
