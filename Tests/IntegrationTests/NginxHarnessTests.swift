@@ -5,7 +5,7 @@ import Testing
 /// The nginx the tests start lives as long as its test: it must hold none of the test process's other descriptors.
 @Suite("Test harness: nginx inherits no descriptor", .enabled(if: NginxHarness.isAvailable, "nginx is not installed"))
 struct NginxHarnessTests {
-    @Test("a pipe open in the test process while nginx starts is not held by nginx: its reader sees EOF once the writer closes")
+    @Test("a pipe open in the test process while nginx starts is not in nginx's descriptor table")
     func nginxHoldsNoInheritedPipe() async throws {
         var ends: [Int32] = [0, 0]
         try #require(pipe(&ends) == 0)   // not close-on-exec, as Foundation's Pipe and a child's stdout are
@@ -19,10 +19,11 @@ struct NginxHarnessTests {
             try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
         }
         #expect(!held.contains(pipeInode), "nginx holds \(pipeInode): \(held)")
+        #expect(held.filter { $0.hasPrefix("pipe:") || $0.hasPrefix("socket:") }.count == held.filter { $0.hasPrefix("socket:") }.count,
+                "no pipe at all (nginx's own sockets only): \(held)")
+        // (Whether the reader sees EOF is not asserted: children other tests start at the same moment through
+        // Foundation's Process inherit it too.)
         close(ends[1])
-        _ = fcntl(ends[0], F_SETFL, fcntl(ends[0], F_GETFL) | O_NONBLOCK)   // -1 (EAGAIN) instead of hanging if held
-        var byte: UInt8 = 0
-        #expect(read(ends[0], &byte, 1) == 0, "EOF once this process's writer is closed")
         close(ends[0])
     }
 }
