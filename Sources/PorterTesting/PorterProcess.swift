@@ -81,18 +81,30 @@ public final class PorterProcess: Sendable {
     /// Runs `executable` with `arguments` (in `workingDirectory` when given) and returns its standard output, or
     /// `nil` when it could not start or exited non-zero.
     public static func output(of executable: String, _ arguments: [String], workingDirectory: String? = nil) -> String? {
+        guard let (status, output) = try? capture(executable, arguments, workingDirectory: workingDirectory, standardError: false),
+              status == 0 else { return nil }
+        return output
+    }
+
+    /// Runs a child to completion with its standard output (and standard error, if asked) going to a temporary file,
+    /// not a pipe: a pipe's write end inherited by a child another test starts at the same moment keeps a read to EOF
+    /// waiting as long as that child lives, and on a thread of the cooperative pool that stalled a whole test run.
+    static func capture(_ executable: String, _ arguments: [String], workingDirectory: String?,
+                        standardError: Bool) throws -> (status: Int32, output: String) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("porter-child-\(UUID().uuidString).out")
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: file) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let handle = try FileHandle(forWritingTo: file)
+        defer { try? handle.close() }
+        process.standardOutput = handle
+        process.standardError = standardError ? handle : FileHandle.nullDevice
+        try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        return (process.terminationStatus, (try? String(contentsOf: file, encoding: .utf8)) ?? "")
     }
 
     /// Runs `executable` with `arguments` (in `workingDirectory` when given) to completion and returns its exit status and combined output (blocks:
@@ -100,17 +112,7 @@ public final class PorterProcess: Sendable {
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String],
                            workingDirectory: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try capture(executable, arguments, workingDirectory: workingDirectory, standardError: true)
     }
 
     /// Waits for a unix socket file to appear (up to `timeout`, a hang guard); returns whether it did.

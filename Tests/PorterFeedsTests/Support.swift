@@ -101,13 +101,17 @@ enum Python {
         let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("porter-py-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errFile) }
-        let out = Pipe()
-        process.standardOutput = out
+        // Standard output to a file too, not a pipe: a child another test starts at the same moment inherits a pipe's
+        // write end, and a read to EOF then waits as long as that child lives.
+        let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("porter-py-\(UUID().uuidString).out")
+        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outFile) }
+        process.standardOutput = try FileHandle(forWritingTo: outFile)
         process.standardError = try FileHandle(forWritingTo: errFile)
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let outData = (try? Data(contentsOf: outFile)) ?? Data()
         let errData = (try? Data(contentsOf: errFile)) ?? Data()
         return Result(status: process.terminationStatus, stdout: Array(outData), stderr: Array(errData))
     }
