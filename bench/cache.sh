@@ -8,16 +8,10 @@ source bench/lib.sh
 DURATION=${DURATION:-8s}
 W=/tmp/porter-cache-bench
 PORT=18680
-BIN=${PORTER_BIN:-/tmp/porter-bench}
-if [[ $BIN == /tmp/porter-bench && ! -x $BIN ]]; then
-  swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter "$BIN"
-fi
+BIN=$(porter_bin)
 rm -rf "$W"; mkdir -p "$W"/{nginx/logs,nginx/tmp}
 cat >"$W/porter.toml" <<TOML
-listen = "$W/p.sock"
-socket_mode = "0666"
-threads = 8
-log_level = "warning"
+$(porter_preamble "$W")
 [[modules]]
 name = "output-cache"
 max_bytes = "16m"

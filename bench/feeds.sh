@@ -13,15 +13,11 @@ DURATION=${DURATION:-8s}
 ROUNDS=${ROUNDS:-3}
 W=/tmp/porter-feed-bench
 PORT=18580
-PORTER_BIN=${PORTER_BIN:-/tmp/porter-bench}
-[[ -x $PORTER_BIN ]] || { swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter $PORTER_BIN; }
+PORTER_BIN=$(porter_bin)
 rm -rf "$W"; mkdir -p "$W"/{nginx/logs,nginx/tmp}
 seed_feed "$PORTER_BIN" "$W/feeds.sqlite"
 cat >"$W/porter.toml" <<TOML
-listen = "$W/p.sock"
-socket_mode = "0666"
-threads = 8
-log_level = "warning"
+$(porter_preamble "$W")
 [[handlers]]
 verb = "GET,HEAD"
 path = "/hello"

@@ -15,17 +15,11 @@ PORT=18480
 for p in libnginx-mod-http-image-filter wrk; do
     dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' || { apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q $p; }
 done
-BIN=${PORTER_BIN:-/tmp/porter-bench}
-if [[ $BIN == /tmp/porter-bench && ! -x $BIN ]]; then
-    swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter "$BIN"
-fi
+BIN=$(porter_bin)
 rm -rf "$W"; mkdir -p "$W"/{img,nginx/logs,nginx/tmp}
 "$BIN" sample-images "$W/img" >/dev/null
 cat >"$W/porter.toml" <<TOML
-listen = "$W/p.sock"
-socket_mode = "0666"
-threads = 8
-log_level = "warning"
+$(porter_preamble "$W")
 [[handlers]]
 verb = "GET,HEAD"
 path = "/images/*"

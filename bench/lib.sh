@@ -38,6 +38,27 @@ seed_feed() {
 # The response buffers `porter nginx-config` generates for a feed route: nginx reads a feed in one 32 KiB buffer.
 FEED_BUFFERS="fastcgi_buffer_size 32k; fastcgi_buffers 4 16k; fastcgi_busy_buffers_size 32k;"
 
+# porter_bin -> the porter binary a bench measures: $PORTER_BIN, or /tmp/porter-bench, built (release) the first time
+porter_bin() {
+    local bin=${PORTER_BIN:-/tmp/porter-bench}
+    if [[ ! -x $bin ]]; then
+        [[ $bin == /tmp/porter-bench ]] || { echo "PORTER_BIN=$bin is not an executable" >&2; return 1; }
+        swift build -c release --product porter --scratch-path .build-release >&2
+        install -m 0755 .build-release/release/porter "$bin"
+    fi
+    echo "$bin"
+}
+
+# porter_preamble W -> the first lines of every bench porter.toml: the socket start_porter waits for, 8 threads, warnings
+porter_preamble() {
+    cat <<TOML
+listen = "$1/p.sock"
+socket_mode = "0666"
+threads = 8
+log_level = "warning"
+TOML
+}
+
 # start_porter BIN W -> BIN serving $W/porter.toml (log $W/porter.log) in the background as $PORTER, killed with
 # $NGINX when the script exits; returns once $W/p.sock exists (or after 10 s)
 start_porter() {

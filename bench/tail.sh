@@ -11,14 +11,10 @@ DURATION=${DURATION:-8s}
 ROUNDS=${ROUNDS:-3}
 W=/tmp/porter-tail-bench
 PORT=18581
-PORTER_BIN=${PORTER_BIN:-/tmp/porter-bench}
-[[ -x $PORTER_BIN ]] || { swift build -c release --product porter --scratch-path .build-release; install -m 0755 .build-release/release/porter $PORTER_BIN; }
+PORTER_BIN=$(porter_bin)
 rm -rf "$W"; mkdir -p "$W"/nginx/{logs,tmp}
 cat >"$W/porter.toml" <<TOML
-listen = "$W/p.sock"
-socket_mode = "0666"
-threads = 8
-log_level = "warning"
+$(porter_preamble "$W")
 [[modules]]
 name = "metrics"
 buckets = [0.000002, 0.000005, 0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]
