@@ -1,4 +1,3 @@
-import Glibc
 /// What access rules decided.
 public enum AccessDecision: Sendable, Equatable {
     /// Access is granted.
@@ -67,18 +66,10 @@ extension HTTPRequest {
     /// by its /64 network (one host is given a whole /64, so counting each address let one host be millions of clients).
     public var clientKey: String { HTTPRequest.clientKey(remoteAddress) }
 
-    /// `address` as a per-client limit counts it (see `clientKey`): IPv6 → the first 64 bits in hex with `/64`
-    /// (`2001:db8:0:1::/64`-like, as `20010db800000001/64`); IPv4, IPv4-mapped IPv6 and anything unparsable unchanged.
+    /// `address` as a per-client limit counts it (`IPAddress.clientKey`): IPv4 and IPv4-mapped IPv6 as dotted IPv4, IPv6
+    /// as its /64 (`2001:db8:0:1::1` → `20010db800000001/64`); anything unparsable unchanged.
     public static func clientKey(_ address: String) -> String {
-        guard address.contains(":") else { return address }
-        var raw = in6_addr()
-        let trimmed = address.hasPrefix("[") && address.hasSuffix("]") ? String(address.dropFirst().dropLast()) : address
-        guard inet_pton(AF_INET6, trimmed, &raw) == 1 else { return address }
-        let bytes = withUnsafeBytes(of: raw) { Array($0) }
-        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
-            return bytes[12..<16].map(String.init).joined(separator: ".")
-        }
-        return Hex.encode(bytes[0..<8]) + "/64"
+        IPAddress(address)?.clientKey ?? address
     }
 
     /// Whether a `Host` value names this machine by loopback: `localhost`, `127.x.y.z` or `[::1]`, with or without a
@@ -96,15 +87,9 @@ extension HTTPRequest {
         return lower == "localhost" || lower == "localhost." || isLoopback(String(name))
     }
 
-    /// Whether `address` is a loopback address: `127.0.0.0/8`, `::1`, or IPv4-mapped `::ffff:127.x.y.z`.
-    /// An empty address (no `REMOTE_ADDR`) is not loopback.
+    /// Whether `address` is a loopback address (`IPAddress.isLoopback`): `127.0.0.0/8`, `::1` in any spelling, or
+    /// IPv4-mapped `::ffff:127.x.y.z`. An empty or unparsable address (no `REMOTE_ADDR`, a name) is not loopback.
     public static func isLoopback(_ address: String) -> Bool {
-        var a = Substring(address)
-        if a.hasPrefix("[") && a.hasSuffix("]") { a = a.dropFirst().dropLast() }
-        if a == "::1" || a == "0:0:0:0:0:0:0:1" { return true }
-        if a.lowercased().hasPrefix("::ffff:") { a = a.dropFirst(7) }
-        let parts = a.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "127" else { return false }
-        return parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCII) && UInt8(p) != nil }
+        IPAddress(address)?.isLoopback ?? false
     }
 }

@@ -137,22 +137,8 @@ enum Poller {
 
     /// The address a TCP socket is bound to (`0.0.0.0`, `10.0.0.1`, `::`), or nil for other sockets.
     static func boundTCPHost(_ fd: Int32) -> String? {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let ok = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
-        }
-        guard ok else { return nil }
-        switch Int32(storage.ss_family) {
-        case AF_INET:
-            let sin = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in.self) }
-            return PeerCheck.text(AF_INET, withUnsafeBytes(of: sin.sin_addr) { Array($0) })
-        case AF_INET6:
-            let sin6 = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in6.self) }
-            return PeerCheck.text(AF_INET6, withUnsafeBytes(of: sin6.sin6_addr) { Array($0) })
-        default:
-            return nil
-        }
+        guard case .ip(let address)? = PeerCheck.socketAddress(fd, peer: false) else { return nil }
+        return address.description
     }
 
     /// Changes a unix socket's file mode and group so nginx's workers may connect.

@@ -61,6 +61,8 @@ import Testing
         ("::ffff:127.0.0.1", true), ("::FFFF:127.1.2.3", true),
         ("", false), ("128.0.0.1", false), ("10.0.0.1", false), ("127.0.0", false), ("127.0.0.256", false),
         ("127.0.0.1.5", false), ("::2", false), ("localhost", false),
+        // One parser (IPAddress) for every spelling: ::1 written otherwise is loopback; padded or short IPv4 is not an address.
+        ("::0:1", true), ("0000::1", true), ("[0:0::1]", true), ("127.000.000.001", false), ("127.1", false), ("[127.0.0.1]", false),
     ])
     func loopbackAddresses(address: String, isLoopback: Bool) {
         #expect(HTTPRequest.isLoopback(address) == isLoopback)
