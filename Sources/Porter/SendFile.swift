@@ -2,7 +2,8 @@
 /// the handler answers with `X-Accel-Redirect` to an `internal` nginx location, which `porter nginx-config` declares
 /// for routes whose edge policy names it (`EdgePolicy.sendFileLocation`). nginx serves the file from the directory
 /// in the site file (`$porter_files`, `--files-directory`), with `Range` (206), `HEAD` and conditional requests;
-/// clients cannot fetch the internal location themselves (404).
+/// clients cannot fetch the internal location themselves (404), and nginx follows no symbolic link below the
+/// directory (403), so a link left there never hands out its target.
 ///
 /// The cost: nginx stops reading Porter's answer at the `X-Accel-Redirect` header and closes the FastCGI connection
 /// instead of keeping it (`keepalive` in the upstream), so every `sendFile` is a new upstream connection (measured with

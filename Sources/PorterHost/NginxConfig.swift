@@ -70,9 +70,12 @@ public enum NginxConfig {
     }
 
     /// The `internal` location nginx sends `response.sendFile` files from: `$porter_files` (declared in the site file).
+    /// No symbolic link below that directory is followed (`disable_symlinks`, 403): a link someone leaves in it (to
+    /// `/etc`, to the users database) would otherwise hand its target to every signed-in user. The directory itself
+    /// may be reached through links (`from=$document_root`).
     static func sendFileBlock(_ location: String) -> String {
         // `^~`: no regex location (an extension route) may take the redirect to Porter instead.
-        "location ^~ \(location) {\n    internal;\n    alias $porter_files/;\n}\n"
+        "location ^~ \(location) {\n    internal;\n    alias $porter_files/;\n    disable_symlinks on from=$document_root;\n}\n"
     }
 
     /// nginx's location matcher for a Porter path pattern.

@@ -109,6 +109,21 @@ struct SendFileNginxTests {
             #expect([400, 404].contains(response.status), "\(bad): \(response.status)")
             #expect(!response.text.contains("the report"), "\(bad)")
         }
+        // Symbolic links below the files directory are not followed (disable_symlinks): a link to a file outside it, to a
+        // directory outside it (404: nginx's openat of the link as a directory fails with ENOTDIR) or to a file inside it is
+        // refused. Without the directive every one of these is 200.
+        let files = started.site.files
+        #expect(symlink(dir.path("secret.txt"), files.path("leak.txt")) == 0)
+        #expect(symlink(dir.path, files.path("outside")) == 0)
+        #expect(symlink(files.path("report.txt"), files.path("alias.txt")) == 0)
+        #expect(symlink(dir.path("secret.txt"), files.path("sub/deep.txt")) == 0)
+        for (link, status) in [("/download/leak.txt", 403), ("/download/outside/secret.txt", 404), ("/download/alias.txt", 403),
+                               ("/download/sub/deep.txt", 403)] {
+            let response = try await browser.fetch(link)
+            #expect(response.status == status && !response.text.contains("top secret") && !response.text.contains("the report"),
+                    "\(link): \(response.status)")
+        }
+        #expect(try await browser.fetch("/download/report.txt").text == Self.report, "plain files are still sent")
         // The internal location is not reachable from a client, signed in or not.
         for client in [anonymous, browser] {
             let direct = try await client.fetch("/_porter/files/report.txt")
@@ -124,7 +139,7 @@ struct SendFileNginxTests {
     func generatedConfig() throws {
         let configuration = try ServerConfiguration.parse(toml: sendFileSiteTOML(), baseDirectory: "/srv/x")
         let locations = try PorterApplication.porter.nginxLocations(for: configuration)
-        #expect(locations.contains("location ^~ /_porter/files/ {\n    internal;\n    alias $porter_files/;\n}\n"))
+        #expect(locations.contains("location ^~ /_porter/files/ {\n    internal;\n    alias $porter_files/;\n    disable_symlinks on from=$document_root;\n}\n"))
         #expect(locations.components(separatedBy: "/_porter/files/").count == 2)
         let site = NginxConfig.render(site: try String(contentsOfFile: NginxPorterSite.repositoryRoot + "/nginx/porter.conf", encoding: .utf8),
                                       socket: "/run/s", root: "/srv/site/www", listen: "127.0.0.1:1", includeDirectory: "/etc/x",
