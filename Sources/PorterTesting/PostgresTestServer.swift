@@ -129,7 +129,7 @@ public final class PostgresTestServer: Sendable {
                     hba.closeFile()
                 }
                 let listen = (["127.0.0.1"] + extraAddresses).joined(separator: ",")
-                let port = try freePort()
+                let port = Int(try LocalPorts.free())
                 // The watchdog: starts postgres, waits while the test process lives, then stops postgres and
                 // cleans up (it leaves the directory, with the server log, if postgres died on its own).
                 let script = """
@@ -166,20 +166,5 @@ public final class PostgresTestServer: Sendable {
         } catch {
             return .failure(SkipReason(description: "cannot start postgres: \(error)"))
         }
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard bound else { throw SkipReason(description: "no free port") }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
