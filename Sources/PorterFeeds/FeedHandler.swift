@@ -5,6 +5,10 @@ import Foundation
 ///
 /// The channel is the last path segment without its extension (`/news.rss` and `/feeds/news.rss` → `news`);
 /// an unknown channel is a 404. The format comes from the extension (`.atom` → Atom, else RSS) unless fixed.
+/// Each feed has one URL: given the route it is mapped at (`route`, set from `porter.toml`), a request for a channel
+/// by another spelling (another directory, the extension in capitals) is redirected (301) to the route's own spelling
+/// (`*.rss` → `/news.rss`, `/feeds/*.atom` → `/feeds/news.atom`). Otherwise every alias was a rendering of its own
+/// (its self link differs): an SQLite snapshot, the XML and a gzip copy per request, and an nginx cache entry each.
 /// Responses carry a strong `ETag` (a hash of the exact body), `Last-Modified` (the channel's last change)
 /// and the configured `Cache-Control`; `If-None-Match` / `If-Modified-Since` give `304` with no body. A client whose
 /// `Accept-Encoding` takes gzip gets the rendering compressed once per change (`Content-Encoding: gzip`, its own
@@ -26,6 +30,9 @@ public struct FeedHandler: HTTPHandler {
     /// and never passes on to clients.
     public let edgeCacheSeconds: Int?
     private let edgeExpires: String?
+    /// The route this handler is mapped at, which decides each channel's one URL (`nil`: any path naming a channel
+    /// is served as asked).
+    public let route: PathPattern?
     /// Renderings reused while the channel is unchanged.
     let cache = FeedRenderCache()
 
@@ -40,8 +47,10 @@ public struct FeedHandler: HTTPHandler {
 
     /// A handler over `store`.
     public init(store: FeedStore, format: FeedFormat? = nil, limit: Int = FeedHandler.defaultLimit,
-                cacheControl: String? = nil, siteURL: String = FeedHandler.defaultSiteURL, edgeCacheSeconds: Int? = nil) {
+                cacheControl: String? = nil, siteURL: String = FeedHandler.defaultSiteURL, edgeCacheSeconds: Int? = nil,
+                route: PathPattern? = nil) {
         self.store = store
+        self.route = route
         self.edgeCacheSeconds = edgeCacheSeconds
         edgeExpires = edgeCacheSeconds.map(String.init)
         self.format = format
@@ -52,8 +61,9 @@ public struct FeedHandler: HTTPHandler {
 
     /// A handler from configuration: `database` (default `data/feeds.sqlite`, opened once per path and shared),
     /// `limit` (1…1000, default 50), `cache_control`, `site_url` (http(s) URL, default `http://127.0.0.1:8080`),
-    /// `format` (`auto` by extension, `rss` or `atom`), `edge_cache` (seconds nginx may cache the feed, 0…3600, default 0).
-    public init(options: Options) throws {
+    /// `format` (`auto` by extension, `rss` or `atom`), `edge_cache` (seconds nginx may cache the feed, 0…3600, default 0);
+    /// `route` is the path pattern it is mapped at.
+    public init(options: Options, route: PathPattern? = nil) throws {
         let edgeCacheSeconds = try FeedHandler.edgeCacheSeconds(options)
         let path = try options.string("database", default: FeedHandler.defaultDatabasePath)
         let limit = try options.int("limit", default: FeedHandler.defaultLimit)
@@ -83,7 +93,7 @@ public struct FeedHandler: HTTPHandler {
             throw ConfigurationError("\(options.origin): cannot open feeds database \"\(path)\": \(error)")
         }
         self.init(store: store, format: format, limit: limit, cacheControl: cacheControl?.isEmpty == true ? nil : cacheControl,
-                  siteURL: siteURL, edgeCacheSeconds: edgeCacheSeconds)
+                  siteURL: siteURL, edgeCacheSeconds: edgeCacheSeconds, route: route)
     }
 
     /// The largest accepted `edge_cache`.
@@ -108,6 +118,22 @@ public struct FeedHandler: HTTPHandler {
         return FeedChannel.isValidSlug(name) ? String(name) : nil
     }
 
+    /// The one path `route` gives the channel `slug` asked for with `pathExtension`: the route's directory (`/` for
+    /// `*.ext` and `*`), the slug, and the route's extension (else the asked one when it is ASCII letters and digits,
+    /// lower-cased). `nil` for an exact route (its path is the only one) or no route.
+    public static func canonicalPath(slug: String, pathExtension: String?, route: PathPattern?) -> String? {
+        let requested = pathExtension.flatMap { ext in
+            !ext.isEmpty && ext.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) }) ? ext : nil
+        }
+        switch route?.kind {
+        case .fileExtension(let ext)?: return "/" + slug + "." + ext
+        case .directoryExtension(let directory, let ext)?: return directory + slug + "." + ext
+        case .directory(let directory)?: return directory + slug + (requested.map { "." + $0 } ?? "")
+        case .any?: return "/" + slug + (requested.map { "." + $0 } ?? "")
+        case .exact?, nil: return nil
+        }
+    }
+
     public func processRequest(_ context: HTTPContext) throws {
         let request = context.request
         guard request.method == .get || request.method == .head else {
@@ -122,6 +148,12 @@ public struct FeedHandler: HTTPHandler {
         } else {
             guard let slug = FeedHandler.channelSlug(forPath: request.path) else {
                 throw HTTPError(.notFound, message: "No such feed")
+            }
+            // Only the channel's one URL is rendered and cached; any other spelling is sent there (no query: the feed
+            // does not read it). A hit never gets here, so the served path pays nothing for this.
+            if let canonical = FeedHandler.canonicalPath(slug: slug, pathExtension: request.pathExtension, route: route), canonical != request.path {
+                context.response.redirect(to: canonical, status: .movedPermanently)
+                return
             }
             let format = self.format ?? FeedFormat(pathExtension: request.pathExtension)
             let selfURL = siteURL + PercentEncoding.encodePath(request.path)

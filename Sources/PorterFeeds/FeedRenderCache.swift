@@ -54,6 +54,9 @@ final class FeedRenderCache: Sendable {
         entries.read { $0[key] }.flatMap { $0.generation == generation ? $0 : nil }
     }
 
+    /// How many renderings are kept.
+    var count: Int { entries.read { $0.count } }
+
     /// Keeps a rendering.
     func store(_ key: String, _ entry: Entry) {
         entries.write {

@@ -12,6 +12,8 @@ public struct BuildContext: Sendable {
     public let logger: Logger
     /// Where relative data paths (databases, key files) are anchored.
     public let dataDirectory: String
+    /// The path pattern of the route whose handler is being built (`*.rss`, `/feeds/*.atom`); nil for modules.
+    public private(set) var route: PathPattern?
     private let lifecycle: ServiceCollector
 
     /// A build context; `lifecycle` collects the services builders start.
@@ -20,6 +22,13 @@ public struct BuildContext: Sendable {
         self.logger = logger
         self.dataDirectory = dataDirectory
         self.lifecycle = lifecycle
+    }
+
+    /// This context for building the handler of the route at `pattern`.
+    public func forRoute(_ pattern: PathPattern?) -> BuildContext {
+        var copy = self
+        copy.route = pattern
+        return copy
     }
 
     /// Process-wide services by type: register what your module provides, `require` what your handler needs.

@@ -144,7 +144,8 @@ public struct PorterApplication: Sendable {
             let limit = try options.int("max_concurrency", default: 0)
             let body = RouteBodyLimit(explicit: entry.maxBodyBytes, handlerDefault: try catalog.handlers.edge(entry.handler, options: entry.options).maxBodyBytes,
                                       verbs: VerbSet(entry.verb), serverDefault: configuration.maxBodyBytes)
-            var source = try catalog.handlers.build(entry.handler, options: options, context: context)
+            // An invalid path is reported by `registry.add` below, with the entry named.
+            var source = try catalog.handlers.build(entry.handler, options: options, context: context.forRoute(try? PathPattern(entry.path)))
             _ = try catalog.handlers.edge(entry.handler, options: options)
             let outputCache = try OutputCachePolicy.parse(options)
             try Self.refuseUnusedOptions(options, of: "handler \"\(entry.handler)\"")

@@ -160,6 +160,17 @@ struct FeedCacheEdgeTests {
                     "\(query): \(answer.headers["X-Cache-Status"] ?? "-")")
         }
         #expect(try await http.fetch("/%6Eews.rss", headers: ["Accept-Encoding": "identity"]).headers["X-Cache-Status"] == "MISS")
+        // Other directories and the extension in capitals are not the feed's URL: Porter (the route from porter.toml) sends
+        // them to /news.rss, and nginx keeps nothing of them (no rendering of their own, no cache entry filled).
+        for alias in ["/x/news.rss", "/a/b/news.rss?q=1", "/news.RSS", "/\(UInt64.random(in: 0...UInt64.max))/news.rss"] {
+            for _ in 0..<2 {
+                let answer = try await http.fetch(alias, headers: ["Accept-Encoding": "identity"])
+                #expect(answer.status == 301 && answer.headers["Location"] == "/news.rss" && !answer.text.contains("<rss"),
+                        "\(alias): \(answer.status) \(answer.headers["X-Cache-Status"] ?? "-")")
+                #expect(answer.headers["X-Cache-Status"] == "MISS", "\(alias): a redirect is not stored")
+            }
+        }
+        #expect(try await http.fetch("/atom/podcast.atom").headers["Location"] == "/podcast.atom")
         try await stopProcess(porter, site)
         withExtendedLifetime(dir) {}
     }

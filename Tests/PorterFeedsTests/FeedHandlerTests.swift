@@ -284,3 +284,66 @@ import Synchronization
         #expect(try FeedHandler(options: Options(["database": .string(feeds.path)])).edgeCacheSeconds == nil)
     }
 }
+
+/// One URL per feed: given its route, the handler redirects every other spelling of a channel's path to the route's
+/// own (an alias was a rendering, a gzip copy and an nginx cache entry of its own per request).
+@Suite struct FeedCanonicalURLTests {
+    @Test("route, path → status and Location", arguments: [
+        ("*.rss", "/news.rss", 200, nil), ("*.rss", "/feeds/news.rss", 301, "/news.rss"), ("*.rss", "/news.RSS", 301, "/news.rss"),
+        ("*.rss", "/a/b/c/news.rss?x=1", 301, "/news.rss"), ("*.rss", "/nope.rss", 404, nil), ("*.rss", "/a/nope.rss", 301, "/nope.rss"),
+        ("*.rss", "/News.rss", 404, nil),
+        ("/feeds/*.atom", "/feeds/podcast.atom", 200, nil), ("/feeds/*.atom", "/feeds/x/podcast.atom", 301, "/feeds/podcast.atom"),
+        ("/feeds/*.atom", "/feeds/podcast.Atom", 301, "/feeds/podcast.atom"),
+        ("/feeds/*", "/feeds/news.rss", 200, nil), ("/feeds/*", "/feeds/a/news.rss", 301, "/feeds/news.rss"),
+        ("/feeds/*", "/feeds/news.ATOM", 301, "/feeds/news.atom"), ("/feeds/*", "/feeds/news", 200, nil),
+        ("/feeds/*", "/feeds/x/news.r%3Css", 301, "/feeds/news"),
+        ("*", "/news.rss", 200, nil), ("*", "/x/news.atom", 301, "/news.atom"),
+        ("/the-news.xml", "/the-news.xml", 404, nil),
+    ] as [(String, String, Int, String?)])
+    func redirects(_ route: String, _ uri: String, _ status: Int, _ location: String?) async throws {
+        let feeds = try TempFeeds()
+        var registry = HandlerRegistry()
+        let pattern = try PathPattern(route)
+        try registry.add(name: "feed", verbs: "GET,HEAD", path: route,
+                         handler: FeedHandler(store: feeds.store, siteURL: "http://example.test", route: pattern))
+        let pipeline = Pipeline(registry: registry, modules: [])
+        for method in [HTTPMethod.get, .head] {
+            let answer = await run(pipeline, method, uri)
+            #expect(answer.status == status, "\(method) \(uri) on \(route)")
+            #expect(answer.headers["Location"] == location, "\(method) \(uri) on \(route)")
+            if status == 301 { #expect(answer.body.isEmpty && answer.headers["ETag"] == nil) }
+        }
+    }
+
+    @Test("an exact route is its feed's one URL; without a route every spelling is served as asked")
+    func exactAndNoRoute() async throws {
+        let feeds = try TempFeeds()
+        var registry = HandlerRegistry()
+        try registry.add(name: "feed", verbs: "GET", path: "/news.rss",
+                         handler: FeedHandler(store: feeds.store, route: try PathPattern("/news.rss")))
+        #expect(await run(Pipeline(registry: registry, modules: []), .get, "/news.rss").status == 200)
+        let free = try feedPipeline(feeds.store)
+        let aliased = await run(free, .get, "/feeds/news.rss")
+        #expect(aliased.status == 200 && aliased.text.contains("href=\"http://example.test/feeds/news.rss\""))
+    }
+
+    @Test("aliases render nothing: after a flood of them the one rendering is still cached, and only it")
+    func aliasesDoNotFillTheRenderCache() async throws {
+        let feeds = try TempFeeds()
+        let handler = FeedHandler(store: feeds.store, route: try PathPattern("*.rss"))
+        var registry = HandlerRegistry()
+        try registry.add(name: "feed", verbs: "GET", path: "*.rss", handler: handler)
+        let pipeline = Pipeline(registry: registry, modules: [])
+        #expect(await run(pipeline, .get, "/news.rss").status == 200)
+        for i in 0..<300 { #expect(await run(pipeline, .get, "/a\(i)/news.rss").status == 301) }
+        #expect(handler.cache.count == 1)
+        #expect(handler.cache.lookup("/news.rss", generation: feeds.store.generation()) != nil)
+    }
+
+    @Test("porter.toml routes reach the handler: its route is the [[handlers]] path")
+    func builtFromConfiguration() throws {
+        let feeds = try TempFeeds()
+        let options = Options(["database": .string(feeds.path)])
+        #expect(try FeedHandler(options: options, route: try PathPattern("/f/*.rss")).route == (try PathPattern("/f/*.rss")))
+    }
+}
