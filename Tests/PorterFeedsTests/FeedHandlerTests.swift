@@ -339,11 +339,4 @@ import Synchronization
         #expect(handler.cache.count == 1)
         #expect(handler.cache.lookup("/news.rss", generation: feeds.store.generation()) != nil)
     }
-
-    @Test("porter.toml routes reach the handler: its route is the [[handlers]] path")
-    func builtFromConfiguration() throws {
-        let feeds = try TempFeeds()
-        let options = Options(["database": .string(feeds.path)])
-        #expect(try FeedHandler(options: options, route: try PathPattern("/f/*.rss")).route == (try PathPattern("/f/*.rss")))
-    }
 }
