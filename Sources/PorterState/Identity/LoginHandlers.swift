@@ -41,7 +41,8 @@ public struct LoginHandler: AsyncHTTPHandler {
         self.maxBodyBytes = maxBodyBytes
     }
 
-    /// Reads `default_return_url` ("/"), `max_failures` (5 per user), `max_address_failures` (20 per client address),
+    /// Reads `default_return_url` ("/"), `max_failures` (5 per user from one client), `max_user_failures` (per user from
+    /// all clients, 10 × `max_failures`), `max_address_failures` (20 per client address),
     /// `failure_window_seconds` (900), `lockout_seconds` (30, doubling per further failure up to 900); cookie
     /// settings, users, the KDF executor and tokens come from the authentication module in `services`.
     public init(options: Options, services: ApplicationServices) throws {
@@ -53,13 +54,14 @@ public struct LoginHandler: AsyncHTTPHandler {
             throw ConfigurationError("\(options.origin): the login handler needs the authentication module's signed cookie (keys) and users_database")
         }
         let perUser = try options.int("max_failures", default: 5)
+        let perUserEverywhere = try options.int("max_user_failures", default: perUser * 10)
         let perAddress = try options.int("max_address_failures", default: 20)
         let window = try options.int("failure_window_seconds", default: 900)
         let lockout = try options.int("lockout_seconds", default: 30)
-        guard perUser >= 0, perAddress >= 0, window >= 1, lockout >= 1 else {
-            throw ConfigurationError("\(options.origin): max_failures and max_address_failures must be ≥ 0, failure_window_seconds and lockout_seconds ≥ 1")
+        guard perUser >= 0, perUserEverywhere >= 0, perAddress >= 0, window >= 1, lockout >= 1 else {
+            throw ConfigurationError("\(options.origin): max_failures, max_user_failures and max_address_failures must be ≥ 0, failure_window_seconds and lockout_seconds ≥ 1")
         }
-        let throttle = LoginThrottle(maxFailures: perUser, maxAddressFailures: perAddress, window: .seconds(window),
+        let throttle = LoginThrottle(maxFailures: perUser, maxUserFailures: perUserEverywhere, maxAddressFailures: perAddress, window: .seconds(window),
                                      lockout: .seconds(lockout), maxLockout: .seconds(max(lockout, 900)))
         self.init(authentication: cookie, users: users, generations: auth.generations, kdf: auth.kdf, throttle: throttle,
                   csrf: auth.csrf, defaultReturnURL: target)

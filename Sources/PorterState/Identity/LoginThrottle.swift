@@ -1,17 +1,25 @@
 import Porter
 import Synchronization
 
-/// Per-user and per-client-address backoff for password logins: after `maxFailures` failed attempts for a user
-/// (or `maxAddressFailures` from one address) within `window`, further attempts for that user or from that
-/// address are refused for `lockout` (doubling with each further failure, up to `maxLockout`) without running
-/// the KDF. Attempts in flight count as failures until they finish, so concurrent guesses cannot overshoot.
+/// Backoff for password logins, counted three ways within `window`:
+/// - `maxFailures` failed attempts for one user *from one client* (address, or IPv6 /64);
+/// - `maxUserFailures` for one user from all clients together (guessing one account from many addresses);
+/// - `maxAddressFailures` from one client for any users (guessing many accounts).
+///
+/// Past a limit, attempts under that key are refused for `lockout` without running the KDF. When the lockout ends one
+/// attempt at a time is admitted, and each further failure doubles the lockout, up to `maxLockout`. Attempts in flight
+/// count as failures until they finish, so concurrent guesses cannot overshoot. A client that fails for a user locks
+/// only itself out of that account: locking the account for everyone takes `maxUserFailures` (10 clients' worth by
+/// default), and the owner can sign in from another network meanwhile.
 ///
 /// The table is bounded (`capacity` keys); when full, entries that block nothing are dropped first, then the
 /// oldest. A successful login clears the user's record (not the address's: one's own account must not reset the
 /// budget for guessing others').
 public final class LoginThrottle: Sendable {
-    /// Failures per user within `window` before attempts for that user are refused.
+    /// Failures for one user from one client within `window` before that client's attempts for the user are refused.
     public let maxFailures: Int
+    /// Failures for one user from all clients within `window` before every attempt for that user is refused.
+    public let maxUserFailures: Int
     /// Failures per client address within `window` before attempts from it are refused.
     public let maxAddressFailures: Int
     /// How long failures are remembered.
@@ -32,11 +40,12 @@ public final class LoginThrottle: Sendable {
         var blockedUntil: Int64 = 0
     }
 
-    /// A throttle; `maxFailures` 0 turns the per-user limit off, `maxAddressFailures` 0 the per-address one.
-    public init(maxFailures: Int = 5, maxAddressFailures: Int = 20, window: Duration = .seconds(15 * 60),
+    /// A throttle; a limit of 0 turns that count off (`maxUserFailures` defaults to ten clients' worth of `maxFailures`).
+    public init(maxFailures: Int = 5, maxUserFailures: Int? = nil, maxAddressFailures: Int = 20, window: Duration = .seconds(15 * 60),
                 lockout: Duration = .seconds(30), maxLockout: Duration = .seconds(15 * 60), capacity: Int = 10_000,
                 clock: WallClock = .system) {
         self.maxFailures = maxFailures
+        self.maxUserFailures = maxUserFailures ?? maxFailures * 10
         self.maxAddressFailures = maxAddressFailures
         self.window = window
         self.lockout = lockout
@@ -53,7 +62,9 @@ public final class LoginThrottle: Sendable {
     /// Admits an attempt for `user` from `address`, or returns how many seconds the client must wait (429).
     public func begin(user: String, address: String) -> Result<Attempt, LoginThrottled> {
         var keys: [(key: String, limit: Int)] = []
-        if maxFailures > 0 { keys.append(("u:" + user, maxFailures)) }
+        // The user name is the last part of "c:": it may hold any character, the address none of "\u{0}".
+        if maxFailures > 0 { keys.append(("c:" + address + "\u{0}" + user, maxFailures)) }
+        if maxUserFailures > 0 { keys.append(("u:" + user, maxUserFailures)) }
         if maxAddressFailures > 0, !address.isEmpty { keys.append(("a:" + address, maxAddressFailures)) }
         let now = clock.nowMillis()
         let windowMillis = window.milliseconds
@@ -65,9 +76,12 @@ public final class LoginThrottle: Sendable {
                     entry.failures = 0
                     table[key] = entry
                 }
-                if entry.blockedUntil > now { wait = max(wait, entry.blockedUntil - now) }
-                else if entry.failures + entry.inFlight >= limit {
-                    // Guesses already running use up the allowance: wait for them rather than start another KDF.
+                if entry.blockedUntil > now {
+                    wait = max(wait, entry.blockedUntil - now)
+                } else if entry.failures >= limit ? entry.inFlight > 0 : entry.failures + entry.inFlight >= limit {
+                    // Under the limit, guesses already running use up the allowance; past it (the lockout over), one
+                    // attempt at a time, whose failure locks again for twice as long. Wait for them rather than start
+                    // another KDF.
                     wait = max(wait, 1000)
                 }
             }
@@ -85,8 +99,8 @@ public final class LoginThrottle: Sendable {
             for (key, limit) in attempt.keys {
                 guard var entry = table[key] else { continue }
                 entry.inFlight = max(0, entry.inFlight - 1)
-                if succeeded == true, key.hasPrefix("u:") {
-                    // Only the user's record: a login of one's own account must not reset an address's guessing budget.
+                if succeeded == true, !key.hasPrefix("a:") {
+                    // Only the user's records: a login of one's own account must not reset an address's guessing budget.
                     entry.failures = 0
                     entry.blockedUntil = 0
                 } else if succeeded == false {
