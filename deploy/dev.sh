@@ -208,10 +208,11 @@ demo)
     cat >"$RUN/nginx/conf/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
+worker_rlimit_nofile 8192;
 pid $RUN/nginx/nginx.pid;
 error_log $RUN/nginx/logs/error.log warn;
 $USER_LINE
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
     include /etc/nginx/mime.types;
     access_log $RUN/nginx/logs/access.log;

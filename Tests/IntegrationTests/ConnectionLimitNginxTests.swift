@@ -5,22 +5,22 @@ import PorterHost
 import PorterTesting
 import Testing
 
-/// The shipped site caps the requests one client address has in progress (`limit_conn porter_addr 256` in
+/// The shipped site caps the requests one client address has in progress (`limit_conn porter_addr 64` in
 /// nginx/porter.conf): an attacker holding hundreds of long requests used up nginx's worker_connections (each request
 /// proxied to Porter holds two), and then nobody else was served.
 @Suite("Edge: requests in progress per client address, through real nginx",
        .enabled(if: NginxHarness.isAvailable, "nginx is not installed"), .serialized)
 struct ConnectionLimitNginxTests {
-    static let limit = 256
+    static let limit = 64
     /// What the attack against the demo used: 600 held requests (1,200 nginx connections without the cap, over the
-    /// 1,024 of deploy/dev.sh's nginx and of the test harness's).
+    /// test harness's 1,024; with it 128, so it takes eight addresses to fill those).
     static let attackers = 600
 
-    @Test("600 slow requests from one address: 256 are held, the other 344 get 429 at once; another address is still served")
+    @Test("600 slow requests from one address: 64 are held, the other 536 get 429 at once; another address is still served")
     func oneAddressCannotTakeEveryConnection() async throws {
         var limits = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits)
-        if limits.rlim_cur < 4096 {   // 600 client sockets and their 256 upstream connections live in this process
+        if limits.rlim_cur < 4096 {   // 600 client sockets and their 64 upstream connections live in this process
             limits.rlim_cur = min(4096, limits.rlim_max)
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits)
         }

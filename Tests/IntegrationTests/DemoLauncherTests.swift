@@ -118,16 +118,16 @@ struct DemoLauncherTests {
         // Issue 13: the demo's feeds are cached by nginx (`edge_cache = 1`, written as www-data): repeats are HITs with
         // the same bytes; any Cookie (a signed-in visitor) bypasses the cache; a forged Host neither puts itself into the
         // document's links nor changes what other visitors get.
-        let feed = try await http.fetch("/feeds/news.rss")
+        let feed = try await http.fetch("/news.rss")
         #expect(feed.status == 200 && feed.text.contains("<rss version=\"2.0\""))
-        try await waitUntil("a cache HIT for the demo's feed") { try await http.fetch("/feeds/news.rss").headers["X-Cache-Status"] == "HIT" }
-        #expect(try await http.fetch("/feeds/news.rss").body == feed.body)
-        #expect(try await http.fetch("/feeds/news.rss", headers: ["Cookie": "porter_auth=forged"]).headers["X-Cache-Status"] == "BYPASS")
-        let forged = try await http.fetch("/feeds/news.rss", headers: ["Host": "evil.example"])
+        try await waitUntil("a cache HIT for the demo's feed") { try await http.fetch("/news.rss").headers["X-Cache-Status"] == "HIT" }
+        #expect(try await http.fetch("/news.rss").body == feed.body)
+        #expect(try await http.fetch("/news.rss", headers: ["Cookie": "porter_auth=forged"]).headers["X-Cache-Status"] == "BYPASS")
+        let forged = try await http.fetch("/news.rss", headers: ["Host": "evil.example"])
         #expect(forged.status == 200 && !forged.text.contains("evil.example"), "links come from site_url, never from Host")
-        #expect(try await http.fetch("/feeds/news.rss").body == feed.body)
+        #expect(try await http.fetch("/news.rss").body == feed.body)
         for _ in 0..<2 {
-            let missing = try await http.fetch("/feeds/nope.rss")
+            let missing = try await http.fetch("/nope.rss")
             #expect(missing.status == 404 && missing.headers["X-Cache-Status"] != "HIT", "a 404 is not cached")
         }
         let thumb = try await http.fetch("/images/sunset.jpg?p=thumb")

@@ -153,7 +153,7 @@ struct DockerComposeTests {
         let http = nginx.client()
         let hello = try await http.fetch("/hello")
         #expect(hello.status == 200 && hello.text == "Hello, world\n", "\(hello.status) \(hello.text)\nnginx: \(nginx.errorLog)\nporter: \(porter.log)")
-        let feed = try await http.fetch("/feeds/news.rss")
+        let feed = try await http.fetch("/news.rss")
         #expect(feed.status == 200 && feed.text.contains("<rss"), "feed: \(feed.status) \(feed.text.prefix(300))")
         let image = try await http.fetch("/images/sunset.jpg?p=thumb")
         #expect(image.status == 200 && image.headers["Content-Type"]?.hasPrefix("image/") == true && image.body.count > 100,

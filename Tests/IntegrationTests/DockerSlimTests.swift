@@ -83,7 +83,7 @@ struct DockerSlimTests {
             try await ConcurrentClients.offPool { PorterProcess.output(of: Self.slim, ["request", "--socket", socket, "--timeout", "10", path]) }
         }
         try await waitUntil("the healthcheck (/ping) passes; log:\n\(porter.log)") { try await request("/ping")?.contains("pong") == true }
-        let feed = try await request("/feeds/news.rss")
+        let feed = try await request("/news.rss")
         #expect(feed?.contains("<rss") == true, "feed: \(feed ?? "failed")\nporter: \(porter.log.suffix(1500))")
         #expect(try await request("/images/sunset.jpg?p=thumb") == nil, "no image route in the slim image (a 404 makes `porter request` fail)")
         #expect(!FileManager.default.fileExists(atPath: inRoot(stateDirectory + "/www/images")))
