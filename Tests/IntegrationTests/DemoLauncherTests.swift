@@ -115,6 +115,13 @@ struct DemoLauncherTests {
         let front = try await http.fetch("/")
         #expect(front.status == 200 && front.text.contains("Porter demo"), "www/ is readable by nginx's workers")
         #expect(try await http.fetch("/hello").text == "Hello, world\n", "nginx's workers can use Porter's socket")
+        // The public form routes take 16 KB, not the server's 1 MB (attack pass 31: 1 MB forms from one client slowed
+        // every route); nginx refuses more before Porter parses anything.
+        let bigForm = Array(repeating: UInt8(ascii: "a"), count: 20_000)
+        for path in ["/echo", "/sample.ashx"] {
+            #expect(try await http.post(path, body: bigForm).status == 413, "\(path)")
+            #expect(try await http.post(path, body: Array("a=1".utf8)).status == 200, "\(path)")
+        }
         // Issue 13: the demo's feeds are cached by nginx (`edge_cache = 1`, written as www-data): repeats are HITs with
         // the same bytes; any Cookie (a signed-in visitor) bypasses the cache; a forged Host neither puts itself into the
         // document's links nor changes what other visitors get.
