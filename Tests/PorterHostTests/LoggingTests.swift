@@ -27,3 +27,33 @@ struct LoggingTests {
         #expect(throws: (any Error).self) { try ServerConfiguration.parse(toml: "log_format = \"xml\"\n", baseDirectory: ".") }
     }
 }
+
+/// The default text log (attack pass 31: `%0a` in a path, or a newline in a login name, wrote a forged line of its own).
+@Suite("Text log lines")
+struct TextLogTests {
+    func line(_ message: String, _ metadata: Logger.Metadata) -> String {
+        let handler = TextLogHandler(label: "porter", metadataProvider: nil)
+        return handler.line(for: LogEvent(level: .info, message: "\(message)", metadata: metadata, source: "Porter",
+                                          file: #fileID, function: #function, line: #line))
+    }
+
+    @Test("what a client sends stays on one line and in one field", arguments: [
+        ("/x\n2026-12-04T18:40:00+0000 critical porter: FORGED", "path=\"/x\\n2026-12-04T18:40:00+0000 critical porter: FORGED\""),
+        ("evil user=admin\" x", "path=\"evil user=admin\\\" x\""),
+        ("a\rb", "path=\"a\\rb\""), ("esc\u{1B}[31m", "path=\"esc\\u{1B}[31m\""), ("c1\u{85}x", "path=\"c1\\u{85}x\""),
+        ("ls\u{2028}x", "path=\"ls\\u{2028}x\""), ("back\\slash", "path=\"back\\\\slash\""), ("", "path=\"\""),
+        ("/news.rss", "path=/news.rss"), ("/caf\u{E9}", "path=/caf\u{E9}"),
+    ])
+    func hostileValues(_ value: String, _ field: String) {
+        let text = line("request", ["path": .string(value), "status": .stringConvertible(200)])
+        #expect(text.hasSuffix("\n") && text.dropLast().allSatisfy { $0 != "\n" && $0 != "\r" }, "\(text.debugDescription)")
+        #expect(text.contains(" porter: " + field + " status=200 [Porter] request\n"), "\(text.debugDescription)")
+    }
+
+    @Test("the message is escaped too; the layout is swift-log's stream handler's")
+    func message() {
+        let text = line("login failed\n2026-12-04T18:31:00+0000 info porter: forged", [:])
+        #expect(text.hasSuffix(" info porter: [Porter] login failed\\n2026-12-04T18:31:00+0000 info porter: forged\n"), "\(text.debugDescription)")
+        #expect(text.split(separator: " ").first?.count == "2026-12-04T18:31:00+0000".count)
+    }
+}

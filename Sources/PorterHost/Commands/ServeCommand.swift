@@ -73,7 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
                     handler.logLevel = level
                     return handler
                 }
-                var handler = StreamLogHandler.standardError(label: label)
+                var handler = TextLogHandler(label: label)
                 handler.logLevel = level
                 return handler
             }

@@ -1,0 +1,94 @@
+public import Logging
+import Glibc
+
+/// A swift-log handler writing one line per event to standard error (`log_format = "text"`, the default), in
+/// swift-log's `StreamLogHandler` layout (`2026-12-04T18:30:42+0000 info porter: key=value … [source] message`), with
+/// what a client sent kept on its line: control characters in the message and in values are escaped (`\n`, `\u{1B}`),
+/// and a value holding a space, `"`, `=` or `\` is quoted. A `%0a` in a path or a newline in a login name used to
+/// write a line of its own (a forged `critical`), and `user=evil user=admin` read as two fields.
+public struct TextLogHandler: LogHandler {
+    /// The logger's label.
+    public let label: String
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+
+    /// A handler for `label`.
+    public init(label: String, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
+        self.label = label
+        self.metadataProvider = metadataProvider
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        JSONLogHandler.writeLine(line(for: event))
+    }
+
+    /// The text line (with its newline) for `event`.
+    func line(for event: LogEvent) -> String {
+        var all = metadata
+        if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
+        if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        var line = TextLogHandler.timestamp() + " \(event.level) " + TextLogHandler.escaped(label) + ":"
+        for (key, value) in all.sorted(by: { $0.key < $1.key }) {
+            line += " " + TextLogHandler.field(key) + "=" + TextLogHandler.field(TextLogHandler.text(value))
+        }
+        line += " [" + TextLogHandler.escaped(event.source) + "] " + TextLogHandler.escaped("\(event.message)") + "\n"
+        return line
+    }
+
+    /// A metadata value as text (arrays and dictionaries as swift-log prints them).
+    static func text(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case .string(let s): s
+        case .stringConvertible(let c): c.description
+        case .array, .dictionary: value.description
+        }
+    }
+
+    /// A key or value as one field: quoted (JSON-style) when it holds a space, `"`, `=`, `\` or a control character.
+    static func field(_ text: String) -> String {
+        guard !text.isEmpty else { return "\"\"" }
+        let plain = text.unicodeScalars.allSatisfy { s in
+            s.value > 0x20 && s.value != 0x7F && s != "\"" && s != "=" && s != "\\" && !(0x80...0x9F).contains(s.value)
+                && s != "\u{2028}" && s != "\u{2029}"
+        }
+        return plain ? text : "\"" + escaped(text, quoting: true) + "\""
+    }
+
+    /// `text` with control characters (C0, DEL, C1, line and paragraph separators) escaped; `"` and `\` too when quoting.
+    static func escaped(_ text: String, quoting: Bool = false) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for s in text.unicodeScalars {
+            switch s {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\"" where quoting: out += "\\\""
+            case "\\" where quoting: out += "\\\\"
+            default:
+                if s.value < 0x20 || s.value == 0x7F || (0x80...0x9F).contains(s.value) || s == "\u{2028}" || s == "\u{2029}" {
+                    out += "\\u{" + String(s.value, radix: 16, uppercase: true) + "}"
+                } else {
+                    out.unicodeScalars.append(s)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Local time as swift-log's stream handler writes it: `2026-12-04T18:30:42+0000`.
+    static func timestamp() -> String {
+        var now = time(nil)
+        var local = tm()
+        localtime_r(&now, &local)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &local)
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
