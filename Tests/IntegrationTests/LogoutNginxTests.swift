@@ -68,6 +68,12 @@ struct LogoutNginxTests {
         let foreign = try await browser.fetch("/login", method: "POST", headers: ["Origin": "https://evil.example"],
                                               form: [("user", "demo"), ("password", "right"), ("csrf", token)])
         #expect(foreign.status == 403 && browser.cookies["porter_auth"] == nil)
+        // This host on another port or scheme is another origin (nginx passes the Host as sent, PORTER_HOST_HEADER).
+        for other in ["http://127.0.0.1:\(started.site.nginx.port == 9 ? 10 : 9)", "https://127.0.0.1:\(started.site.nginx.port)", "https://127.0.0.1"] {
+            let refused = try await browser.fetch("/login", method: "POST", headers: ["Origin": other],
+                                                  form: [("user", "demo"), ("password", "right"), ("csrf", token)])
+            #expect(refused.status == 403 && browser.cookies["porter_auth"] == nil, "\(other): \(refused.status)")
+        }
         let login = try await browser.fetch("/login", method: "POST", headers: ["Origin": host, "Sec-Fetch-Site": "same-origin"],
                                             form: [("user", "demo"), ("password", "right"), ("csrf", token)])
         #expect(login.status == 303, "\(login.status) \(login.text)")

@@ -338,3 +338,49 @@ struct PasswordHashingTests {
         }
     }
 }
+
+/// The Origin comparison behind nginx: scheme (REQUEST_SCHEME / HTTPS), host and port (the Host header as sent,
+/// PORTER_HOST_HEADER) must all be this site's (attack pass 31: another port or scheme on the same name passed).
+@Suite struct OriginCheckTests {
+    @Test(arguments: [
+        // (Origin, REQUEST_SCHEME, PORTER_HOST_HEADER, foreign?)
+        ("http://127.0.0.1:8080", "http", "127.0.0.1:8080", false),
+        ("HTTP://127.0.0.1:8080", "http", "127.0.0.1:8080", false),
+        ("http://127.0.0.1:9999", "http", "127.0.0.1:8080", true),
+        ("https://127.0.0.1:8080", "http", "127.0.0.1:8080", true),
+        ("https://127.0.0.1", "http", "127.0.0.1:8080", true),
+        ("http://127.0.0.1", "http", "127.0.0.1", false),
+        ("http://127.0.0.1:80", "http", "127.0.0.1", false),
+        ("https://site.test", "https", "site.test", false),
+        ("https://site.test:443", "https", "site.test:443", false),
+        ("http://site.test", "https", "site.test", true),
+        ("https://site.test:8443", "https", "site.test", true),
+        ("http://[::1]:8080", "http", "[::1]:8080", false),
+        ("http://[::1]:8081", "http", "[::1]:8080", true),
+        ("http://evil.example:8080", "http", "127.0.0.1:8080", true),
+        ("http://127.0.0.1:+8080", "http", "127.0.0.1:8080", true),
+        ("http://127.0.0.1:0", "http", "127.0.0.1:8080", true),
+        ("http://127.0.0.1:8080/", "http", "127.0.0.1:8080", true),
+        ("ftp://127.0.0.1:8080", "http", "127.0.0.1:8080", true),
+    ] as [(String, String, String, Bool)])
+    func behindNginx(_ origin: String, _ scheme: String, _ sent: String, _ foreign: Bool) {
+        // nginx's HTTP_HOST is $host: no port.
+        let host = CSRFProtection.splitAuthority(sent)?.host ?? sent
+        let request = HTTPRequest(method: .post, uri: "/report", headers: ["Host": host, "Origin": origin],
+                                  parameters: CGIParameters(["REQUEST_SCHEME": scheme, "PORTER_HOST_HEADER": sent]))
+        #expect((CSRFProtection.foreignOrigin(request, allowedOrigins: []) != nil) == foreign, "\(origin) on \(scheme)://\(sent)")
+    }
+
+    @Test("without PORTER_HOST_HEADER (an older site file) a Host without a port compares the host alone; HTTPS=on is https")
+    func olderSiteFile() {
+        func foreign(_ origin: String, host: String, _ parameters: [String: String] = [:]) -> Bool {
+            let request = HTTPRequest(method: .post, uri: "/", headers: ["Host": host, "Origin": origin], parameters: CGIParameters(parameters))
+            return CSRFProtection.foreignOrigin(request, allowedOrigins: []) != nil
+        }
+        #expect(!foreign("http://site.test:8080", host: "site.test"))
+        #expect(!foreign("http://site.test:8080", host: "site.test:8080"))
+        #expect(foreign("http://site.test:9090", host: "site.test:8080"))
+        #expect(foreign("http://site.test", host: "site.test", ["HTTPS": "on"]))
+        #expect(!foreign("https://site.test", host: "site.test", ["HTTPS": "on"]))
+    }
+}

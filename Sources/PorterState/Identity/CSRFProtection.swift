@@ -91,11 +91,66 @@ public struct CSRFProtection: Sendable {
         default: break
         }
         guard let origin else { return nil }
-        guard origin != "null", let host = Self.host(ofOrigin: origin) else { return "Origin: \(origin.prefix(100))" }
-        guard let own = request.headers["Host"].map(Self.hostWithoutPort), !own.isEmpty, own == host else {
+        guard origin != "null", let theirs = Self.parseOrigin(origin) else { return "Origin: \(origin.prefix(100))" }
+        // This site's origin: the scheme nginx served (REQUEST_SCHEME, or HTTPS=on), and the Host the browser sent with
+        // its port (PORTER_HOST_HEADER, nginx's $http_host; HTTP_HOST is $host, without the port). Another port or
+        // scheme on the same name is another origin (attack pass 31: http://127.0.0.1:9999 and https://127.0.0.1 passed).
+        let parameters = request.parameters
+        let scheme = parameters["REQUEST_SCHEME"]?.lowercased() ?? (parameters["HTTPS"]?.lowercased() == "on" ? "https" : nil)
+        if let scheme, scheme != theirs.scheme { return "Origin \(origin.prefix(100)) is not this scheme" }
+        let sentHost = parameters["PORTER_HOST_HEADER"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let authority = sentHost ?? request.headers["Host"], let own = Self.splitAuthority(authority), !own.host.isEmpty,
+              own.host == theirs.host else {
             return "Origin \(origin.prefix(100)) is not this host"
         }
+        // Without the port the browser used (a site file without PORTER_HOST_HEADER), the host alone decides, as before.
+        if own.port != nil || sentHost != nil, (own.port ?? Self.defaultPort(scheme ?? theirs.scheme)) != theirs.port {
+            return "Origin \(origin.prefix(100)) is not this port"
+        }
         return nil
+    }
+
+    /// `https://Example.com:8443` → (`https`, `example.com`, 8443); the scheme's port when none is written. `nil` for
+    /// anything that is not scheme://host[:port].
+    static func parseOrigin(_ origin: String) -> (scheme: String, host: String, port: Int)? {
+        guard let schemeEnd = origin.range(of: "://") else { return nil }
+        let scheme = origin[..<schemeEnd.lowerBound].lowercased()
+        let rest = origin[schemeEnd.upperBound...]
+        guard !scheme.isEmpty, !rest.isEmpty, !rest.contains("/"), !rest.contains("@"), let authority = splitAuthority(String(rest)),
+              !authority.host.isEmpty else { return nil }
+        guard let port = authority.port ?? defaultPort(scheme) else { return nil }
+        return (scheme, authority.host, port)
+    }
+
+    /// `Example.com:8080` → (`example.com`, 8080); `[::1]` → (`[::1]`, nil); `nil` for a port that is not 1-65535.
+    static func splitAuthority(_ text: String) -> (host: String, port: Int?)? {
+        let lower = text.trimmingSpaces().lowercased()
+        var host = Substring(lower)
+        var port: Substring?
+        if lower.hasPrefix("[") {
+            guard let close = lower.firstIndex(of: "]") else { return nil }
+            host = lower[...close]
+            let after = lower[lower.index(after: close)...]
+            if !after.isEmpty {
+                guard after.first == ":" else { return nil }
+                port = after.dropFirst()
+            }
+        } else if let colon = lower.lastIndex(of: ":") {
+            host = lower[..<colon]
+            port = lower[lower.index(after: colon)...]
+        }
+        guard let port else { return (String(host), nil) }
+        guard !port.isEmpty, port.utf8.count <= 5, port.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let number = Int(port), (1...65535).contains(number) else { return nil }
+        return (String(host), number)
+    }
+
+    /// 80 for http, 443 for https, `nil` for other schemes.
+    static func defaultPort(_ scheme: String) -> Int? {
+        switch scheme {
+        case "http": 80
+        case "https": 443
+        default: nil
+        }
     }
 
     /// The nonce from the request's cookie, or one this response already sets.
@@ -114,20 +169,4 @@ public struct CSRFProtection: Sendable {
     }
 
     static func isNonce(_ value: String) -> Bool { value.utf8.count == 32 && value.utf8.allSatisfy(Base64URL.isAlphabet) }
-
-    /// `https://Example.com:8443` → `example.com`.
-    static func host(ofOrigin origin: String) -> String? {
-        guard let schemeEnd = origin.range(of: "://") else { return nil }
-        let rest = origin[schemeEnd.upperBound...]
-        guard !rest.isEmpty, !rest.contains("/"), !rest.contains("@") else { return nil }
-        return hostWithoutPort(String(rest))
-    }
-
-    /// `Example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
-    static func hostWithoutPort(_ hostAndPort: String) -> String {
-        let lower = hostAndPort.trimmingSpaces().lowercased()
-        if lower.hasPrefix("["), let close = lower.firstIndex(of: "]") { return String(lower[...close]) }
-        if let colon = lower.lastIndex(of: ":") { return String(lower[..<colon]) }
-        return lower
-    }
 }
