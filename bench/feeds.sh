@@ -41,7 +41,6 @@ cat >"$W/nginx/nginx.conf" <<CONF
 $(nginx_preamble "$W")
   fastcgi_cache_path $W/nginx/cache levels=1:2 keys_zone=porter_pages:10m max_size=64m inactive=10m use_temp_path=off;
 $(sed -n '/^map \$http_accept_encoding \$porter_accept_gzip/,/^}/p' nginx/porter.conf)
-$(sed -n '/^map \$request_uri \$porter_request_path/,/^}/p' nginx/porter.conf)
   upstream porter { server unix:$W/p.sock; keepalive 32; }
   upstream cpeer { server unix:$W/c.sock; keepalive 32; }
   server { listen 127.0.0.1:$PORT; root $W/www;
@@ -52,7 +51,7 @@ $(sed -n '/^map \$request_uri \$porter_request_path/,/^}/p' nginx/porter.conf)
     location ~ "\\.rss\$" { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter;
       $FEED_BUFFERS }
     location ~ "\\.xml\$" { include /etc/nginx/fastcgi_params; fastcgi_param REQUEST_ID \$request_id; fastcgi_keep_conn on; fastcgi_pass porter;
-      $FEED_BUFFERS $(printf '%s ' "fastcgi_param HTTP_ACCEPT_ENCODING \$porter_accept_gzip;" "fastcgi_ignore_headers Vary;" "fastcgi_cache porter_pages;" "fastcgi_cache_key \"\$request_method|\$scheme|\$host|\$porter_request_path|\$porter_accept_gzip\";" "fastcgi_cache_valid 200 1s;" "fastcgi_cache_revalidate on;" "fastcgi_cache_lock on;" "fastcgi_cache_lock_timeout 0;") }
+      $FEED_BUFFERS $(printf '%s ' "fastcgi_param HTTP_ACCEPT_ENCODING \$porter_accept_gzip;" "fastcgi_ignore_headers Vary;" "fastcgi_cache porter_pages;" "fastcgi_cache_key \"\$request_method|\$scheme|\$server_name|\$uri|\$porter_accept_gzip\";" "fastcgi_cache_valid 200 1s;" "fastcgi_cache_revalidate on;" "fastcgi_cache_lock on;" "fastcgi_cache_lock_timeout 0;") }
     # The C peer: its hello as Porter's is routed, its feed with the feed routes' buffers.
     location = /c/hello { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass cpeer; }
     location = /c/big.rss { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass cpeer; $FEED_BUFFERS }

@@ -11,7 +11,7 @@ public struct FeedsFeature: PorterFeature {
 
     public func register(_ catalog: inout Catalog) {
         catalog.handlers.register("feed", summary: "RSS 2.0 (*.rss) / Atom (*.atom) from the SQLite feed store (options: database, limit, cache_control, site_url, format, edge_cache)",
-                                  edge: { options in EdgePolicy(cacheSeconds: try FeedHandler.edgeCacheSeconds(options), cacheKeyedOnGzip: true, cacheKeyIgnoresQuery: true,
+                                  edge: { options in EdgePolicy(cacheSeconds: try FeedHandler.edgeCacheSeconds(options), cacheKeyedOnGzip: true, cacheKeyedOnPath: true,
                                                                 responseBufferBytes: FeedHandler.edgeResponseBufferBytes) }) { options, context in
             .instance(.sync(try FeedHandler(options: options, route: context.route)))
         }

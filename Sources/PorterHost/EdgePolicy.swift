@@ -29,11 +29,12 @@ public struct EdgePolicy: Sendable, Equatable {
     /// reaches clients). Without it every spelling of the header was a MISS and a new cache file. Used with
     /// ``cacheSeconds``.
     public var cacheKeyedOnGzip = false
-    /// The route's answer does not depend on the query string (a feed): the cache key takes the request URI without it
-    /// (`$porter_request_path`, mapped in the site file: the path as the client spelled it, so an entry never answers
-    /// another spelling of the path), so `?x=<random>` is the same entry, not a MISS and a new cache file each. Used
-    /// with ``cacheSeconds``; a module's policy merged in does not change it.
-    public var cacheKeyIgnoresQuery = false
+    /// The route's answer is decided by the normalised path alone (a feed: not by the query, the path's spelling or
+    /// the Host, since its links come from `site_url`): the cache key is the server block and nginx's decoded,
+    /// normalised `$uri`, which is the path Porter receives, so `?x=<random>`, `/a/../news.rss`, `//news.rss`,
+    /// `/%6Eews.rss` and any `Host` are the same entry, not a MISS and a new cache file each. Used with
+    /// ``cacheSeconds``; a module's policy merged in does not change it.
+    public var cacheKeyedOnPath = false
     /// Extra nginx snippets this location includes after `porter-fastcgi.conf` (e.g. one that sets a trusted identity).
     public var includes: [String] = []
     /// The response size nginx should read from Porter in one piece (`fastcgi_buffer_size`, with `fastcgi_buffers` and
@@ -48,10 +49,10 @@ public struct EdgePolicy: Sendable, Equatable {
     /// No special treatment.
     public init(staticUnlessQuery: String? = nil, maxBodyBytes: Int? = nil, localOnly: Bool = false, rateLimit: RateLimit? = nil,
                 streaming: Bool = false, includes: [String] = [], cacheSeconds: Int? = nil, cacheKeyedOnGzip: Bool = false,
-                cacheKeyIgnoresQuery: Bool = false, responseBufferBytes: Int? = nil) {
+                cacheKeyedOnPath: Bool = false, responseBufferBytes: Int? = nil) {
         self.cacheSeconds = cacheSeconds
         self.cacheKeyedOnGzip = cacheKeyedOnGzip
-        self.cacheKeyIgnoresQuery = cacheKeyIgnoresQuery
+        self.cacheKeyedOnPath = cacheKeyedOnPath
         self.responseBufferBytes = responseBufferBytes
         self.staticUnlessQuery = staticUnlessQuery
         self.maxBodyBytes = maxBodyBytes
@@ -97,11 +98,12 @@ public struct EdgePolicy: Sendable, Equatable {
     /// fills an empty entry (the lock); the others arriving meanwhile go to Porter uncached instead of waiting
     /// (`fastcgi_cache_lock_timeout 0`): nginx's lock waiters poll every 500 ms, which made every cold start's
     /// concurrent requests take half a second (`bench/feeds.sh`, first round: p99 ≈ 450 ms with a plain lock).
-    static func cacheDirectives(seconds: Int, keyedOnGzip: Bool = false, ignoringQuery: Bool = false) -> [String] {
+    static func cacheDirectives(seconds: Int, keyedOnGzip: Bool = false, keyedOnPath: Bool = false) -> [String] {
         let gzip = keyedOnGzip ? ["fastcgi_param HTTP_ACCEPT_ENCODING $porter_accept_gzip;", "fastcgi_ignore_headers Vary;"] : []
+        let resource = keyedOnPath ? "$server_name|$uri" : "$host|$request_uri"
         return gzip + [
             "fastcgi_cache \(cacheZone);",
-            "fastcgi_cache_key \"$request_method|$scheme|$host|\(ignoringQuery ? "$porter_request_path" : "$request_uri")\(keyedOnGzip ? "|$porter_accept_gzip" : "")\";",
+            "fastcgi_cache_key \"$request_method|$scheme|\(resource)\(keyedOnGzip ? "|$porter_accept_gzip" : "")\";",
             "fastcgi_cache_valid 200 \(seconds)s;",
             "fastcgi_cache_revalidate on;",
             "fastcgi_cache_lock on;",
@@ -135,7 +137,7 @@ public struct EdgePolicy: Sendable, Equatable {
         if streaming { after.append("fastcgi_buffering off;") }
         if let responseBufferBytes { after += EdgePolicy.bufferDirectives(bytes: responseBufferBytes) }
         if let cacheSeconds, cacheSeconds > 0 { after += EdgePolicy.cacheDirectives(seconds: cacheSeconds, keyedOnGzip: cacheKeyedOnGzip,
-                                                                                             ignoringQuery: cacheKeyIgnoresQuery) }
+                                                                                             keyedOnPath: cacheKeyedOnPath) }
         for include in includes { after.append("include \(include);") }
         return (before, after)
     }

@@ -152,14 +152,23 @@ struct FeedCacheEdgeTests {
                     "\(value.debugDescription): \(answer.headers["Content-Encoding"] ?? "identity")")
             #expect(answer.headers["Vary"]?.contains("Accept-Encoding") == true, "clients' own caches still vary")
         }
-        // The query is not part of a feed's key (the feed ignores it): random queries are the same entry. Another
-        // spelling of the path is its own entry (the key is the path as sent), so no entry answers a different URI.
+        // The key is the normalised path Porter receives ($uri) in this server block: random queries, other spellings of
+        // the path and any Host are the same entry (attack pass 31: each was a MISS and a cache file of its own).
         for query in ["?x=1", "?utm_source=a&b=2", "?\(UInt64.random(in: 0...UInt64.max))", "?"] {
             let answer = try await http.fetch("/news.rss" + query, headers: ["Accept-Encoding": "identity"])
             #expect(["HIT", "REVALIDATED"].contains(answer.headers["X-Cache-Status"] ?? "-") && answer.body == document,
                     "\(query): \(answer.headers["X-Cache-Status"] ?? "-")")
         }
-        #expect(try await http.fetch("/%6Eews.rss", headers: ["Accept-Encoding": "identity"]).headers["X-Cache-Status"] == "MISS")
+        for spelling in ["/%6Eews.rss", "/./news.rss", "//news.rss", "/a/../news.rss", "/news.rss?x=/../"] {
+            let answer = try await http.fetch(spelling, headers: ["Accept-Encoding": "identity"])
+            #expect(["HIT", "REVALIDATED"].contains(answer.headers["X-Cache-Status"] ?? "-") && answer.body == document,
+                    "\(spelling): \(answer.status) \(answer.headers["X-Cache-Status"] ?? "-")")
+        }
+        for host in ["h1.example", "h2.example:81", "127.0.0.1"] {
+            let answer = try await http.fetch("/news.rss", headers: ["Accept-Encoding": "identity", "Host": host])
+            #expect(["HIT", "REVALIDATED"].contains(answer.headers["X-Cache-Status"] ?? "-") && answer.body == document,
+                    "Host \(host): \(answer.headers["X-Cache-Status"] ?? "-")")
+        }
         // Other directories and the extension in capitals are not the feed's URL: Porter (the route from porter.toml) sends
         // them to /news.rss, and nginx keeps nothing of them (no rendering of their own, no cache entry filled).
         for alias in ["/x/news.rss", "/a/b/news.rss?q=1", "/news.RSS", "/\(UInt64.random(in: 0...UInt64.max))/news.rss"] {
@@ -184,7 +193,7 @@ struct FeedCacheEdgeTests {
         }
         let cached = try locations("edge_cache = 5\n")
         #expect(cached.contains("fastcgi_cache porter_pages;"))
-        #expect(cached.contains("fastcgi_cache_key \"$request_method|$scheme|$host|$porter_request_path|$porter_accept_gzip\";"))
+        #expect(cached.contains("fastcgi_cache_key \"$request_method|$scheme|$server_name|$uri|$porter_accept_gzip\";"))
         #expect(cached.contains("fastcgi_param HTTP_ACCEPT_ENCODING $porter_accept_gzip;") && cached.contains("fastcgi_ignore_headers Vary;"))
         #expect(cached.contains("fastcgi_cache_valid 200 5s;"))
         #expect(cached.contains("fastcgi_cache_revalidate on;"))
