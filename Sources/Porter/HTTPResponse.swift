@@ -61,6 +61,14 @@ public struct HTTPResponse: Sendable {
         body = .buffer([])
     }
 
+    /// Lets only this site's own pages frame this response (`Content-Security-Policy: frame-ancestors 'self'`, and
+    /// `X-Frame-Options: SAMEORIGIN` for older browsers): for pages with forms that act for the signed-in user, so a
+    /// page elsewhere cannot lay them under its own buttons (clickjacking).
+    public mutating func denyFramingByOtherSites() {
+        headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+    }
+
     /// The buffered body bytes, or `nil` when the body is streamed.
     public var bufferedBody: [UInt8]? {
         if case .buffer(let bytes) = body { return bytes }

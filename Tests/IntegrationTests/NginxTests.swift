@@ -209,8 +209,13 @@ struct PorterProcessTests {
     func asyncThroughNginx() async throws {
         let (porter, site, dir) = try await Self.start()
         let threadsBefore = porter.threadCount ?? 0
+        // From four loopback addresses: the site lets one client have 64 requests in progress (limit_conn porter_addr).
+        let port = site.nginx.port
         let load = Task.detached {
-            await ConcurrentClients.run(200) { _ in try site.client().get("/slow-hold?ms=\(Self.holdMilliseconds)").status }
+            await ConcurrentClients.run(200) { i in
+                try SourceBoundRequest.get(port: port, path: "/slow-hold?ms=\(Self.holdMilliseconds)", from: "127.0.0.\(1 + i % 4)",
+                                           timeoutSeconds: Self.holdMilliseconds / 1000 + 120).status
+            }
         }
         // Every handler is suspended in its await at the same moment; the process's thread count, sampled all
         // along, stays small and fixed.

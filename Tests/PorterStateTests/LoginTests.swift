@@ -91,6 +91,18 @@ struct LoginFixture {
 
 @Suite("Login, logout and the visits demo")
 struct LoginTests {
+    @Test("the login page and the visits page (sign-out form) may be framed by this site only")
+    func formsDenyFramingByOtherSites() async throws {
+        let f = try LoginFixture()
+        let page = await f.run(makeContext(.get, "/login"))
+        #expect(page.response.headers["Content-Security-Policy"] == "frame-ancestors 'self'")
+        #expect(page.response.headers["X-Frame-Options"] == "SAMEORIGIN")
+        let failed = await f.login(user: "alice", password: "wrong", returnURL: nil)
+        #expect(failed.response.headers["X-Frame-Options"] == "SAMEORIGIN")
+        let visits = await f.run(makeContext(.get, "/visits"))
+        #expect(visits.response.headers["Content-Security-Policy"] == "frame-ancestors 'self'")
+    }
+
     @Test func loginFormEscapesReturnUrl() async throws {
         let f = try LoginFixture()
         let ctx = await f.run(makeContext(.get, "/login?returnUrl=%2Fa%22%3E%3Cscript%3E"))
@@ -136,6 +148,9 @@ struct LoginTests {
         ("javascript:alert(1)", "/"),
         ("/ok\r\nSet-Cookie: x=1", "/"),
         ("", "/"),
+        // Attack pass 31: raw non-ASCII reached the Location header; it is percent-encoded (still this site's path).
+        ("/\u{A0}/evil.example", "/%C2%A0/evil.example"), ("/\u{3002}x", "/%E3%80%82x"), ("/\u{2028}", "/%E2%80%A8"),
+        ("/caf\u{E9} menu", "/caf%C3%A9%20menu"), ("/a%20b", "/a%20b"),
     ])
     func returnUrlOpenRedirectIsRefused(returnURL: String, expected: String) async throws {
         let f = try LoginFixture()

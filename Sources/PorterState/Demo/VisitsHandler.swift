@@ -26,6 +26,7 @@ public struct VisitsHandler: HTTPHandler {
         let sessionPrefix = ctx.session.map { String($0.id.prefix(8)) + "…" } ?? "(none)"
         ctx.response.contentType = "text/html; charset=utf-8"
         ctx.response.headers["Cache-Control"] = "no-store"
+        ctx.response.denyFramingByOtherSites()   // it carries the sign-out form
         ctx.response.write("""
             <!doctype html><html><head><meta charset="utf-8"><title>Visits</title></head><body>
             <h1>Visits</h1>

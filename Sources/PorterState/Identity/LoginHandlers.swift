@@ -139,16 +139,23 @@ public struct LoginHandler: AsyncHTTPHandler {
         ctx.response.redirect(to: returnURL, status: .seeOther)
     }
 
-    /// `candidate` when it is a local path, else `fallback` (refuses open redirects).
+    /// `candidate` when it is a local path, else `fallback` (refuses open redirects); spaces and non-ASCII bytes are
+    /// percent-encoded, so the `Location` header carries ASCII only (a raw U+00A0 or U+2028 reached it).
     public static func returnURL(_ candidate: String?, default fallback: String) -> String {
         guard let candidate, LocalURL.isLocal(candidate) else { return fallback }
-        return candidate
+        guard candidate.utf8.contains(where: { $0 >= 0x80 || $0 == 0x20 }) else { return candidate }
+        var out = ""
+        for b in candidate.utf8 {
+            if b >= 0x80 || b == 0x20 { out += "%" + Hex.encode([b]).uppercased() } else { out.unicodeScalars.append(Unicode.Scalar(b)) }
+        }
+        return out
     }
 
     func renderForm(_ ctx: HTTPContext, returnURL: String, message: String?) {
         ctx.response.status = .ok
         ctx.response.contentType = "text/html; charset=utf-8"
         ctx.response.headers["Cache-Control"] = "no-store"
+        ctx.response.denyFramingByOtherSites()
         let e = HTMLEscaping.escape
         var html = """
             <!doctype html><html><head><meta charset="utf-8"><title>Sign in</title></head><body>
