@@ -16,7 +16,8 @@ public struct StateFeature: PorterFeature {
                                   edge: { options in try LoginHandler.edge(options: options) }) { options, context in
             .instance(.async(try LoginHandler(options: options, services: context.services)))
         }
-        catalog.handlers.register("logout", summary: "POST with the anti-forgery token: revokes the user's tickets, clears the login cookie (options: redirect)") { options, context in
+        catalog.handlers.register("logout", summary: "POST with the anti-forgery token: revokes the user's tickets, clears the login cookie (options: redirect)",
+                                  edge: { _ in LogoutHandler.edge }) { options, context in
             .instance(.sync(try LogoutHandler(options: options, services: context.services)))
         }
         catalog.modules.register("authentication", summary: "identity from nginx REMOTE_USER / a trusted header (behind identity_snippet) / a signed login cookie; roles from SQLite or a file",

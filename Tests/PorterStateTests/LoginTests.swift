@@ -340,3 +340,45 @@ struct ApplicationStateTests {
         #expect(app.value(VisitsHandler.totalKey, as: Int.self) == 50)
     }
 }
+
+/// User names with control characters (attack pass 31b: SQLite compared bound text up to a NUL, so `bob\0x` with bob's
+/// password signed in as a name of its own, outside bob's throttle counts and quotas).
+@Suite struct UserNameTests {
+    @Test("valid names", arguments: [("alice", true), ("Ålice Ünicode", true), ("a@b.example", true), (String(repeating: "x", count: 256), true),
+                                     ("", false), ("alice\u{0}x", false), ("alice\n", false), ("a\tb", false), ("a\u{7F}", false),
+                                     ("a\u{85}", false), (String(repeating: "x", count: 257), false)])
+    func validity(_ name: String, _ valid: Bool) {
+        #expect(UserName.isValid(name) == valid, "\(name.debugDescription)")
+    }
+
+    @Test("a NUL or newline after a real name finds no user: no login, no generation, no roles, no new user")
+    func storeRefusesControlCharacters() async throws {
+        let users = try LoginFixture.makeUsers()
+        #expect(try users.verify(user: "alice", password: "open sesame"))
+        for spelling in ["alice\u{0}", "alice\u{0}anything", "alice\u{0}\u{0}", "alice\n"] {
+            #expect(try !users.verify(user: spelling, password: "open sesame"), "\(spelling.debugDescription)")
+            #expect(try users.generation(of: spelling) == nil && users.roles(for: spelling).isEmpty)
+        }
+        #expect(throws: ConfigurationError.self) { try users.setPassword("x", for: "mallory\u{0}alice") }
+    }
+
+    @Test("the login form refuses such a name without running the KDF or counting it")
+    func loginRefuses() async throws {
+        let kdf = KDFExecutor()
+        let throttle = LoginThrottle(maxFailures: 1, maxAddressFailures: 1)
+        let f = try LoginFixture(throttle: throttle, kdf: kdf)
+        let ctx = await f.login(user: "alice\u{0}anything", password: "open sesame", returnURL: nil)
+        #expect(ctx.response.status == .ok && ctx.response.cookies.allSatisfy { $0.name != "porter_auth" })
+        #expect(throttle.trackedKeys == 0)
+        let real = await f.login(user: "alice", password: "open sesame", returnURL: nil)
+        #expect(real.response.status == .seeOther, "the real name still signs in (nothing was counted)")
+    }
+
+    @Test("logout refuses bodies over 16 KB before reading the form")
+    func logoutBodyLimit() async throws {
+        let f = try LoginFixture()
+        let ctx = makeContext(.post, "/logout", headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                              body: String(repeating: "a=1&", count: 5000))
+        #expect(await f.run(ctx).response.status == .payloadTooLarge)
+    }
+}

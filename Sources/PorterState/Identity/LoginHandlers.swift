@@ -101,7 +101,8 @@ public struct LoginHandler: AsyncHTTPHandler {
         let returnURL = Self.returnURL(form["returnUrl"] ?? ctx.request.query["returnUrl"], default: defaultReturnURL)
         let user = (form["user"] ?? form["username"] ?? "").trimmingSpaces()
         let password = form["password"] ?? ""
-        guard !user.isEmpty, user.utf8.count <= 256, password.utf8.count <= 1024 else {
+        // No KDF and no throttle count for a name that cannot exist (a NUL, a newline; attack pass 31b).
+        guard UserName.isValid(user), password.utf8.count <= 1024 else {
             renderForm(ctx, returnURL: returnURL, message: "Invalid user name or password.")
             return
         }
@@ -217,8 +218,16 @@ public struct LogoutHandler: HTTPHandler {
     /// Exclusive: the session is abandoned.
     public var sessionState: SessionStateBehavior { .exclusive }
 
+    /// The largest form a logout takes (a token and a return URL): it is parsed before the token is checked, and a
+    /// 1 MB form per request from one client slowed every route (attack pass 31b).
+    public static let maxBodyBytes = 16 * 1024
+
+    /// The nginx policy of a logout route: the same body limit at the edge.
+    public static let edge = EdgePolicy(maxBodyBytes: maxBodyBytes)
+
     public func processRequest(_ ctx: HTTPContext) throws {
         guard ctx.request.method == .post else { throw HTTPError(.methodNotAllowed, headers: ["Allow": "POST"]) }
+        guard ctx.request.body.count <= Self.maxBodyBytes else { throw HTTPError(.payloadTooLarge) }
         try csrf.check(ctx, purpose: "logout")
         if ctx.user.isAuthenticated && ctx.user.authenticationType == "cookie" {
             try generations?.bumpGeneration(of: ctx.user.name)

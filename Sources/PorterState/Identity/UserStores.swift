@@ -3,6 +3,19 @@ import GRDB
 import Porter
 import PorterHost
 
+/// What a user name may be: 1-256 UTF-8 bytes, no control character (C0, DEL, C1). SQLite compares bound text only up to
+/// a NUL, so `bob\0anything` used to find `bob`'s row and sign in as a name of its own, outside bob's throttle and quotas.
+public enum UserName {
+    /// The longest name, in UTF-8 bytes.
+    public static let maxBytes = 256
+
+    /// Whether `name` is a valid user name.
+    public static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= maxBytes
+            && name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F && !(0x80...0x9F).contains($0.value) }
+    }
+}
+
 /// Where a user's roles come from (ASP.NET's `RoleProvider`). Lookups are synchronous and quick (a local
 /// SQLite read or a table in memory), so the PostAuthenticateRequest step stays on the worker thread.
 public protocol RoleSource: Sendable {
@@ -71,7 +84,9 @@ public final class SQLiteUserStore: UserStore, RoleSource, TicketGenerations {
 
     /// Creates the user or changes their password (stored as a fresh salted hash); a change revokes the user's tickets.
     public func setPassword(_ password: String, for user: String) throws {
-        guard !user.isEmpty else { throw ConfigurationError("user name must not be empty") }
+        guard UserName.isValid(user) else {
+            throw ConfigurationError("a user name is 1-\(UserName.maxBytes) bytes without control characters")
+        }
         let hash = try hasher.hash(password)
         let initial = Int64.random(in: 1...(1 << 52))
         try pool.write { db in
@@ -83,7 +98,8 @@ public final class SQLiteUserStore: UserStore, RoleSource, TicketGenerations {
     }
 
     public func generation(of user: String) throws -> Int64? {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT generation FROM porter_users WHERE name = ?", arguments: [user]) }
+        guard UserName.isValid(user) else { return nil }
+        return try pool.read { db in try Int64.fetchOne(db, sql: "SELECT generation FROM porter_users WHERE name = ?", arguments: [user]) }
     }
 
     public func bumpGeneration(of user: String) throws {
@@ -117,7 +133,8 @@ public final class SQLiteUserStore: UserStore, RoleSource, TicketGenerations {
 
     /// The stored hash of `user` (for inspection and tests).
     public func passwordHash(of user: String) throws -> String? {
-        try pool.read { db in try String.fetchOne(db, sql: "SELECT password_hash FROM porter_users WHERE name = ?", arguments: [user]) }
+        guard UserName.isValid(user) else { return nil }
+        return try pool.read { db in try String.fetchOne(db, sql: "SELECT password_hash FROM porter_users WHERE name = ?", arguments: [user]) }
     }
 
     public func verify(user: String, password: String) throws -> Bool {
@@ -127,7 +144,8 @@ public final class SQLiteUserStore: UserStore, RoleSource, TicketGenerations {
     }
 
     public func roles(for user: String) throws -> Set<String> {
-        try pool.read { db in
+        guard UserName.isValid(user) else { return [] }
+        return try pool.read { db in
             Set(try String.fetchAll(db, sql: "SELECT role FROM porter_user_roles WHERE user = ?", arguments: [user]))
         }
     }
