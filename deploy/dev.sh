@@ -18,7 +18,7 @@ say() { echo "[porter] $*" >&2; }
 # the tests need libvips-dev for its headers (VipsHeaderTests checks the shim's constants against them). libpq
 # likewise (dlopen by a process with a PostgreSQL store; libpq5 comes with postgresql): LibPQHeaderTests needs libpq-dev.
 BUILD_PKGS=(libfcgi-dev libfcgi-bin libvips42 libsqlite3-dev libssl-dev zlib1g-dev pkg-config nginx-light)
-TEST_PKGS=(libvips-dev libpq-dev postgresql chromium python3-pip spawn-fcgi)
+TEST_PKGS=(libvips-dev libpq-dev postgresql chromium python3-pip spawn-fcgi nftables)
 TEST_PKGS+=(docker-compose python3-yaml)   # DockerComposeTests: `docker-compose config`, parsed with yaml
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 ensure_packages() {
