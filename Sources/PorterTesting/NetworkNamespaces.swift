@@ -34,6 +34,24 @@ public final class NetworkNamespaces: Sendable {
         self.network = network
     }
 
+    /// Runs the bash script at `script` in a network namespace of its own (`unshare -n`: only a loopback, down until the
+    /// script brings it up, and whatever addresses and firewall rules it adds), off the cooperative pool. Output goes to
+    /// `output` (a file, not a pipe: children of other tests must not hold it open). Returns the exit status and output.
+    public static func runIsolated(script: String, output: String) async throws -> (status: Int32, output: String) {
+        let status = try await ConcurrentClients.offPool { () -> Int32 in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            process.arguments = ["-n", "/bin/bash", script]
+            FileManager.default.createFile(atPath: output, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            process.standardError = process.standardOutput
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
     /// The `ip` binary.
     public static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
         FileManager.default.isExecutableFile(atPath: $0)

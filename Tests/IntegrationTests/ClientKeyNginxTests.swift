@@ -47,19 +47,7 @@ struct ClientKeyNginxTests {
             done
             kill $pid
             """, to: "run.sh")
-        let output = dir.path("out.txt")
-        let status = try await ConcurrentClients.offPool { () -> Int32 in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            process.arguments = ["-n", "/bin/bash", dir.path("run.sh")]
-            FileManager.default.createFile(atPath: output, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            process.standardError = process.standardOutput
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let (status, text) = try await NetworkNamespaces.runIsolated(script: dir.path("run.sh"), output: dir.path("out.txt"))
         #expect(status == 0, "\(text)")
         // The readiness probe comes from 10.0.0.3, a client of its own; the first request of each client is served.
         let lines = text.split(separator: "\n").filter { $0.contains(" ") && !$0.contains("curl") }

@@ -78,19 +78,7 @@ struct ConnectionFirewallTests {
             python3 \(dir.path)/attack.py
             kill $pid
             """, to: "run.sh")
-        let output = dir.path("out.txt")
-        let status = try await ConcurrentClients.offPool { () -> Int32 in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            process.arguments = ["-n", "/bin/bash", dir.path("run.sh")]
-            FileManager.default.createFile(atPath: output, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            process.standardError = process.standardOutput
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let (status, text) = try await NetworkNamespaces.runIsolated(script: dir.path("run.sh"), output: dir.path("out.txt"))
         #expect(status == 0, "\(text)")
         func value(_ key: String) -> String? {
             text.split(separator: "\n").first { $0.hasPrefix(key + " ") }.map { String($0.dropFirst(key.count + 1)) }
