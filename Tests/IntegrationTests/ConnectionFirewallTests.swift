@@ -5,7 +5,7 @@ import Testing
 /// deploy/porter-nftables.conf: the kernel caps the connections one client holds open (attack pass 31b: 4200
 /// connections from one address, each with half a request line, used up nginx's worker_connections, and every other
 /// client was reset; nginx's own limits count only requests whose headers arrived). Run in a network namespace this test
-/// creates, against a real nginx with 512 connections (1200 attempts fill them), the shipped rules' cap lowered to 100 and its ports to this one.
+/// creates, against a real nginx with 256 connections (1200 attempts fill them), the shipped rules' cap lowered to 100 and its ports to this one.
 @Suite("Edge: connections per client, capped by the shipped nftables rules",
        .enabled(if: NginxHarness.isAvailable && getuid() == 0 && ["/usr/bin/unshare", "/usr/sbin/nft", "/usr/bin/curl"].allSatisfy {
            FileManager.default.isExecutableFile(atPath: $0) }, "needs nginx, nft, unshare, curl and root"))
@@ -36,7 +36,7 @@ struct ConnectionFirewallTests {
         _ = try dir.write("""
             daemon off; pid \(dir.path)/nginx.pid; error_log \(dir.path)/error.log;
             worker_processes 1;
-            events { worker_connections 512; }
+            events { worker_connections 256; }
             http { access_log off; client_header_timeout 60s;
               server { listen 10.0.0.9:18126; root \(dir.path)/www; }
             }
