@@ -112,6 +112,7 @@ public final class NginxHarness: Sendable {
             self.port = port
             self.configuration = configuration
             process.withLock { $0 = pid }
+            NginxHarness.running(pid)
             return
         }
     }
@@ -176,6 +177,7 @@ public final class NginxHarness: Sendable {
     /// Stops nginx: SIGQUIT (graceful), then after `grace` SIGKILL to its whole process group. Idempotent.
     public func stop(grace: Duration = .seconds(10)) {
         guard let pid = process.withLock({ value -> pid_t? in defer { value = nil }; return value }) else { return }
+        defer { NginxHarness.live.withLock { _ = $0.remove(pid) } }
         kill(pid, SIGQUIT)
         let deadline = ContinuousClock.now.advanced(by: grace)
         var status: Int32 = 0
@@ -291,6 +293,22 @@ public final class NginxHarness: Sendable {
             usleep(20_000)
         }
         throw NginxHarnessError.notReady(log: log())
+    }
+
+    /// The nginx masters started and not yet stopped: killed (with their workers) when the test process exits, so a
+    /// test that ends before its stop runs (a `defer { Task { await stop() } }` when the process exits first) leaves no
+    /// nginx behind (filtered runs left three).
+    static let live = Mutex<Set<pid_t>>([])
+
+    private static let killAtExit: Void = {
+        atexit {
+            for pid in NginxHarness.live.withLock({ $0 }) { kill(-pid, SIGKILL) }
+        }
+    }()
+
+    private static func running(_ pid: pid_t) {
+        _ = killAtExit
+        live.withLock { _ = $0.insert(pid) }
     }
 
     /// SIGKILL to the process group, then reap the master.
