@@ -10,10 +10,12 @@ import Testing
        .enabled(if: NginxHarness.isAvailable && getuid() == 0 && ["/usr/bin/unshare", "/usr/sbin/nft", "/usr/bin/curl"].allSatisfy {
            FileManager.default.isExecutableFile(atPath: $0) }, "needs nginx, nft, unshare, curl and root"))
 struct ConnectionFirewallTests {
-    @Test("1200 half-sent requests from one address: without the rules another client is reset; with them it is served")
+    @Test("1200 half-sent requests from one address: without the rules it holds nginx's connections; with them at most 100, and another client is served")
     func slowHeadersFromOneAddress() async throws {
         let without = try await Self.run(firewall: false)
-        #expect(!without.probe.contains("200"), "the attack works without the rules (else this test proves nothing): \(without)")
+        // Without the rules the attacker holds (nearly) all of nginx's 256 connections; whether another client then gets
+        // through depends on timing (one fresh-clone run served it), so the control asserts what the rules change.
+        #expect(without.held > 200, "without the rules one address holds far more than the cap: \(without)")
         let with = try await Self.run(firewall: true)
         #expect(with.probe == "200,200,200", "\(with)")
         #expect(with.held <= 100 && with.held >= 90, "the attacker holds at most the cap: \(with)")
