@@ -382,3 +382,62 @@ struct ApplicationStateTests {
         #expect(await f.run(ctx).response.status == .payloadTooLarge)
     }
 }
+
+/// Device cookies (attack pass 31b, finding B: clients elsewhere could keep an account locked for everyone): a browser
+/// that has signed in as a user is not held by that user's count over all clients.
+@Suite struct DeviceCookieTests {
+    @Test("signed for one user, unexpired, untampered; never a login ticket")
+    func vouching() throws {
+        let clock = ManualClock()
+        let auth = try CookieAuthentication(keys: [keyA], clock: clock.wallClock)
+        let device = DeviceCookie(authentication: auth)
+        let cookie = device.issue(for: "alice")
+        #expect(cookie.name == "porter_device" && cookie.httpOnly && cookie.sameSite == .lax && cookie.maxAge == 180 * 24 * 3600)
+        func request(_ value: String) -> HTTPRequest { HTTPRequest(method: .post, uri: "/login", headers: ["Cookie": "porter_device=\(value)"]) }
+        #expect(device.vouches(for: "alice", in: request(cookie.value)))
+        #expect(!device.vouches(for: "bob", in: request(cookie.value)))
+        #expect(!device.vouches(for: "alice", in: HTTPRequest(method: .post, uri: "/login")))
+        var tampered = Array(cookie.value.utf8)
+        tampered[tampered.count - 2] = tampered[tampered.count - 2] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        #expect(!device.vouches(for: "alice", in: request(String(decoding: tampered, as: UTF8.self))))
+        let otherKey = DeviceCookie(authentication: try CookieAuthentication(keys: [keyB], clock: clock.wallClock))
+        #expect(!otherKey.vouches(for: "alice", in: request(cookie.value)))
+        #expect(!device.vouches(for: "alice", in: request(auth.issueCookie(for: "alice").value)), "a login ticket is not a device cookie")
+        clock.advance(by: .seconds(180 * 24 * 3600 + 1))
+        #expect(!device.vouches(for: "alice", in: request(cookie.value)), "expired")
+    }
+
+    @Test("an account locked by its count over all clients still admits the browser its owner signed in with")
+    func lockedAccountAdmitsKnownBrowser() async throws {
+        let throttle = LoginThrottle(maxFailures: 0, maxUserFailures: 2, maxAddressFailures: 0)
+        let f = try LoginFixture(throttle: throttle)
+        let first = await f.login(user: "alice", password: "open sesame", returnURL: nil)
+        #expect(first.response.status == .seeOther)
+        let device = try #require(first.response.cookies.first { $0.name == DeviceCookie.name })
+        for _ in 0..<2 { #expect(await f.login(user: "alice", password: "guess", returnURL: nil).response.status == .ok) }
+        #expect(await f.login(user: "alice", password: "open sesame", returnURL: nil).response.status == .tooManyRequests,
+                "a browser without the cookie is held")
+        let known = await f.login(user: "alice", password: "open sesame", returnURL: nil, cookies: "porter_device=\(device.value)")
+        #expect(known.response.status == .seeOther, "the owner's browser signs in")
+        let forgedForOther = DeviceCookie(authentication: try CookieAuthentication(keys: [keyA])).issue(for: "bob")
+        #expect(await f.login(user: "alice", password: "open sesame", returnURL: nil, cookies: "porter_device=\(forgedForOther.value)")
+            .response.status == .tooManyRequests, "another user's device cookie does not help")
+    }
+
+    @Test("the throttle: a trusted device skips only the count over all clients")
+    func throttleKeys() {
+        let clock = ManualClock()
+        let throttle = LoginThrottle(maxFailures: 3, maxUserFailures: 4, maxAddressFailures: 100, clock: clock.wallClock)
+        for client in 0..<2 { for _ in 0..<2 { LoginThrottleTests.attempt(throttle, "demo", from: "10.0.0.\(client)") } }
+        #expect(LoginThrottleTests.attempt(throttle, "demo", from: "10.0.0.9") == 30)
+        guard case .success(let attempt) = throttle.begin(user: "demo", address: "10.0.0.9", trustedDevice: true) else {
+            Issue.record("a trusted device is held by the count over all clients")
+            return
+        }
+        throttle.finish(attempt, succeeded: false)
+        for _ in 0..<2 { _ = throttle.begin(user: "demo", address: "10.0.0.9", trustedDevice: true).map { throttle.finish($0, succeeded: false) } }
+        if case .success = throttle.begin(user: "demo", address: "10.0.0.9", trustedDevice: true) {
+            Issue.record("its own per-client count (3) still applies")
+        }
+    }
+}

@@ -26,6 +26,8 @@ public struct LoginHandler: AsyncHTTPHandler {
     public let defaultReturnURL: String
     /// The largest accepted form body in bytes.
     public let maxBodyBytes: Int
+    /// The cookie that remembers browsers which signed in (exempt from the user's count over all clients).
+    public let device: DeviceCookie
 
     /// A handler with explicit parts.
     public init(authentication: CookieAuthentication, users: any UserStore, generations: (any TicketGenerations)? = nil,
@@ -39,6 +41,7 @@ public struct LoginHandler: AsyncHTTPHandler {
         self.csrf = csrf ?? CSRFProtection(authentication: authentication)
         self.defaultReturnURL = defaultReturnURL
         self.maxBodyBytes = maxBodyBytes
+        device = DeviceCookie(authentication: authentication)
     }
 
     /// Reads `default_return_url` ("/"), `max_failures` (5 per user from one client), `max_user_failures` (per user from
@@ -107,7 +110,7 @@ public struct LoginHandler: AsyncHTTPHandler {
             return
         }
         let attempt: LoginThrottle.Attempt
-        switch throttle.begin(user: user, address: ctx.request.clientKey) {
+        switch throttle.begin(user: user, address: ctx.request.clientKey, trustedDevice: device.vouches(for: user, in: ctx.request)) {
         case .success(let admitted): attempt = admitted
         case .failure(let throttled):
             ctx.logger.notice("login refused: too many failures", metadata: ["user": .string(String(user.prefix(64)))])
@@ -135,6 +138,7 @@ public struct LoginHandler: AsyncHTTPHandler {
         let generation = try generations?.generation(of: user) ?? 0
         ctx.logger.info("login", metadata: ["user": .string(user)])
         ctx.response.cookies.append(authentication.issueCookie(for: user, generation: generation))
+        ctx.response.cookies.append(device.issue(for: user))
         ctx.regenerateSessionID()
         ctx.user = Principal(name: user, authenticationType: "cookie")
         ctx.response.redirect(to: returnURL, status: .seeOther)

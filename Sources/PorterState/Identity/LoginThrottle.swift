@@ -59,12 +59,14 @@ public final class LoginThrottle: Sendable {
         let keys: [(key: String, limit: Int)]
     }
 
-    /// Admits an attempt for `user` from `address`, or returns how many seconds the client must wait (429).
-    public func begin(user: String, address: String) -> Result<Attempt, LoginThrottled> {
+    /// Admits an attempt for `user` from `address`, or returns how many seconds the client must wait (429). A
+    /// `trustedDevice` (a browser that has signed in as `user` before: `DeviceCookie`) is not held by the user's count
+    /// over all clients, only by its own.
+    public func begin(user: String, address: String, trustedDevice: Bool = false) -> Result<Attempt, LoginThrottled> {
         var keys: [(key: String, limit: Int)] = []
         // The user name is the last part of "c:": it may hold any character, the address none of "\u{0}".
         if maxFailures > 0 { keys.append(("c:" + address + "\u{0}" + user, maxFailures)) }
-        if maxUserFailures > 0 { keys.append(("u:" + user, maxUserFailures)) }
+        if maxUserFailures > 0, !trustedDevice { keys.append(("u:" + user, maxUserFailures)) }
         if maxAddressFailures > 0, !address.isEmpty { keys.append(("a:" + address, maxAddressFailures)) }
         let now = clock.nowMillis()
         let windowMillis = window.milliseconds
