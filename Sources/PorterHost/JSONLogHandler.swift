@@ -1,60 +1,21 @@
 public import Logging
 import Glibc
 import Porter
-import Synchronization
 
 /// A swift-log handler writing one JSON object per line to standard error (`log_format = "json"`):
 /// `{"ts":…,"level":…,"label":…,"msg":…,"source":…, …metadata}` — request ids and trace ids are metadata.
-public struct JSONLogHandler: LogHandler {
-    /// The logger's label.
-    public let label: String
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+public typealias JSONLogHandler = LineLogHandler<JSONLogLine>
 
-    /// A handler for `label`.
-    public init(label: String, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
-        self.label = label
-        self.metadataProvider = metadataProvider
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        JSONLogHandler.writeLine(line(for: event))
-    }
-
-    /// The JSON line (with its newline) for `event`.
-    func line(for event: LogEvent) -> String {
-        var all = metadata
-        if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
-        if let extra = event.metadata { all.merge(extra) { _, new in new } }
-        var line = "{\"ts\":" + JSONLogHandler.quote(JSONLogHandler.timestamp()) + ",\"level\":\"\(event.level)\",\"label\":"
-            + JSONLogHandler.quote(label) + ",\"msg\":" + JSONLogHandler.quote("\(event.message)") + ",\"source\":"
-            + JSONLogHandler.quote(event.source)
-        for (key, value) in all.sorted(by: { $0.key < $1.key }) where !["ts", "level", "label", "msg", "source"].contains(key) {
-            line += "," + JSONLogHandler.quote(key) + ":" + JSONLogHandler.encode(value)
+/// `JSONLogHandler`'s line: one JSON object.
+public enum JSONLogLine: LogLineFormat {
+    public static func line(label: String, event: LogEvent, metadata: Logger.Metadata) -> String {
+        var line = "{\"ts\":" + quote(timestamp()) + ",\"level\":\"\(event.level)\",\"label\":"
+            + quote(label) + ",\"msg\":" + quote("\(event.message)") + ",\"source\":" + quote(event.source)
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) where !["ts", "level", "label", "msg", "source"].contains(key) {
+            line += "," + quote(key) + ":" + encode(value)
         }
         line += "}\n"
         return line
-    }
-
-    static let outputLock = Mutex<Void>(())
-
-    static func writeLine(_ line: String) {
-        var bytes = Array(line.utf8)
-        outputLock.withLock { _ in
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-                if n <= 0 { return }
-                offset += n
-            }
-        }
-        bytes.removeAll()
     }
 
     static func encode(_ value: Logger.Metadata.Value) -> String {

@@ -6,38 +6,16 @@ import Glibc
 /// what a client sent kept on its line: control characters in the message and in values are escaped (`\n`, `\u{1B}`),
 /// and a value holding a space, `"`, `=` or `\` is quoted. A `%0a` in a path or a newline in a login name used to
 /// write a line of its own (a forged `critical`), and `user=evil user=admin` read as two fields.
-public struct TextLogHandler: LogHandler {
-    /// The logger's label.
-    public let label: String
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+public typealias TextLogHandler = LineLogHandler<TextLogLine>
 
-    /// A handler for `label`.
-    public init(label: String, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
-        self.label = label
-        self.metadataProvider = metadataProvider
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        JSONLogHandler.writeLine(line(for: event))
-    }
-
-    /// The text line (with its newline) for `event`.
-    func line(for event: LogEvent) -> String {
-        var all = metadata
-        if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
-        if let extra = event.metadata { all.merge(extra) { _, new in new } }
-        var line = TextLogHandler.timestamp() + " \(event.level) " + TextLogHandler.escaped(label) + ":"
-        for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-            line += " " + TextLogHandler.field(key) + "=" + TextLogHandler.field(TextLogHandler.text(value))
+/// `TextLogHandler`'s line: `timestamp level label: key=value … [source] message`.
+public enum TextLogLine: LogLineFormat {
+    public static func line(label: String, event: LogEvent, metadata: Logger.Metadata) -> String {
+        var line = timestamp() + " \(event.level) " + escaped(label) + ":"
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            line += " " + field(key) + "=" + field(text(value))
         }
-        line += " [" + TextLogHandler.escaped(event.source) + "] " + TextLogHandler.escaped("\(event.message)") + "\n"
+        line += " [" + escaped(event.source) + "] " + escaped("\(event.message)") + "\n"
         return line
     }
 
