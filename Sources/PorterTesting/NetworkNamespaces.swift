@@ -35,21 +35,10 @@ public final class NetworkNamespaces: Sendable {
     }
 
     /// Runs the bash script at `script` in a network namespace of its own (`unshare -n`: only a loopback, down until the
-    /// script brings it up, and whatever addresses and firewall rules it adds), off the cooperative pool. Output goes to
-    /// `output` (a file, not a pipe: children of other tests must not hold it open). Returns the exit status and output.
-    public static func runIsolated(script: String, output: String) async throws -> (status: Int32, output: String) {
-        let status = try await ConcurrentClients.offPool { () -> Int32 in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            process.arguments = ["-n", "/bin/bash", script]
-            FileManager.default.createFile(atPath: output, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            process.standardError = process.standardOutput
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
-        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    /// script brings it up, and whatever addresses and firewall rules it adds), off the cooperative pool. Returns the
+    /// exit status and the combined output (`PorterProcess.run`: a file, not a pipe).
+    public static func runIsolated(script: String) async throws -> (status: Int32, output: String) {
+        try await ConcurrentClients.offPool { try PorterProcess.run("/usr/bin/unshare", ["-n", "/bin/bash", script]) }
     }
 
     /// The `ip` binary.

@@ -47,7 +47,7 @@ struct ClientKeyNginxTests {
             done
             kill $pid
             """, to: "run.sh")
-        let (status, text) = try await NetworkNamespaces.runIsolated(script: dir.path("run.sh"), output: dir.path("out.txt"))
+        let (status, text) = try await NetworkNamespaces.runIsolated(script: dir.path("run.sh"))
         #expect(status == 0, "\(text)")
         // The readiness probe comes from 10.0.0.3, a client of its own; the first request of each client is served.
         let lines = text.split(separator: "\n").filter { $0.contains(" ") && !$0.contains("curl") }

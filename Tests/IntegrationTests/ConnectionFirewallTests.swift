@@ -80,7 +80,7 @@ struct ConnectionFirewallTests {
             python3 \(dir.path)/attack.py
             kill $pid
             """, to: "run.sh")
-        let (status, text) = try await NetworkNamespaces.runIsolated(script: dir.path("run.sh"), output: dir.path("out.txt"))
+        let (status, text) = try await NetworkNamespaces.runIsolated(script: dir.path("run.sh"))
         #expect(status == 0, "\(text)")
         func value(_ key: String) -> String? {
             text.split(separator: "\n").first { $0.hasPrefix(key + " ") }.map { String($0.dropFirst(key.count + 1)) }
