@@ -76,15 +76,32 @@ extension HTTPRequest {
     /// port. No `Host` at all (HTTP/1.0, a FastCGI client) counts: no browser sends such a request.
     public static func isLoopbackHost(_ host: String?) -> Bool {
         guard let host, !host.isEmpty else { return true }
-        var name = Substring(host)
-        if name.hasPrefix("[") {
-            guard let close = name.firstIndex(of: "]") else { return false }
-            name = name[...close]
-        } else if let colon = name.firstIndex(of: ":") {
-            name = name[..<colon]
+        guard let name = splitAuthority(host)?.host else { return false }
+        return name == "localhost" || name == "localhost." || isLoopback(name)
+    }
+
+    /// A `Host` value or an origin's authority split into its host, lower-cased, and its port: `Example.com:8080` →
+    /// (`example.com`, 8080), `[::1]` → (`[::1]`, nil). `nil` for an unclosed `[` or a port that is not 1-65535.
+    public static func splitAuthority(_ text: String) -> (host: String, port: Int?)? {
+        let lower = text.lowercased()
+        var host = Substring(lower)
+        var port: Substring?
+        if lower.hasPrefix("[") {
+            guard let close = lower.firstIndex(of: "]") else { return nil }
+            host = lower[...close]
+            let after = lower[lower.index(after: close)...]
+            if !after.isEmpty {
+                guard after.first == ":" else { return nil }
+                port = after.dropFirst()
+            }
+        } else if let colon = lower.lastIndex(of: ":") {
+            host = lower[..<colon]
+            port = lower[lower.index(after: colon)...]
         }
-        let lower = name.lowercased()
-        return lower == "localhost" || lower == "localhost." || isLoopback(String(name))
+        guard let port else { return (String(host), nil) }
+        guard !port.isEmpty, port.utf8.count <= 5, port.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let number = Int(port),
+              (1...65535).contains(number) else { return nil }
+        return (String(host), number)
     }
 
     /// Whether `address` is a loopback address (`IPAddress.isLoopback`): `127.0.0.0/8`, `::1` in any spelling, or

@@ -365,7 +365,7 @@ struct PasswordHashingTests {
     ] as [(String, String, String, Bool)])
     func behindNginx(_ origin: String, _ scheme: String, _ sent: String, _ foreign: Bool) {
         // nginx's HTTP_HOST is $host: no port.
-        let host = CSRFProtection.splitAuthority(sent)?.host ?? sent
+        let host = HTTPRequest.splitAuthority(sent)?.host ?? sent
         let request = HTTPRequest(method: .post, uri: "/report", headers: ["Host": host, "Origin": origin],
                                   parameters: CGIParameters(["REQUEST_SCHEME": scheme, "PORTER_HOST_HEADER": sent]))
         #expect((CSRFProtection.foreignOrigin(request, allowedOrigins: []) != nil) == foreign, "\(origin) on \(scheme)://\(sent)")

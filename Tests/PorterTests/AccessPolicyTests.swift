@@ -93,6 +93,8 @@ import Testing
         ("127.9.8.7:80", true), ("[::1]", true), ("[::1]:8080", true),
         ("rebind.attacker.example", false), ("127.0.0.1.attacker.example", false), ("localhost.attacker.example", false),
         ("10.0.0.1", false), ("[::2]:80", false), ("[::1", false), ("example.com:127", false),
+        // Malformed ports are not a loopback Host (the Origin check's parser, HTTPRequest.splitAuthority).
+        ("127.0.0.1:abc", false), ("localhost:0", false), ("[::1]x", false), ("[::1]:", false),
     ] as [(String?, Bool)])
     func loopbackHost(_ host: String?, _ expected: Bool) {
         #expect(HTTPRequest.isLoopbackHost(host) == expected, "\(host ?? "nil")")

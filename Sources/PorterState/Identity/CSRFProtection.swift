@@ -99,7 +99,7 @@ public struct CSRFProtection: Sendable {
         let scheme = parameters["REQUEST_SCHEME"]?.lowercased() ?? (parameters["HTTPS"]?.lowercased() == "on" ? "https" : nil)
         if let scheme, scheme != theirs.scheme { return "Origin \(origin.prefix(100)) is not this scheme" }
         let sentHost = parameters["PORTER_HOST_HEADER"].flatMap { $0.isEmpty ? nil : $0 }
-        guard let authority = sentHost ?? request.headers["Host"], let own = Self.splitAuthority(authority), !own.host.isEmpty,
+        guard let authority = sentHost ?? request.headers["Host"], let own = HTTPRequest.splitAuthority(authority.trimmingSpaces()), !own.host.isEmpty,
               own.host == theirs.host else {
             return "Origin \(origin.prefix(100)) is not this host"
         }
@@ -116,32 +116,10 @@ public struct CSRFProtection: Sendable {
         guard let schemeEnd = origin.range(of: "://") else { return nil }
         let scheme = origin[..<schemeEnd.lowerBound].lowercased()
         let rest = origin[schemeEnd.upperBound...]
-        guard !scheme.isEmpty, !rest.isEmpty, !rest.contains("/"), !rest.contains("@"), let authority = splitAuthority(String(rest)),
+        guard !scheme.isEmpty, !rest.isEmpty, !rest.contains("/"), !rest.contains("@"), let authority = HTTPRequest.splitAuthority(String(rest).trimmingSpaces()),
               !authority.host.isEmpty else { return nil }
         guard let port = authority.port ?? defaultPort(scheme) else { return nil }
         return (scheme, authority.host, port)
-    }
-
-    /// `Example.com:8080` → (`example.com`, 8080); `[::1]` → (`[::1]`, nil); `nil` for a port that is not 1-65535.
-    static func splitAuthority(_ text: String) -> (host: String, port: Int?)? {
-        let lower = text.trimmingSpaces().lowercased()
-        var host = Substring(lower)
-        var port: Substring?
-        if lower.hasPrefix("[") {
-            guard let close = lower.firstIndex(of: "]") else { return nil }
-            host = lower[...close]
-            let after = lower[lower.index(after: close)...]
-            if !after.isEmpty {
-                guard after.first == ":" else { return nil }
-                port = after.dropFirst()
-            }
-        } else if let colon = lower.lastIndex(of: ":") {
-            host = lower[..<colon]
-            port = lower[lower.index(after: colon)...]
-        }
-        guard let port else { return (String(host), nil) }
-        guard !port.isEmpty, port.utf8.count <= 5, port.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let number = Int(port), (1...65535).contains(number) else { return nil }
-        return (String(host), number)
     }
 
     /// 80 for http, 443 for https, `nil` for other schemes.
