@@ -80,11 +80,8 @@ public struct UploadedFile: Sendable {
         let last = name.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
         var out = String.UnicodeScalarView()
         for scalar in last.unicodeScalars {
-            switch scalar.value {
-            case 0..<0x20, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: continue
-            case 0xFFFD: out.append("_")
-            default: out.append(scalar)
-            }
+            if scalar.isInvisibleControl { continue }
+            out.append(scalar.value == 0xFFFD ? "_" : scalar)
         }
         var text = String(out)
         while text.first == "." || text.first == " " { text.removeFirst() }

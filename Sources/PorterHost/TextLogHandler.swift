@@ -31,18 +31,11 @@ public enum TextLogLine: LogLineFormat {
     /// A key or value as one field: quoted (JSON-style) when it holds a space, `"`, `=`, `\` or a control character.
     static func field(_ text: String) -> String {
         guard !text.isEmpty else { return "\"\"" }
-        let plain = text.unicodeScalars.allSatisfy { s in s != " " && s != "\"" && s != "=" && s != "\\" && !isControl(s) }
+        let plain = text.unicodeScalars.allSatisfy { s in s != " " && s != "\"" && s != "=" && s != "\\" && !s.isInvisibleControl }
         return plain ? text : "\"" + escaped(text, quoting: true) + "\""
     }
 
-    /// Characters that change how a line reads: C0, DEL, C1, the line and paragraph separators, and the bidirectional
-    /// controls (U+202A-E, U+2066-9: `\u{202E}` shows the rest of a line reversed).
-    static func isControl(_ s: Unicode.Scalar) -> Bool {
-        s.value < 0x20 || s.value == 0x7F || (0x80...0x9F).contains(s.value) || s == "\u{2028}" || s == "\u{2029}"
-            || (0x202A...0x202E).contains(s.value) || (0x2066...0x2069).contains(s.value)
-    }
-
-    /// `text` with control characters (`isControl`) escaped; `"` and `\` too when quoting.
+    /// `text` with invisible controls (`Unicode.Scalar.isInvisibleControl`) escaped; `"` and `\` too when quoting.
     static func escaped(_ text: String, quoting: Bool = false) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
@@ -54,7 +47,7 @@ public enum TextLogLine: LogLineFormat {
             case "\"" where quoting: out += "\\\""
             case "\\" where quoting: out += "\\\\"
             default:
-                if Self.isControl(s) {
+                if s.isInvisibleControl {
                     out += "\\u{" + String(s.value, radix: 16, uppercase: true) + "}"
                 } else {
                     out.unicodeScalars.append(s)

@@ -41,7 +41,7 @@ struct TextLogTests {
         ("/x\n2026-12-04T18:40:00+0000 critical porter: FORGED", "path=\"/x\\n2026-12-04T18:40:00+0000 critical porter: FORGED\""),
         ("evil user=admin\" x", "path=\"evil user=admin\\\" x\""),
         ("a\rb", "path=\"a\\rb\""), ("esc\u{1B}[31m", "path=\"esc\\u{1B}[31m\""), ("c1\u{85}x", "path=\"c1\\u{85}x\""),
-        ("ls\u{2028}x", "path=\"ls\\u{2028}x\""), ("rtl\u{202E}gpj.exe", "path=\"rtl\\u{202E}gpj.exe\""), ("i\u{2066}x", "path=\"i\\u{2066}x\""), ("back\\slash", "path=\"back\\\\slash\""), ("", "path=\"\""),
+        ("ls\u{2028}x", "path=\"ls\\u{2028}x\""), ("rtl\u{202E}gpj.exe", "path=\"rtl\\u{202E}gpj.exe\""), ("i\u{2066}x", "path=\"i\\u{2066}x\""), ("lrm\u{200E}", "path=\"lrm\\u{200E}\""), ("back\\slash", "path=\"back\\\\slash\""), ("", "path=\"\""),
         ("/news.rss", "path=/news.rss"), ("/caf\u{E9}", "path=/caf\u{E9}"),
     ])
     func hostileValues(_ value: String, _ field: String) {

@@ -346,7 +346,8 @@ struct ApplicationStateTests {
 @Suite struct UserNameTests {
     @Test("valid names", arguments: [("alice", true), ("Ålice Ünicode", true), ("a@b.example", true), (String(repeating: "x", count: 256), true),
                                      ("", false), ("alice\u{0}x", false), ("alice\n", false), ("a\tb", false), ("a\u{7F}", false),
-                                     ("a\u{85}", false), (String(repeating: "x", count: 257), false)])
+                                     ("a\u{85}", false), (String(repeating: "x", count: 257), false),
+                                     ("nimda\u{202E}", false), ("a\u{2066}b", false), ("a\u{2028}", false)])
     func validity(_ name: String, _ valid: Bool) {
         #expect(UserName.isValid(name) == valid, "\(name.debugDescription)")
     }

@@ -144,6 +144,7 @@ struct MultipartFormTests {
         ("../../x", "x"), ("..\\..\\windows\\evil.exe", "evil.exe"), ("/etc/passwd", "passwd"), ("..", ""),
         (".htaccess", "htaccess"), ("a\u{1}b\u{7F}c.txt", "abc.txt"), ("report\u{202E}fdp.exe", "reportfdp.exe"),
         ("ok name.pdf", "ok name.pdf"), (String(repeating: "é", count: 200), String(repeating: "é", count: 127)),
+        ("line\u{2028}break.txt", "linebreak.txt"), ("a\u{200E}b\u{FFFD}.txt", "ab_.txt"),
     ])
     func sanitise(_ raw: String, _ safe: String) {
         #expect(UploadedFile.sanitize(raw) == safe)

@@ -179,13 +179,10 @@ public struct AuthenticationModule: HTTPModule {
     /// Stops the password-hashing threads.
     public func shutdown() async { kdf.shutdown() }
 
-    /// A user name as given by nginx: trimmed, non-empty, at most 256 bytes, no control characters.
+    /// A user name as given by nginx: trimmed, then a valid `UserName`.
     static func cleanName(_ raw: String) -> String? {
         let name = raw.trimmingSpaces()
-        guard !name.isEmpty, name.utf8.count <= 256, !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-            return nil
-        }
-        return name
+        return UserName.isValid(name) ? name : nil
     }
 }
 

@@ -3,8 +3,9 @@ import GRDB
 import Porter
 import PorterHost
 
-/// What a user name may be: 1-256 UTF-8 bytes, no control character (C0, DEL, C1). SQLite compares bound text only up to
-/// a NUL, so `bob\0anything` used to find `bob`'s row and sign in as a name of its own, outside bob's throttle and quotas.
+/// What a user name may be: 1-256 UTF-8 bytes, no invisible control (C0, DEL, C1, line separators, bidirectional
+/// controls: `Unicode.Scalar.isInvisibleControl`). SQLite compares bound text only up to a NUL, so `bob\0anything` used to
+/// find `bob`'s row and sign in as a name of its own, outside bob's throttle and quotas.
 public enum UserName {
     /// The longest name, in UTF-8 bytes.
     public static let maxBytes = 256
@@ -12,7 +13,7 @@ public enum UserName {
     /// Whether `name` is a valid user name.
     public static func isValid(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= maxBytes
-            && name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F && !(0x80...0x9F).contains($0.value) }
+            && !name.unicodeScalars.contains(where: \.isInvisibleControl)
     }
 }
 
